@@ -14,7 +14,10 @@ module.exports = {
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/scripts'],
   testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', swcConfig] },
-  moduleNameMapper: { '^@switchyard/(.*)$': '<rootDir>/libs/$1/src' },
+  moduleNameMapper: {
+    '^@switchyard/observability/tracing$': '<rootDir>/libs/observability/src/tracing',
+    '^@switchyard/(.*)$': '<rootDir>/libs/$1/src',
+  },
   testTimeout: 60000,
   maxWorkers: 2,
 };

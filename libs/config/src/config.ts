@@ -133,3 +133,16 @@ let cached: AppConfig | undefined;
 export function config(): AppConfig {
   return (cached ??= loadConfig());
 }
+
+/** Exit code for a configuration error (EX_CONFIG): the supervisor does not restart such a process. */
+export const EXIT_CONFIG = 78;
+
+/** Loads the config or prints what is wrong and exits with EXIT_CONFIG. For `main.ts` files. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}

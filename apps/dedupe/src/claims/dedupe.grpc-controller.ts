@@ -1,0 +1,51 @@
+import { Controller, Inject } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
+import { status } from '@grpc/grpc-js';
+import { dedupeV1 } from '@switchyard/contracts';
+import { ClaimStore } from '@switchyard/dedupe';
+import { LOGGER, Logger, Metrics } from '@switchyard/observability';
+
+const RESULT = {
+  new: dedupeV1.ClaimResult.CLAIM_RESULT_NEW,
+  duplicate: dedupeV1.ClaimResult.CLAIM_RESULT_DUPLICATE,
+  in_progress: dedupeV1.ClaimResult.CLAIM_RESULT_IN_PROGRESS,
+} as const;
+
+/** The gRPC face of the claim store. Database failures map to UNAVAILABLE, bad requests to INVALID_ARGUMENT. */
+@Controller()
+@dedupeV1.DedupeServiceControllerMethods()
+export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
+  constructor(
+    private readonly claims: ClaimStore,
+    private readonly metrics: Metrics,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  async claim(req: dedupeV1.ClaimRequest): Promise<dedupeV1.ClaimResponse> {
+    if (!req.key || !req.clinicId || !/^[0-9a-f-]{36}$/i.test(req.eventId)) {
+      throw new RpcException({ code: status.INVALID_ARGUMENT, message: 'key, clinic_id and a UUID event_id are required' });
+    }
+    const end = this.metrics.dedupeClaimDuration.startTimer({ side: 'server' });
+    const answer = await this.guard(() => this.claims.claim(req));
+    end();
+    this.metrics.dedupeClaims.inc({ side: 'server', result: answer.outcome });
+    return { result: RESULT[answer.outcome], token: answer.token, eventId: answer.eventId };
+  }
+
+  async complete(req: dedupeV1.CompleteRequest): Promise<dedupeV1.CompleteResponse> {
+    return { completed: await this.guard(() => this.claims.complete(req.key, req.token)) };
+  }
+
+  async release(req: dedupeV1.ReleaseRequest): Promise<dedupeV1.ReleaseResponse> {
+    return { released: await this.guard(() => this.claims.release(req.key, req.token)) };
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.log.error({ err: { message: (err as Error).message } }, 'claim store failed');
+      throw new RpcException({ code: status.UNAVAILABLE, message: 'claim store unavailable' });
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@switchyard/config';
+import { subjectsFor } from '@switchyard/contracts';
+import { DedupeClient } from '@switchyard/dedupe';
+import { InboundPublisher, connectNats } from '@switchyard/messaging';
+import { ApiKeyRepository, PersistenceModule } from '@switchyard/persistence';
+import { ClinicAuthenticator } from '@switchyard/tenancy';
+import { NimbusWebhookController } from './webhooks/nimbus-webhook.controller';
+import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.usecase';
+
+export const NATS = Symbol('NATS');
+
+@Module({
+  imports: [PersistenceModule.forApp('ingress')],
+  controllers: [NimbusWebhookController],
+  providers: [
+    ReceiveNimbusEventUseCase,
+    { provide: NATS, inject: [APP_CONFIG], useFactory: (c: AppConfig) => connectNats(c.NATS_URL, 'switchyard-ingress') },
+    {
+      provide: InboundPublisher,
+      inject: [NATS, APP_CONFIG],
+      useFactory: (nc, c: AppConfig) => new InboundPublisher(nc, subjectsFor(c.NATS_PREFIX), c.PUBLISH_TIMEOUT),
+    },
+    { provide: DedupeClient, inject: [APP_CONFIG], useFactory: (c: AppConfig) => new DedupeClient(c.DEDUPE_GRPC_URL, c.DEDUPE_TIMEOUT) },
+    {
+      provide: ClinicAuthenticator,
+      inject: [ApiKeyRepository, APP_CONFIG],
+      useFactory: (keys: ApiKeyRepository, c: AppConfig) => new ClinicAuthenticator(keys, c.KEY_PEPPER, c.AUTH_CACHE_TTL),
+    },
+  ],
+})
+export class IngressAppModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(NATS) private readonly nc: import('@nats-io/transport-node').NatsConnection,
+    private readonly dedupe: DedupeClient,
+  ) {}
+
+  async onApplicationShutdown() {
+    this.dedupe.close();
+    await this.nc.drain().catch(() => undefined);
+  }
+}

@@ -1,0 +1,46 @@
+import { startTracing } from '@switchyard/observability/tracing';
+startTracing('ingress');
+
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppConfig, ConfigModule, loadConfigOrExit } from '@switchyard/config';
+import { DedupeClient } from '@switchyard/dedupe';
+import { InboundPublisher } from '@switchyard/messaging';
+import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, registerOpsRoutes } from '@switchyard/observability';
+import { HttpErrorFilter, installFastifyErrorHandling } from '@switchyard/web';
+import { IngressAppModule } from './app.module';
+
+/** Starts ingress: `POST /webhooks/nimbus` on INGRESS_PORT, with /healthz, /readyz, /metrics. */
+export async function startIngress(config: AppConfig) {
+  const log = createLogger('ingress', config.LOG_LEVEL);
+  const metrics = new Metrics('ingress');
+
+  @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), IngressAppModule] })
+  class RootModule {}
+
+  const adapter = new FastifyAdapter({ bodyLimit: config.INGRESS_BODY_LIMIT, logger: false, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+  const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, { logger: new NestPinoLogger(log), rawBody: true });
+  const fastify = app.getHttpAdapter().getInstance();
+  installFastifyErrorHandling(fastify, log);
+  app.useGlobalFilters(new HttpErrorFilter(log));
+  const publisher = app.get(InboundPublisher);
+  publisher.watchStatus();
+  const dedupe = app.get(DedupeClient);
+  registerOpsRoutes(fastify, metrics, async () => ({
+    nats: publisher.isConnected(),
+    dedupe: await dedupe.ready(500),
+  }));
+  app.enableShutdownHooks();
+  await app.listen(config.INGRESS_PORT, config.HTTP_HOST);
+  log.info({ port: config.INGRESS_PORT }, 'ingress listening');
+  return { app, log, url: await app.getUrl(), close: () => app.close() };
+}
+
+if (require.main === module) {
+  startIngress(loadConfigOrExit()).catch((err) => {
+    process.stderr.write(`ingress failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,27 @@
+import { Controller, HttpCode, Post, Req } from '@nestjs/common';
+import type { RawBodyRequest } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ClinicAuthenticator } from '@switchyard/tenancy';
+import { ApiError } from '@switchyard/web';
+import { ReceiveNimbusEventUseCase, ReceiveResult } from './receive-nimbus-event.usecase';
+
+const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
+
+/** `POST /webhooks/nimbus`: the URL a clinic gives Nimbus. */
+@Controller('webhooks')
+export class NimbusWebhookController {
+  constructor(
+    private readonly authenticator: ClinicAuthenticator,
+    private readonly receive: ReceiveNimbusEventUseCase,
+  ) {}
+
+  @Post('nimbus')
+  @HttpCode(200)
+  async nimbus(@Req() req: RawBodyRequest<FastifyRequest>): Promise<ReceiveResult> {
+    if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) throw ApiError.unsupportedMediaType();
+    const clinic = await this.authenticator.authenticate(req.headers['x-api-key']);
+    if (!clinic) throw ApiError.unauthorized('missing or invalid X-API-Key');
+    if (!req.rawBody || req.rawBody.length === 0) throw new ApiError(400, 'invalid_json', 'body is empty; expected a JSON object');
+    return this.receive.execute({ clinicId: clinic.clinicId, body: req.body, rawBody: req.rawBody });
+  }
+}

@@ -1,0 +1,3 @@
+export * from './nimbus-event.schema';
+export * from './nimbus-event';
+export * from './idempotency-key';

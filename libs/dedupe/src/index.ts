@@ -1,0 +1,3 @@
+export * from './claim-store';
+export * from './dedupe-client';
+export * from './micro-batcher';

@@ -1,0 +1,193 @@
+import type { Logger } from 'pino';
+import { DeliveryJob, DeliveryRepository, AttemptResolution } from '@switchyard/persistence';
+import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
+import { Metrics, eventTypeLabel } from '@switchyard/observability';
+import { RetryPolicy } from './retry-policy';
+import { AttemptResult, WebhookSender } from './webhook-sender';
+
+export interface DispatcherLimits {
+  /** Attempts under way at once in this process. */
+  concurrency: number;
+  /** Attempts under way at once for one subscriber (a subscriber may set its own). */
+  maxInFlightPerSubscriber: number;
+  /** How often due retries are looked for when nothing wakes the loop. */
+  pollIntervalMs: number;
+  /** How long a taken delivery stays ours; after a crash it is taken again once this runs out. */
+  leaseMs: number;
+}
+
+/**
+ * Runs delivery attempts. New deliveries are handed over by fan-out already leased (`offer`); retries
+ * and deliveries orphaned by a crash are found by a poller in Postgres (`FOR UPDATE SKIP LOCKED`), at
+ * most a few per subscriber at a time. A slow or failing subscriber therefore holds at most its own
+ * in-flight slots; its deliveries waiting in backoff are rows with a due time, holding nothing at all.
+ */
+export class DeliveryDispatcher {
+  private readonly inFlight = new Map<string, number>();
+  private total = 0;
+  private timer?: NodeJS.Timeout;
+  private reaper?: NodeJS.Timeout;
+  private stopped = true;
+  private polling = false;
+  private pollAgain = false;
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly repo: DeliveryRepository,
+    private readonly sender: WebhookSender,
+    private readonly policy: RetryPolicy,
+    private readonly limits: DispatcherLimits,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly hooks: { onGone?: (job: DeliveryJob) => Promise<void> } = {},
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedulePoll(0);
+    this.reaper = setInterval(() => {
+      this.repo.releaseExpiredLeases().then(
+        (n) => n > 0 && this.log.warn({ released: n }, 'deliveries whose lease ran out are due again'),
+        (err) => this.log.error({ err }, 'releasing expired leases failed'),
+      );
+      this.repo.countDue().then((n) => this.metrics.deliveriesDue.set(n), () => undefined);
+    }, Math.max(1_000, Math.floor(this.limits.leaseMs / 4)));
+    this.reaper.unref();
+  }
+
+  /** Stops taking work and waits for attempts under way (up to `graceMs`). */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.reaper);
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+  }
+
+  /** Whether a new delivery to this subscriber may start right away in this process. */
+  hasRoomFor(subscriberId: string, subscriberLimit: number | null): boolean {
+    return this.total < this.limits.concurrency && (this.inFlight.get(subscriberId) ?? 0) < (subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
+  }
+
+  /** Starts attempts for deliveries this process already holds a lease on. */
+  offer(jobs: DeliveryJob[]): void {
+    for (const job of jobs) this.run(job);
+  }
+
+  /** Asks the poller to look for due work now (e.g. after a replay). */
+  wake(): void {
+    this.schedulePoll(0);
+  }
+
+  private schedulePoll(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), delayMs);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = true;
+    let took = 0;
+    try {
+      const room = this.limits.concurrency - this.total;
+      if (room > 0) {
+        const busy = [...this.inFlight.entries()].filter(([, n]) => n >= this.limits.maxInFlightPerSubscriber).map(([id]) => id);
+        const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, busy, this.limits.leaseMs);
+        took = jobs.length;
+        this.offer(jobs);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'looking for due deliveries failed');
+    } finally {
+      this.polling = false;
+    }
+    // A full batch means more may be due: look again soon; otherwise wait for the interval.
+    const again = this.pollAgain || took > 0;
+    this.pollAgain = false;
+    this.schedulePoll(again ? 10 : this.limits.pollIntervalMs);
+  }
+
+  private run(job: DeliveryJob): void {
+    const sid = job.subscriber.id;
+    this.inFlight.set(sid, (this.inFlight.get(sid) ?? 0) + 1);
+    this.total++;
+    this.metrics.deliveriesInFlight.inc();
+    const p = this.attempt(job)
+      .catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'delivery attempt failed unexpectedly'))
+      .finally(() => {
+        const n = (this.inFlight.get(sid) ?? 1) - 1;
+        if (n <= 0) this.inFlight.delete(sid);
+        else this.inFlight.set(sid, n);
+        this.total--;
+        this.metrics.deliveriesInFlight.dec();
+        this.running.delete(p);
+        this.pollAgain = true;
+        if (!this.polling) this.schedulePoll(0);
+      });
+    this.running.add(p);
+  }
+
+  private async attempt(job: DeliveryJob): Promise<void> {
+    const attempt = job.attemptCount + 1;
+    const eventType = eventTypeLabel(job.event.eventName, KNOWN_EVENT_NAMES);
+    const extra: Record<string, string> = job.event.traceParent ? { traceparent: job.event.traceParent } : {};
+    const result = await this.sender.send(job, extra);
+    const resolution = this.resolve(result, attempt);
+
+    await this.repo.recordAttempt(
+      {
+        deliveryId: job.deliveryId,
+        attempt,
+        outcome: result.outcome,
+        statusCode: result.statusCode,
+        durationMs: result.durationMs,
+        error: result.error,
+        responseExcerpt: result.responseExcerpt,
+        startedAt: result.startedAt,
+      },
+      resolution,
+    );
+
+    this.metrics.deliveryAttempts.inc({ outcome: result.outcome, attempt: String(Math.min(attempt, 10)) });
+    this.metrics.attemptDuration.observe({ outcome: result.outcome }, result.durationMs / 1000);
+    const fields = {
+      clinic_id: job.event.clinicId,
+      event_id: job.event.id,
+      delivery_id: job.deliveryId,
+      subscriber_id: job.subscriber.id,
+      attempt,
+      outcome: result.outcome,
+      status_code: result.statusCode,
+      duration_ms: result.durationMs,
+    };
+    switch (resolution.kind) {
+      case 'succeeded':
+        this.metrics.endToEndDuration.observe({ event_type: eventType }, (Date.now() - job.event.receivedAt.getTime()) / 1000);
+        this.log.debug(fields, 'delivered');
+        break;
+      case 'retry':
+        this.metrics.retriesScheduled.inc({ attempt: String(Math.min(attempt, 10)) });
+        this.log.info({ ...fields, error: result.error, retry_in_ms: resolution.delayMs }, 'attempt failed, retry scheduled');
+        break;
+      case 'dead':
+        this.metrics.deadLetters.inc({ event_type: eventType });
+        this.log.warn({ ...fields, error: result.error }, 'delivery dead-lettered after its last attempt');
+        break;
+      case 'parked':
+        this.log.warn({ ...fields, reason: resolution.reason }, 'delivery parked');
+        if (this.hooks.onGone) await this.hooks.onGone(job);
+        break;
+    }
+  }
+
+  private resolve(result: AttemptResult, attempt: number): AttemptResolution {
+    if (result.outcome === 'success') return { kind: 'succeeded' };
+    if (result.statusCode === 410 && this.hooks.onGone) return { kind: 'parked', reason: 'subscriber answered 410 Gone' };
+    const delay = this.policy.delayAfter(attempt, result.retryAfterMs);
+    return delay === null ? { kind: 'dead' } : { kind: 'retry', delayMs: delay };
+  }
+}

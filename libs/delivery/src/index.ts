@@ -1,0 +1,4 @@
+export * from './delivery-dispatcher';
+export * from './retry-policy';
+export * from './signature';
+export * from './webhook-sender';

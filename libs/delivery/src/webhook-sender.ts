@@ -1,0 +1,131 @@
+import { Dispatcher, errors as undiciErrors } from 'undici';
+import { renderForSubscriber } from '@switchyard/contracts';
+import type { AttemptOutcome, DeliveryJob } from '@switchyard/persistence';
+import { signatureHeader } from './signature';
+
+export const USER_AGENT = 'Switchyard-Webhooks/0.1 (+https://github.com/switchyard)';
+/** At most this much of a response body is read and kept with the attempt. */
+export const RESPONSE_EXCERPT_BYTES = 2_048;
+
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  responseExcerpt: string | null;
+  /** A 429/503 receiver's Retry-After, in milliseconds. */
+  retryAfterMs?: number;
+  startedAt: Date;
+}
+
+export interface SenderOptions {
+  dispatcher: Dispatcher;
+  defaultTimeoutMs: number;
+  /** Classifies a connection error as a refused (blocked) address, for the attempt record. */
+  isBlockedError?: (err: unknown) => boolean;
+}
+
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Reads at most `cap` bytes of a body, then stops reading (a 100 MB answer costs 2 KB). */
+async function readExcerpt(body: Dispatcher.ResponseData['body'], cap: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    chunks.push(buf.subarray(0, cap - size));
+    size += Math.min(buf.length, cap - size);
+    if (size >= cap) break;
+  }
+  body.destroy();
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * One HTTP attempt of one delivery: the payload in the subscriber's format, Standard Webhooks headers,
+ * the subscriber's X-API-Key when it registered one. A 2xx is success; anything else (3xx included: a
+ * redirect is never followed) is a failure the caller may retry. The whole attempt is bounded by the
+ * timeout, including a body that trickles.
+ */
+export class WebhookSender {
+  constructor(private readonly options: SenderOptions) {}
+
+  async send(job: DeliveryJob, extraHeaders: Record<string, string> = {}): Promise<AttemptResult> {
+    const { event, subscriber } = job;
+    const { contentType, payload } = renderForSubscriber(subscriber.format, {
+      eventId: event.id,
+      clinicId: event.clinicId,
+      eventName: event.eventName,
+      receivedAt: event.receivedAt.toISOString(),
+      payload: event.payload,
+    });
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      'content-type': contentType,
+      'user-agent': USER_AGENT,
+      'webhook-id': event.id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signatureHeader(subscriber.secrets, event.id, timestamp, payload),
+      ...extraHeaders,
+    };
+    if (subscriber.apiKey) headers['x-api-key'] = subscriber.apiKey;
+
+    const timeoutMs = subscriber.timeoutMs ?? this.options.defaultTimeoutMs;
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const elapsed = () => Math.round(performance.now() - t0);
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const res = await this.options.dispatcher.request({
+        origin: new URL(subscriber.url).origin,
+        path: pathOf(subscriber.url),
+        method: 'POST',
+        headers,
+        body: payload,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const excerpt = await readExcerpt(res.body, RESPONSE_EXCERPT_BYTES).catch(() => '');
+      const code = res.statusCode;
+      const ok = code >= 200 && code < 300;
+      return {
+        outcome: ok ? 'success' : code >= 300 && code < 400 ? 'redirect' : 'http_error',
+        statusCode: code,
+        durationMs: elapsed(),
+        error: ok ? null : code >= 300 && code < 400 ? `redirect to ${String(res.headers.location ?? '?').slice(0, 200)} not followed` : `HTTP ${code}`,
+        responseExcerpt: excerpt || null,
+        retryAfterMs: code === 429 || code === 503 ? retryAfterMs(res.headers['retry-after']) : undefined,
+        startedAt,
+      };
+    } catch (err) {
+      return { ...this.classify(err, signal, timeoutMs), statusCode: null, durationMs: elapsed(), responseExcerpt: null, startedAt };
+    }
+  }
+
+  private classify(err: unknown, signal: AbortSignal, timeoutMs: number): { outcome: AttemptOutcome; error: string } {
+    if (this.options.isBlockedError?.(err)) return { outcome: 'blocked', error: (err as Error).message };
+    if (
+      signal.aborted ||
+      err instanceof undiciErrors.HeadersTimeoutError ||
+      err instanceof undiciErrors.BodyTimeoutError ||
+      err instanceof undiciErrors.ConnectTimeoutError
+    ) {
+      return { outcome: 'timeout', error: `no complete answer within ${timeoutMs} ms` };
+    }
+    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    const code = e.code ?? e.cause?.code;
+    return { outcome: 'network_error', error: `${code ? `${code}: ` : ''}${e.message}`.slice(0, 500) };
+  }
+}
+
+function pathOf(url: string): string {
+  const u = new URL(url);
+  return `${u.pathname}${u.search}`;
+}

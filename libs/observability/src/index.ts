@@ -1,0 +1,6 @@
+export * from './tracing';
+export * from './logger';
+export * from './nest-logger';
+export * from './metrics';
+export * from './ops-routes';
+export * from './observability.module';

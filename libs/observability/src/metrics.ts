@@ -1,0 +1,167 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric Switchyard exports, in one place: names, help, label sets and buckets. Label values are
+ * bounded (routes, status classes, event types of the known set or "other", outcomes); a per-clinic label
+ * exists only where METRICS_CLINIC_LABEL turns it on.
+ */
+export const MetricNames = {
+  httpRequests: 'switchyard_http_requests_total',
+  httpDuration: 'switchyard_http_request_duration_seconds',
+  eventsReceived: 'switchyard_ingress_events_total',
+  publishDuration: 'switchyard_jetstream_publish_duration_seconds',
+  dedupeClaims: 'switchyard_dedupe_claims_total',
+  dedupeClaimDuration: 'switchyard_dedupe_claim_duration_seconds',
+  dedupeBatchSize: 'switchyard_dedupe_batch_size',
+  fanoutEvents: 'switchyard_fanout_events_total',
+  deliveriesCreated: 'switchyard_deliveries_created_total',
+  deliveryAttempts: 'switchyard_delivery_attempts_total',
+  attemptDuration: 'switchyard_delivery_attempt_duration_seconds',
+  endToEndDuration: 'switchyard_delivery_end_to_end_seconds',
+  retriesScheduled: 'switchyard_delivery_retries_scheduled_total',
+  deadLetters: 'switchyard_dead_letters_total',
+  deliveriesInFlight: 'switchyard_deliveries_in_flight',
+  consumerPending: 'switchyard_consumer_pending_messages',
+  consumerAckPending: 'switchyard_consumer_ack_pending_messages',
+  subscribersDisabled: 'switchyard_subscribers_disabled_total',
+  deliveriesDue: 'switchyard_deliveries_due',
+} as const;
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const E2E_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300, 900, 3600, 7200];
+
+/** Known event names keep their label; anything else is "other", so a sender cannot explode cardinality. */
+export function eventTypeLabel(eventName: string, known: readonly string[]): string {
+  return known.includes(eventName) ? eventName : 'other';
+}
+
+export function statusClass(code: number): string {
+  return `${Math.floor(code / 100)}xx`;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: MetricNames.httpRequests,
+    help: 'HTTP requests served, by route and status code.',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: MetricNames.httpDuration,
+    help: 'HTTP request latency in seconds, by route.',
+    labelNames: ['route', 'method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly eventsReceived = new Counter({
+    name: MetricNames.eventsReceived,
+    help: 'Events received by ingress, by event type and result (accepted, duplicate, rejected, unavailable).',
+    labelNames: ['event_type', 'result', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly publishDuration = new Histogram({
+    name: MetricNames.publishDuration,
+    help: 'JetStream publish latency until the PubAck, in seconds.',
+    labelNames: ['outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly dedupeClaims = new Counter({
+    name: MetricNames.dedupeClaims,
+    help: 'Idempotency claims, by side (client or server) and result (new, duplicate, in_progress, error).',
+    labelNames: ['side', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly dedupeClaimDuration = new Histogram({
+    name: MetricNames.dedupeClaimDuration,
+    help: 'Idempotency claim latency in seconds, as seen by the caller (client) or the database (server).',
+    labelNames: ['side'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly dedupeBatchSize = new Histogram({
+    name: MetricNames.dedupeBatchSize,
+    help: 'Claims written per database statement.',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  readonly fanoutEvents = new Counter({
+    name: MetricNames.fanoutEvents,
+    help: 'Inbound events processed by fan-out, by result (stored, duplicate, invalid).',
+    labelNames: ['event_type', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveriesCreated = new Counter({
+    name: MetricNames.deliveriesCreated,
+    help: 'Deliveries created (one per matching subscriber and event).',
+    labelNames: ['event_type'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveryAttempts = new Counter({
+    name: MetricNames.deliveryAttempts,
+    help: 'Delivery attempts, by outcome (success, http_error, timeout, network_error, blocked, redirect) and attempt number.',
+    labelNames: ['outcome', 'attempt'] as const,
+    registers: [this.registry],
+  });
+  readonly attemptDuration = new Histogram({
+    name: MetricNames.attemptDuration,
+    help: 'Latency of one delivery attempt in seconds.',
+    labelNames: ['outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly endToEndDuration = new Histogram({
+    name: MetricNames.endToEndDuration,
+    help: 'Time from ingress receipt to successful delivery, in seconds (retries included).',
+    labelNames: ['event_type'] as const,
+    buckets: E2E_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly retriesScheduled = new Counter({
+    name: MetricNames.retriesScheduled,
+    help: 'Failed attempts that scheduled another attempt.',
+    labelNames: ['attempt'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLetters = new Counter({
+    name: MetricNames.deadLetters,
+    help: 'Deliveries dead-lettered after their last attempt failed.',
+    labelNames: ['event_type'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveriesInFlight = new Gauge({
+    name: MetricNames.deliveriesInFlight,
+    help: 'Delivery attempts under way in this process.',
+    registers: [this.registry],
+  });
+  readonly consumerPending = new Gauge({
+    name: MetricNames.consumerPending,
+    help: 'Messages in the inbound stream not yet delivered to the fan-out consumer (consumer lag).',
+    labelNames: ['consumer'] as const,
+    registers: [this.registry],
+  });
+  readonly consumerAckPending = new Gauge({
+    name: MetricNames.consumerAckPending,
+    help: 'Messages delivered to the fan-out consumer and not yet acknowledged.',
+    labelNames: ['consumer'] as const,
+    registers: [this.registry],
+  });
+  readonly subscribersDisabled = new Counter({
+    name: MetricNames.subscribersDisabled,
+    help: 'Subscribers disabled automatically (a 410 Gone answer).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveriesDue = new Gauge({
+    name: MetricNames.deliveriesDue,
+    help: 'Deliveries waiting for an attempt whose due time has passed (delivery backlog).',
+    registers: [this.registry],
+  });
+
+  constructor(app: string) {
+    this.registry.setDefaultLabels({ app });
+    collectDefaultMetrics({ register: this.registry, prefix: '' });
+  }
+}

@@ -1,0 +1,36 @@
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+
+let sdk: NodeSDK | undefined;
+
+/**
+ * Starts OpenTelemetry tracing before anything else is imported (call it first in `main.ts`). It is
+ * configured by the standard OTEL_* variables and off unless an exporter is configured
+ * (OTEL_TRACES_EXPORTER or an OTLP endpoint), so that a plain `npm start` exports nothing.
+ */
+export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const configured =
+    (env.OTEL_TRACES_EXPORTER && env.OTEL_TRACES_EXPORTER !== 'none') ||
+    env.OTEL_EXPORTER_OTLP_ENDPOINT ||
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (!configured || env.OTEL_SDK_DISABLED === 'true') return false;
+  env.OTEL_SERVICE_NAME ??= `switchyard-${serviceName}`;
+  env.OTEL_TRACES_EXPORTER ??= 'otlp';
+  env.OTEL_METRICS_EXPORTER ??= 'none';
+  env.OTEL_LOGS_EXPORTER ??= 'none';
+  sdk = new NodeSDK({
+    instrumentations: [
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(metrics|healthz|readyz)/.test(req.url ?? '') }),
+      new GrpcInstrumentation(),
+      new UndiciInstrumentation(),
+    ],
+  });
+  sdk.start();
+  return true;
+}
+
+export async function stopTracing(): Promise<void> {
+  await sdk?.shutdown().catch(() => undefined);
+}

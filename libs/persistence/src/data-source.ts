@@ -1,0 +1,52 @@
+import { DataSource } from 'typeorm';
+import { ENTITIES } from './entities';
+import { MIGRATIONS } from './migrations';
+
+export interface DatabaseOptions {
+  url: string;
+  schema: string;
+  poolSize: number;
+  applicationName: string;
+}
+
+/**
+ * One TypeORM data source per process. The schema is applied through `search_path`, so migrations and raw
+ * queries use unqualified table names and each test file can run in a schema of its own.
+ */
+export function createDataSource(options: DatabaseOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: options.url,
+    schema: options.schema,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'switchyard_migrations',
+    synchronize: false,
+    logging: false,
+    extra: {
+      max: options.poolSize,
+      application_name: options.applicationName,
+      options: `-c search_path=${options.schema}`,
+      connectionTimeoutMillis: 5_000,
+    },
+  });
+}
+
+/** Creates the schema when missing and runs pending migrations; safe to run from several processes. */
+export async function runMigrations(options: DatabaseOptions): Promise<string[]> {
+  const ds = createDataSource({ ...options, poolSize: 1 });
+  await ds.initialize();
+  try {
+    await ds.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+    // One migrator at a time across processes (Helm hook, compose, npm start): an advisory lock.
+    await ds.query(`SELECT pg_advisory_lock(hashtext('switchyard_migrations'))`);
+    try {
+      const ran = await ds.runMigrations({ transaction: 'each' });
+      return ran.map((m) => m.name);
+    } finally {
+      await ds.query(`SELECT pg_advisory_unlock(hashtext('switchyard_migrations'))`);
+    }
+  } finally {
+    await ds.destroy();
+  }
+}

@@ -1,0 +1,53 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@switchyard/config';
+import { createDataSource } from './data-source';
+import { ApiKeyRepository, ClinicRepository, DeliveryRepository, SubscriberRepository } from './repositories';
+import { DeliveryQueryRepository } from './repositories/delivery-query.repository';
+
+/** The data source of the app (initialised at start, closed at shutdown) and the repositories on it. */
+@Global()
+@Module({})
+export class PersistenceModule {
+  static forApp(appName: string): DynamicModule {
+    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, SubscriberRepository, DeliveryQueryRepository];
+    return {
+      module: PersistenceModule,
+      providers: [
+        {
+          provide: DataSource,
+          inject: [APP_CONFIG],
+          useFactory: async (config: AppConfig) => {
+            const ds = createDataSource({
+              url: config.DATABASE_URL,
+              schema: config.DATABASE_SCHEMA,
+              poolSize: config.DATABASE_POOL_SIZE,
+              applicationName: `switchyard-${appName}`,
+            });
+            try {
+              return await ds.initialize();
+            } catch (err) {
+              throw new Error(
+                `cannot reach Postgres at ${redactUrl(config.DATABASE_URL)} (${(err as Error).message}). Start it ` +
+                  '(e.g. `pg_ctlcluster 15 main start`) or set DATABASE_URL.',
+              );
+            }
+          },
+        },
+        ...repositories.map((R) => ({ provide: R, inject: [DataSource], useFactory: (ds: DataSource) => new R(ds) })),
+      ],
+      exports: [DataSource, ...repositories],
+    };
+  }
+}
+
+/** A connection URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}

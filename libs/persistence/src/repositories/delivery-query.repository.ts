@@ -1,0 +1,156 @@
+import { DataSource } from 'typeorm';
+import { DeliveryStatus } from '../entities';
+
+export interface DeliveryFilter {
+  /** Required: a listing is always of one clinic, or of all clinics for an operator (null). */
+  clinicId: string | null;
+  subscriberId?: string;
+  status?: DeliveryStatus;
+  limit: number;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+}
+
+export interface DeliveryView {
+  id: string;
+  event_id: string;
+  clinic_id: string;
+  webhook_id: string;
+  event_name: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+  dead_at: string | null;
+}
+
+export interface AttemptView {
+  attempt: number;
+  outcome: string;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+  started_at: string;
+}
+
+export interface ReplayFilter {
+  clinicId: string | null;
+  ids?: string[];
+  subscriberId?: string;
+  since?: Date;
+  until?: Date;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function toView(r: any): DeliveryView {
+  return {
+    id: r.id,
+    event_id: r.event_id,
+    clinic_id: r.clinic_id,
+    webhook_id: r.subscriber_id,
+    event_name: r.event_name,
+    status: r.status,
+    attempt_count: r.attempt_count,
+    next_attempt_at: iso(r.next_attempt_at),
+    last_status_code: r.last_status_code,
+    last_error: r.last_error,
+    created_at: r.created_at.toISOString(),
+    delivered_at: iso(r.delivered_at),
+    dead_at: iso(r.dead_at),
+  };
+}
+
+const encodeCursor = (createdAt: Date, id: string) => Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+function decodeCursor(cursor: string): [string, string] | null {
+  const [ts, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!ts || !id || Number.isNaN(Date.parse(ts)) || !/^[0-9a-f-]{36}$/i.test(id)) return null;
+  return [ts, id];
+}
+
+export class InvalidCursorError extends Error {}
+
+/** Read side of deliveries for the admin API, plus replay. Newest first, keyset-paginated. */
+export class DeliveryQueryRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async list(f: DeliveryFilter): Promise<{ items: DeliveryView[]; next_cursor: string | null }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (f.clinicId) add('clinic_id = ?', f.clinicId);
+    if (f.subscriberId) add('subscriber_id = ?', f.subscriberId);
+    if (f.status) add('status = ?', f.status);
+    if (f.cursor) {
+      const c = decodeCursor(f.cursor);
+      if (!c) throw new InvalidCursorError('cursor is not valid');
+      params.push(c[0], c[1]);
+      where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    params.push(f.limit + 1);
+    const rows = await this.ds.query(
+      `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, f.limit);
+    const last = page[page.length - 1];
+    return { items: page.map(toView), next_cursor: rows.length > f.limit && last ? encodeCursor(last.created_at, last.id) : null };
+  }
+
+  async get(clinicId: string | null, id: string): Promise<(DeliveryView & { attempts: AttemptView[] }) | null> {
+    const rows = await this.ds.query(
+      `SELECT * FROM deliveries WHERE id = $1 ${clinicId ? 'AND clinic_id = $2' : ''}`,
+      clinicId ? [id, clinicId] : [id],
+    );
+    if (rows.length === 0) return null;
+    const attempts = await this.ds.query(
+      `SELECT attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at
+         FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id`,
+      [id],
+    );
+    return {
+      ...toView(rows[0]),
+      attempts: attempts.map((a: any) => ({ ...a, started_at: a.started_at.toISOString() })),
+    };
+  }
+
+  /** Puts dead-lettered deliveries back in the queue, due now, with a fresh retry budget; returns how many. */
+  async replay(f: ReplayFilter): Promise<number> {
+    const where: string[] = [`status = 'dead'`];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (f.clinicId) add('clinic_id = ?', f.clinicId);
+    if (f.ids) add('id = ANY(?::uuid[])', f.ids);
+    if (f.subscriberId) add('subscriber_id = ?', f.subscriberId);
+    if (f.since) add('dead_at >= ?', f.since);
+    if (f.until) add('dead_at < ?', f.until);
+    const [, affected] = await this.ds.query(
+      `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
+        WHERE ${where.join(' AND ')}
+          AND subscriber_id IN (SELECT id FROM subscribers WHERE deleted_at IS NULL)`,
+      params,
+    );
+    return affected;
+  }
+
+  /** Moves the parked deliveries of a re-enabled subscriber back into the queue, oldest first. */
+  async unpark(clinicId: string, subscriberId: string): Promise<number> {
+    const [, affected] = await this.ds.query(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = created_at, updated_at = now()
+        WHERE clinic_id = $1 AND subscriber_id = $2 AND status = 'parked'`,
+      [clinicId, subscriberId],
+    );
+    return affected;
+  }
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AttemptOutcome, DeliveryStatus } from '../entities';
+import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
+
+export interface StoredEvent {
+  id: string;
+  clinicId: string;
+  eventName: string;
+  entityId: string | null;
+  /** The original request body. */
+  payload: string;
+  receivedAt: Date;
+  traceParent: string | null;
+}
+
+/** Everything one attempt needs: the delivery, its event and its subscriber. */
+export interface DeliveryJob {
+  deliveryId: string;
+  attemptCount: number;
+  event: StoredEvent;
+  subscriber: SubscriberTarget;
+}
+
+export interface AttemptRecord {
+  deliveryId: string;
+  attempt: number;
+  outcome: AttemptOutcome;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  responseExcerpt: string | null;
+  startedAt: Date;
+}
+
+/** What to do with a delivery after an attempt. */
+export type AttemptResolution =
+  | { kind: 'succeeded' }
+  | { kind: 'retry'; delayMs: number }
+  | { kind: 'dead' }
+  | { kind: 'parked'; reason: string };
+
+export class DeliveryRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /**
+   * Stores an event and one delivery per subscriber in one transaction, idempotently: a redelivered
+   * input creates nothing new. Deliveries to subscribers in `takeNow` are created already leased by the
+   * caller (status `delivering`), so their first attempt needs no extra round trip; the others wait for
+   * the scheduler (`pending`, due now), and those of disabled subscribers are `parked`.
+   * Returns the deliveries created by this call (none on a redelivery).
+   */
+  async storeEvent(
+    event: StoredEvent,
+    subscribers: SubscriberTarget[],
+    takeNow: Set<string>,
+    leaseMs: number,
+  ): Promise<{ created: boolean; deliveries: Array<{ id: string; subscriberId: string; status: DeliveryStatus }> }> {
+    return this.ds.transaction(async (em) => {
+      const inserted = await em.query(
+        `INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at, trace_parent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [event.id, event.clinicId, event.eventName, event.entityId, event.payload, event.receivedAt, event.traceParent],
+      );
+      if (inserted.length === 0 || subscribers.length === 0) return { created: inserted.length > 0, deliveries: [] };
+
+      const ids: string[] = [];
+      const subscriberIds: string[] = [];
+      const statuses: DeliveryStatus[] = [];
+      for (const s of subscribers) {
+        ids.push(randomUUID());
+        subscriberIds.push(s.id);
+        statuses.push(!s.enabled ? 'parked' : takeNow.has(s.id) ? 'delivering' : 'pending');
+      }
+      const rows: Array<{ id: string; subscriber_id: string; status: DeliveryStatus }> = await em.query(
+        `INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, status, next_attempt_at, lease_until)
+         SELECT d.id, $1, $2, d.subscriber_id, $3, d.status,
+                CASE WHEN d.status = 'parked' THEN NULL ELSE now() END,
+                CASE WHEN d.status = 'delivering' THEN now() + make_interval(secs => $7::double precision / 1000) END
+           FROM unnest($4::uuid[], $5::uuid[], $6::text[]) AS d(id, subscriber_id, status)
+         ON CONFLICT (event_id, subscriber_id) DO NOTHING
+         RETURNING id, subscriber_id, status`,
+        [event.id, event.clinicId, event.eventName, ids, subscriberIds, statuses, leaseMs],
+      );
+      return { created: true, deliveries: rows.map((r) => ({ id: r.id, subscriberId: r.subscriber_id, status: r.status })) };
+    });
+  }
+
+  /**
+   * Takes up to `limit` due deliveries under a lease, at most `perSubscriber` of any one subscriber and
+   * none of the subscribers in `skipSubscribers` (already busy in this process). Rows locked by another
+   * worker are skipped, not waited for. Returns them with their event and subscriber.
+   */
+  async leaseDue(limit: number, perSubscriber: number, skipSubscribers: string[], leaseMs: number): Promise<DeliveryJob[]> {
+    const rows: any[] = await this.ds.query(
+      `WITH busy AS (SELECT unnest($3::uuid[]) AS id),
+       due_subscribers AS (
+         SELECT DISTINCT d.subscriber_id FROM deliveries d
+          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+            AND d.subscriber_id NOT IN (SELECT id FROM busy)
+          LIMIT $1
+       ),
+       picked AS (
+         SELECT p.id FROM due_subscribers s CROSS JOIN LATERAL (
+           SELECT d.id FROM deliveries d
+            WHERE d.subscriber_id = s.subscriber_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+            ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED
+         ) p LIMIT $1
+       ),
+       leased AS (
+         UPDATE deliveries d SET status = 'delivering', lease_until = now() + make_interval(secs => $4::double precision / 1000), updated_at = now()
+           FROM picked WHERE d.id = picked.id
+         RETURNING d.id, d.attempt_count, d.event_id, d.subscriber_id
+       )
+       SELECT l.id AS delivery_id, l.attempt_count, e.id AS event_id, e.clinic_id AS event_clinic_id, e.event_name,
+              e.entity_id, e.payload, e.received_at, e.trace_parent, ${TARGET_COLUMNS}
+         FROM leased l JOIN events e ON e.id = l.event_id JOIN subscribers s ON s.id = l.subscriber_id`,
+      [limit, perSubscriber, skipSubscribers, leaseMs],
+    );
+    return rows.map((r) => ({
+      deliveryId: r.delivery_id,
+      attemptCount: r.attempt_count,
+      event: {
+        id: r.event_id,
+        clinicId: r.event_clinic_id,
+        eventName: r.event_name,
+        entityId: r.entity_id,
+        payload: r.payload,
+        receivedAt: r.received_at,
+        traceParent: r.trace_parent,
+      },
+      subscriber: toTarget(r),
+    }));
+  }
+
+  /** Deliveries whose worker died mid-attempt (lease ran out) become due again. */
+  async releaseExpiredLeases(): Promise<number> {
+    const [, affected] = await this.ds.query(
+      `UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = now(), updated_at = now()
+        WHERE status = 'delivering' AND lease_until < now()`,
+    );
+    return affected;
+  }
+
+  /** Records an attempt and moves the delivery on, in one statement. */
+  async recordAttempt(a: AttemptRecord, resolution: AttemptResolution): Promise<void> {
+    const status: DeliveryStatus =
+      resolution.kind === 'succeeded' ? 'succeeded' : resolution.kind === 'retry' ? 'pending' : resolution.kind === 'dead' ? 'dead' : 'parked';
+    const delayMs = resolution.kind === 'retry' ? resolution.delayMs : null;
+    await this.ds.query(
+      `WITH attempt AS (
+         INSERT INTO delivery_attempts (delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       )
+       UPDATE deliveries SET
+         status = $9,
+         attempt_count = GREATEST(attempt_count, $2),
+         lease_until = NULL,
+         next_attempt_at = CASE WHEN $9 = 'pending' THEN now() + make_interval(secs => $10::double precision / 1000) ELSE NULL END,
+         last_status_code = $4,
+         last_error = $6,
+         delivered_at = CASE WHEN $9 = 'succeeded' THEN now() ELSE delivered_at END,
+         dead_at = CASE WHEN $9 = 'dead' THEN now() ELSE dead_at END,
+         updated_at = now()
+       WHERE id = $1`,
+      [a.deliveryId, a.attempt, a.outcome, a.statusCode, a.durationMs, a.error, a.responseExcerpt, a.startedAt, status, delayMs],
+    );
+  }
+
+  /** Puts a delivery taken under a lease back, due now, without spending an attempt (e.g. on shutdown). */
+  async returnToQueue(deliveryIds: string[]): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await this.ds.query(
+      `UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = now(), updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND status = 'delivering'`,
+      [deliveryIds],
+    );
+  }
+
+  /** Count of deliveries due now and not taken (the delivery backlog gauge). */
+  async countDue(): Promise<number> {
+    const [row] = await this.ds.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()`);
+    return row.n;
+  }
+}

@@ -1,0 +1,5 @@
+export * from './api-key.repository';
+export * from './clinic.repository';
+export * from './delivery.repository';
+export * from './subscriber.repository';
+export * from './delivery-query.repository';

@@ -1,0 +1,65 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ApiError } from './api-error';
+
+/** Fastify's own errors (before a handler runs) mapped to our codes. */
+const FASTIFY_CODES: Record<string, { status: number; code: string; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', message: 'request body is larger than the limit' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Content-Type must be application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request', message: 'Content-Length does not match the body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json', message: 'body is empty; expected a JSON object' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json', message: 'body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Content-Type is missing' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Content-Type is not valid' },
+};
+
+type Body = { error: { code: string; message: string; details?: unknown; error_id?: string } };
+
+/** Maps any error to `{error:{code,message}}` with the right status; 5xx get an error id that is logged. */
+export function toErrorResponse(err: unknown, log: Logger): { status: number; body: Body; headers: Record<string, string> } {
+  if (err instanceof ApiError) return { status: err.getStatus(), body: err.getResponse() as Body, headers: err.headers };
+  if (err instanceof HttpException) {
+    const status = err.getStatus();
+    const message = status === 404 ? 'route not found' : err.message;
+    return { status, body: { error: { code: status === 404 ? 'not_found' : 'http_error', message } }, headers: {} };
+  }
+  const fe = err as FastifyError;
+  const known = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (known) return { status: known.status, body: { error: { code: known.code, message: known.message } }, headers: {} };
+  if (fe instanceof SyntaxError || (fe?.statusCode === 400 && /JSON|prototype/i.test(fe.message ?? ''))) {
+    const proto = /prototype|__proto__|constructor/i.test(fe.message ?? '');
+    return {
+      status: 400,
+      body: { error: { code: 'invalid_json', message: proto ? 'body contains a forbidden key (__proto__ or constructor)' : 'body is not valid JSON' } },
+      headers: {},
+    };
+  }
+  if (fe?.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, body: { error: { code: 'bad_request', message: fe.message } }, headers: {} };
+  }
+  const errorId = randomUUID();
+  log.error({ error_id: errorId, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'unhandled error');
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error', error_id: errorId } }, headers: {} };
+}
+
+/** Nest side: errors thrown by controllers and guards. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  constructor(private readonly log: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost) {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const { status, body, headers } = toErrorResponse(exception, this.log);
+    void reply.code(status).headers(headers).send(body);
+  }
+}
+
+/** Fastify side: errors raised before Nest sees the request (body limit, content type, JSON syntax) and unknown routes. */
+export function installFastifyErrorHandling(fastify: FastifyInstance, log: Logger): void {
+  fastify.setErrorHandler((err, _request: FastifyRequest, reply: FastifyReply) => {
+    const { status, body, headers } = toErrorResponse(err, log);
+    void reply.code(status).headers(headers).send(body);
+  });
+}
