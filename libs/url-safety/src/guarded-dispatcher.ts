@@ -1,16 +1,10 @@
-import { lookup as dnsLookup, LookupAddress } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
 import type { LookupFunction, Socket } from 'node:net';
 import { Agent, buildConnector, Dispatcher } from 'undici';
 import { BlockedAddressError } from './blocked-address.error';
 import { parseHostAddress } from './ip-address';
+import { ResolveAll, systemResolveAll } from './resolved-host';
 import { AddressVerdict, checkAddress, compileAllowedCidrs, UrlPolicy } from './url-policy';
-
-/** `dns.lookup` with `all: true`; injectable so tests can play a rebinding resolver. */
-export type ResolveAll = (
-  hostname: string,
-  options: { all: true; family?: number; hints?: number },
-  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
-) => void;
 
 export interface GuardedDispatcherOptions {
   connectTimeoutMs: number;
@@ -36,7 +30,7 @@ export interface GuardedDispatcherOptions {
 export function createGuardedDispatcher(policy: UrlPolicy, options: GuardedDispatcherOptions): Dispatcher {
   const cidrs = compileAllowedCidrs(policy); // throws on a bad CIDR: fail at start-up, not per delivery
   const check = (address: string) => checkAddress(address, policy, cidrs);
-  const resolve: ResolveAll = options.resolve ?? ((host, opts, cb) => dnsLookup(host, opts, cb));
+  const resolve = options.resolve ?? systemResolveAll;
 
   const guardedLookup = ((hostname, opts, callback) => {
     resolve(hostname, { all: true, family: opts.family as number | undefined, hints: opts.hints }, (err, addresses) => {
