@@ -2,20 +2,18 @@ import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { DedupeClient } from '@switchyard/dedupe';
-import { InboundPublisher, connectNats } from '@switchyard/messaging';
+import { InboundPublisher, NATS, natsProvider } from '@switchyard/messaging';
 import { ApiKeyRepository, PersistenceModule } from '@switchyard/persistence';
 import { ClinicAuthenticator } from '@switchyard/tenancy';
 import { NimbusWebhookController } from './webhooks/nimbus-webhook.controller';
 import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.usecase';
-
-export const NATS = Symbol('NATS');
 
 @Module({
   imports: [PersistenceModule.forApp('ingress')],
   controllers: [NimbusWebhookController],
   providers: [
     ReceiveNimbusEventUseCase,
-    { provide: NATS, inject: [APP_CONFIG], useFactory: (c: AppConfig) => connectNats(c.NATS_URL, 'switchyard-ingress') },
+    natsProvider('ingress'),
     {
       provide: InboundPublisher,
       inject: [NATS, APP_CONFIG],

@@ -1,3 +1,4 @@
 export * from './nats-connection';
 export * from './streams';
 export * from './inbound-publisher';
+export * from './nats.provider';

@@ -98,6 +98,7 @@ export class DeliveryRepository {
          SELECT DISTINCT d.subscriber_id FROM deliveries d
           WHERE d.status = 'pending' AND d.next_attempt_at <= now()
             AND d.subscriber_id NOT IN (SELECT id FROM busy)
+            AND d.subscriber_id IN (SELECT id FROM subscribers WHERE enabled AND deleted_at IS NULL)
           LIMIT $1
        ),
        picked AS (
@@ -175,6 +176,16 @@ export class DeliveryRepository {
         WHERE id = ANY($1::uuid[]) AND status = 'delivering'`,
       [deliveryIds],
     );
+  }
+
+  /** Parks the waiting deliveries of a subscriber (it answered 410 Gone or was disabled); they resume on re-enable. */
+  async parkWaiting(subscriberId: string): Promise<number> {
+    const [, affected] = await this.ds.query(
+      `UPDATE deliveries SET status = 'parked', next_attempt_at = NULL, updated_at = now()
+        WHERE subscriber_id = $1 AND status = 'pending'`,
+      [subscriberId],
+    );
+    return affected;
   }
 
   /** Count of deliveries due now and not taken (the delivery backlog gauge). */

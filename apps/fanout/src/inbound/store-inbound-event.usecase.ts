@@ -1,0 +1,49 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@switchyard/config';
+import { KNOWN_EVENT_NAMES, entityIdOf } from '@switchyard/contracts';
+import { DeliveryDispatcher } from '@switchyard/delivery';
+import { DeliveryRepository, StoredEvent, SubscriberRepository } from '@switchyard/persistence';
+import { Metrics, eventTypeLabel } from '@switchyard/observability';
+
+/**
+ * One inbound event → the event row and one delivery per matching subscriber, idempotently. Deliveries
+ * this process has room for are created already leased and handed to the dispatcher right after the
+ * transaction commits (no polling delay on the happy path); the rest wait for the scheduler.
+ */
+@Injectable()
+export class StoreInboundEventUseCase {
+  constructor(
+    private readonly subscribers: SubscriberRepository,
+    private readonly deliveries: DeliveryRepository,
+    private readonly dispatcher: DeliveryDispatcher,
+    private readonly metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async execute(event: Omit<StoredEvent, 'entityId'>): Promise<{ created: boolean; deliveries: number }> {
+    const eventType = eventTypeLabel(event.eventName, KNOWN_EVENT_NAMES);
+    let data: Record<string, unknown> = {};
+    try {
+      data = (JSON.parse(event.payload) as { event_data?: Record<string, unknown> }).event_data ?? {};
+    } catch {
+      // Ingress validated the body; an unparseable one here is stored as is and sent as is.
+    }
+    const stored: StoredEvent = { ...event, entityId: entityIdOf({ eventName: event.eventName, data }) ?? null };
+    const targets = await this.subscribers.findSubscribersFor(event.clinicId, event.eventName);
+    const takeNow = new Set(
+      targets.filter((t) => t.enabled && !t.ordered && this.dispatcher.hasRoomFor(t.id, t.maxInFlight)).map((t) => t.id),
+    );
+    const result = await this.deliveries.storeEvent(stored, targets, takeNow, this.config.DELIVERY_LEASE);
+    this.metrics.fanoutEvents.inc({ event_type: eventType, result: result.created ? 'stored' : 'duplicate' });
+    if (result.deliveries.length > 0) this.metrics.deliveriesCreated.inc({ event_type: eventType }, result.deliveries.length);
+
+    const byId = new Map(targets.map((t) => [t.id, t]));
+    this.dispatcher.offer(
+      result.deliveries
+        .filter((d) => d.status === 'delivering')
+        .map((d) => ({ deliveryId: d.id, attemptCount: 0, event: stored, subscriber: byId.get(d.subscriberId)! })),
+    );
+    if (result.deliveries.some((d) => d.status === 'pending')) this.dispatcher.wake();
+    return { created: result.created, deliveries: result.deliveries.length };
+  }
+}

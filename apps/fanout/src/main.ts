@@ -1,0 +1,47 @@
+import { startTracing } from '@switchyard/observability/tracing';
+startTracing('fanout');
+
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { DataSource } from 'typeorm';
+import { AppConfig, ConfigModule, loadConfigOrExit } from '@switchyard/config';
+import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, startOpsServer } from '@switchyard/observability';
+import { FanoutAppModule } from './app.module';
+import { NATS } from '@switchyard/messaging';
+
+/** Starts fan-out: the inbound consumer and the delivery dispatcher, with health and metrics on FANOUT_HTTP_PORT. */
+export async function startFanout(config: AppConfig) {
+  const log = createLogger('fanout', config.LOG_LEVEL);
+  const metrics = new Metrics('fanout');
+
+  @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), FanoutAppModule] })
+  class RootModule {}
+
+  const app = await NestFactory.createApplicationContext(RootModule, { logger: new NestPinoLogger(log) });
+  app.enableShutdownHooks();
+  await app.init();
+  const ds = app.get(DataSource);
+  const nc = app.get<NatsConnection>(NATS);
+  const ops = await startOpsServer(config.FANOUT_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
+    postgres: await ds.query('SELECT 1').then(() => true, () => false),
+    nats: !nc.isClosed() && (await nc.flush().then(() => true, () => false)),
+  }));
+  log.info({ port: config.FANOUT_HTTP_PORT }, 'fan-out running');
+  return {
+    app,
+    log,
+    async close() {
+      await ops.close();
+      await app.close();
+    },
+  };
+}
+
+if (require.main === module) {
+  startFanout(loadConfigOrExit()).catch((err) => {
+    process.stderr.write(`fanout failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}
