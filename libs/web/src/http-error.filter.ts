@@ -15,33 +15,49 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message: str
   FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Content-Type is not valid' },
 };
 
+const STATUS_CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
 type Body = { error: { code: string; message: string; details?: unknown; error_id?: string } };
 
 /** Maps any error to `{error:{code,message}}` with the right status; 5xx get an error id that is logged. */
 export function toErrorResponse(err: unknown, log: Logger): { status: number; body: Body; headers: Record<string, string> } {
   if (err instanceof ApiError) return { status: err.getStatus(), body: err.getResponse() as Body, headers: err.headers };
+  const jsonProblem = jsonSyntaxProblem(err);
+  if (jsonProblem) return { status: 400, body: { error: { code: 'invalid_json', message: jsonProblem } }, headers: {} };
   if (err instanceof HttpException) {
     const status = err.getStatus();
-    const message = status === 404 ? 'route not found' : err.message;
-    return { status, body: { error: { code: status === 404 ? 'not_found' : 'http_error', message } }, headers: {} };
+    const code = STATUS_CODES[status] ?? (status < 500 ? 'bad_request' : 'internal');
+    const message = status === 404 ? 'route not found' : status === 413 ? 'request body is larger than the limit' : err.message;
+    return { status, body: { error: { code, message } }, headers: {} };
   }
   const fe = err as FastifyError;
   const known = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
   if (known) return { status: known.status, body: { error: { code: known.code, message: known.message } }, headers: {} };
-  if (fe instanceof SyntaxError || (fe?.statusCode === 400 && /JSON|prototype/i.test(fe.message ?? ''))) {
-    const proto = /prototype|__proto__|constructor/i.test(fe.message ?? '');
-    return {
-      status: 400,
-      body: { error: { code: 'invalid_json', message: proto ? 'body contains a forbidden key (__proto__ or constructor)' : 'body is not valid JSON' } },
-      headers: {},
-    };
-  }
   if (fe?.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, body: { error: { code: 'bad_request', message: fe.message } }, headers: {} };
   }
   const errorId = randomUUID();
   log.error({ error_id: errorId, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'unhandled error');
   return { status: 500, body: { error: { code: 'internal', message: 'internal error', error_id: errorId } }, headers: {} };
+}
+
+/** A body-parser failure (JSON syntax, forbidden prototype keys), whichever layer raised it. */
+function jsonSyntaxProblem(err: unknown): string | null {
+  const e = err as { message?: string; statusCode?: number; status?: number; name?: string };
+  const status = e?.statusCode ?? e?.status ?? (err instanceof HttpException ? err.getStatus() : undefined);
+  const message = e?.message ?? '';
+  if (!(err instanceof SyntaxError) && status !== 400) return null;
+  if (/__proto__|constructor|prototype/i.test(message)) return 'body contains a forbidden key (__proto__ or constructor)';
+  if (err instanceof SyntaxError || /JSON|Unexpected (token|end)/i.test(message)) return 'body is not valid JSON';
+  return null;
 }
 
 /** Nest side: errors thrown by controllers and guards. */

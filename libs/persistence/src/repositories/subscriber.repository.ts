@@ -78,6 +78,11 @@ export class SubscriberRepository {
     return this.repo.findOneBy({ clinicId, id, deletedAt: IsNull() });
   }
 
+  /** For operators only (the admin token), who may address any clinic's subscriber by id. */
+  async getAnyClinic(id: string): Promise<SubscriberEntity | null> {
+    return this.repo.findOneBy({ id, deletedAt: IsNull() });
+  }
+
   async list(clinicId: string): Promise<SubscriberEntity[]> {
     return this.repo.find({ where: { clinicId, deletedAt: IsNull() }, order: { createdAt: 'ASC' } });
   }

@@ -1,0 +1,12 @@
+/** Who is calling: the platform operator (admin token) or one clinic (its own API key). */
+export type Principal = { kind: 'operator' } | { kind: 'clinic'; clinicId: string };
+
+/**
+ * The clinic a principal may act for: an operator may name any clinic, a clinic only itself. Another
+ * clinic's id answers null, which callers turn into 404 (not 403: ids of other tenants are not confirmed).
+ */
+export function clinicScope(principal: Principal, requested: string | undefined): string | null | undefined {
+  if (principal.kind === 'operator') return requested;
+  if (requested !== undefined && requested !== principal.clinicId) return null;
+  return principal.clinicId;
+}

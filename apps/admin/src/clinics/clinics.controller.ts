@@ -1,0 +1,76 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ClinicRepository, ApiKeyRepository } from '@switchyard/persistence';
+import { ApiError } from '@switchyard/web';
+import { AdminAuthGuard } from '../auth/admin-auth.guard';
+import { parse, pathId } from '../validation';
+import { ClinicOnboardingService } from './clinic-onboarding.service';
+import {
+  ClinicDto,
+  CreateClinicDto,
+  CreatedClinicDto,
+  IssueKeyDto,
+  IssuedKeyDto,
+  UpdateClinicDto,
+  createClinicSchema,
+  issueKeySchema,
+  listSchema,
+  updateClinicSchema,
+} from './clinics.dto';
+
+/** Operator routes: clinics and their keys. */
+@ApiTags('clinics')
+@ApiBearerAuth()
+@UseGuards(AdminAuthGuard)
+@Controller('admin/clinics')
+export class ClinicsController {
+  constructor(
+    private readonly onboarding: ClinicOnboardingService,
+    private readonly clinics: ClinicRepository,
+    private readonly keys: ApiKeyRepository,
+  ) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: CreatedClinicDto })
+  create(@Body() body: CreateClinicDto) {
+    return this.onboarding.create(parse(createClinicSchema, body).name);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: [ClinicDto] })
+  async list(@Query() query: Record<string, string>) {
+    const q = parse(listSchema, query, 'query');
+    const items = await this.clinics.list(q.limit, q.after);
+    return { items, next_cursor: items.length === q.limit ? items[items.length - 1]!.id : null };
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: ClinicDto })
+  async get(@Param('id') id: string) {
+    const clinic = await this.clinics.get(pathId(id, 'clinic'));
+    if (!clinic) throw ApiError.notFound('clinic');
+    return { ...clinic, keys: await this.keys.list(clinic.id) };
+  }
+
+  @Patch(':id')
+  @ApiOkResponse({ type: ClinicDto })
+  async update(@Param('id') id: string, @Body() body: UpdateClinicDto) {
+    const clinic = await this.onboarding.setEnabled(pathId(id, 'clinic'), parse(updateClinicSchema, body).enabled);
+    if (!clinic) throw ApiError.notFound('clinic');
+    return clinic;
+  }
+
+  @Post(':id/keys')
+  @ApiCreatedResponse({ type: IssuedKeyDto })
+  async issueKey(@Param('id') id: string, @Body() body: IssueKeyDto) {
+    const issued = await this.onboarding.issueKey(pathId(id, 'clinic'), parse(issueKeySchema, body ?? {}).grace_seconds);
+    if (!issued) throw ApiError.notFound('clinic');
+    return issued;
+  }
+
+  @Delete(':id/keys/:keyId')
+  @HttpCode(204)
+  async revokeKey(@Param('id') id: string, @Param('keyId') keyId: string) {
+    if (!(await this.onboarding.revokeKey(pathId(id, 'clinic'), pathId(keyId, 'key')))) throw ApiError.notFound('key');
+  }
+}

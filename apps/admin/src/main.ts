@@ -1,0 +1,42 @@
+import { startTracing } from '@switchyard/observability/tracing';
+startTracing('admin');
+
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DataSource } from 'typeorm';
+import { AppConfig, ConfigModule, loadConfigOrExit } from '@switchyard/config';
+import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, registerOpsRoutes } from '@switchyard/observability';
+import { HttpErrorFilter, installFastifyErrorHandling } from '@switchyard/web';
+import { AdminAppModule } from './app.module';
+import { setUpOpenApi } from './openapi';
+
+/** Starts the admin API on ADMIN_PORT, with /healthz, /readyz, /metrics and OpenAPI at /docs, /docs-json. */
+export async function startAdmin(config: AppConfig) {
+  const log = createLogger('admin', config.LOG_LEVEL);
+  const metrics = new Metrics('admin');
+
+  @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), AdminAppModule] })
+  class RootModule {}
+
+  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, logger: false, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+  const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, { logger: new NestPinoLogger(log) });
+  const fastify = app.getHttpAdapter().getInstance();
+  installFastifyErrorHandling(fastify, log);
+  app.useGlobalFilters(new HttpErrorFilter(log));
+  const ds = app.get(DataSource);
+  registerOpsRoutes(fastify, metrics, async () => ({ postgres: await ds.query('SELECT 1').then(() => true, () => false) }));
+  const openapi = setUpOpenApi(app);
+  app.enableShutdownHooks();
+  await app.listen(config.ADMIN_PORT, config.HTTP_HOST);
+  log.info({ port: config.ADMIN_PORT }, 'admin API listening');
+  return { app, log, openapi, url: await app.getUrl(), close: () => app.close() };
+}
+
+if (require.main === module) {
+  startAdmin(loadConfigOrExit()).catch((err) => {
+    process.stderr.write(`admin failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+
+const UI_ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+};
+
+const UI_PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Switchyard admin API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/docs/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({ url: '/docs-json', dom_id: '#ui' });</script></body></html>`;
+
+/**
+ * The admin API's OpenAPI document at /docs-json and Swagger UI at /docs. The UI's files are served from
+ * swagger-ui-dist directly (Nest's own UI route needs @fastify/static 10, which needs Node 22).
+ */
+export function setUpOpenApi(app: NestFastifyApplication): OpenAPIObject {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Switchyard admin API')
+      .setDescription('Clinics, keys, subscribers (Nimbus-compatible /api/external/webhook), deliveries, dead letters and replay.')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' })
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'clinic-key')
+      .build(),
+  );
+  const fastify = app.getHttpAdapter().getInstance();
+  const uiDir = require('swagger-ui-dist').getAbsoluteFSPath() as string;
+  fastify.get('/docs-json', async () => document);
+  fastify.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(UI_PAGE));
+  for (const [file, type] of Object.entries(UI_ASSETS)) {
+    const body = readFileSync(join(uiDir, file));
+    fastify.get(`/docs/${file}`, async (_req, reply) => reply.type(type).header('cache-control', 'public, max-age=86400').send(body));
+  }
+  return document;
+}

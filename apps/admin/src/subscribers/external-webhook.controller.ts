@@ -1,0 +1,109 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { generateSigningSecret } from '@switchyard/delivery';
+import { SubscriberRepository } from '@switchyard/persistence';
+import { ApiError } from '@switchyard/web';
+import { AdminAuthGuard, ClinicKeysAllowed, CurrentPrincipal } from '../auth/admin-auth.guard';
+import { Principal, clinicScope } from '../auth/principal';
+import { parse, pathId } from '../validation';
+import { SubscriberRegistrationService, toWebhookView } from './subscriber-registration.service';
+import {
+  CreateSubscriberDto,
+  CreatedWebhookDto,
+  RotateSecretDto,
+  UpdateSubscriberDto,
+  WebhookDto,
+  createSubscriberSchema,
+  rotateSecretSchema,
+  updateSubscriberSchema,
+} from './subscribers.dto';
+import { z } from 'zod';
+
+/**
+ * Subscribers through the shapes of Nimbus's own `/api/external/webhook` API, plus what Nimbus makes you
+ * e-mail for (listing) and what it lacks (update, secret rotation). A clinic's key reaches only its own.
+ */
+@ApiTags('webhooks')
+@ApiBearerAuth()
+@ApiHeader({ name: 'X-API-Key', required: false, description: "A clinic's own key (instead of the admin token)" })
+@ClinicKeysAllowed()
+@UseGuards(AdminAuthGuard)
+@Controller('api/external/webhook')
+export class ExternalWebhookController {
+  constructor(
+    private readonly registration: SubscriberRegistrationService,
+    private readonly subscribers: SubscriberRepository,
+  ) {}
+
+  /** The clinic a request may touch; another clinic's ids are "not found". */
+  private scope(principal: Principal, clinicId: string | undefined, what: string): string {
+    const scoped = clinicScope(principal, clinicId);
+    if (scoped === null) throw ApiError.notFound(what);
+    if (scoped === undefined) throw ApiError.badRequest('clinic_id: is required');
+    return scoped;
+  }
+
+  /** Finds a subscriber by id within what the principal may see. */
+  private async find(principal: Principal, id: string) {
+    pathId(id, 'webhook');
+    if (principal.kind === 'clinic') {
+      const s = await this.subscribers.get(principal.clinicId, id);
+      if (!s) throw ApiError.notFound('webhook');
+      return s;
+    }
+    const s = await this.subscribers.getAnyClinic(id);
+    if (!s) throw ApiError.notFound('webhook');
+    return s;
+  }
+
+  @Post()
+  @ApiCreatedResponse({ type: CreatedWebhookDto })
+  async create(@CurrentPrincipal() principal: Principal, @Body() body: CreateSubscriberDto) {
+    const input = parse(createSubscriberSchema, body);
+    const clinicId = this.scope(principal, input.clinic_id, 'clinic');
+    const { subscriber, secret } = await this.registration.create(clinicId, input);
+    return { success: true, data: { webhook_id: subscriber.id, secret }, message: 'Webhook created successfully' };
+  }
+
+  @Get()
+  @ApiQuery({ name: 'clinic_id', required: false })
+  @ApiOkResponse({ type: [WebhookDto] })
+  async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, string>) {
+    const q = parse(z.object({ clinic_id: z.string().uuid('must be a UUID').optional() }), query, 'query');
+    const clinicId = this.scope(principal, q.clinic_id, 'clinic');
+    const items = await this.subscribers.list(clinicId);
+    return { success: true, data: items.map(toWebhookView) };
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: WebhookDto })
+  async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return { success: true, data: toWebhookView(await this.find(principal, id)) };
+  }
+
+  @Patch(':id')
+  @ApiOkResponse({ type: WebhookDto })
+  async update(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: UpdateSubscriberDto) {
+    const existing = await this.find(principal, id);
+    const updated = await this.registration.update(existing.clinicId, existing.id, parse(updateSubscriberSchema, body));
+    return { success: true, data: toWebhookView(updated), message: 'Webhook updated successfully' };
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  async remove(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    const existing = await this.find(principal, id);
+    await this.subscribers.remove(existing.clinicId, existing.id);
+    return { success: true, data: { webhook_id: existing.id }, message: 'Webhook deleted successfully' };
+  }
+
+  @Post(':id/rotate-secret')
+  @ApiCreatedResponse({ type: CreatedWebhookDto })
+  async rotateSecret(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: RotateSecretDto) {
+    const existing = await this.find(principal, id);
+    const { overlap_seconds } = parse(rotateSecretSchema, body ?? {});
+    const secret = generateSigningSecret();
+    await this.subscribers.rotateSecret(existing.clinicId, existing.id, secret, overlap_seconds);
+    return { success: true, data: { webhook_id: existing.id, secret }, message: `Secret rotated; the previous one also signs for ${overlap_seconds} s` };
+  }
+}

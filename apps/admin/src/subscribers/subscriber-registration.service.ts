@@ -1,0 +1,97 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { APP_CONFIG, AppConfig } from '@switchyard/config';
+import { generateSigningSecret } from '@switchyard/delivery';
+import { ClinicRepository, DeliveryQueryRepository, DeliveryRepository, SubscriberEntity, SubscriberPatch, SubscriberRepository } from '@switchyard/persistence';
+import { UrlPolicy, checkSubscriberHostResolves, validateSubscriberUrl } from '@switchyard/url-safety';
+import { ApiError } from '@switchyard/web';
+import { z } from 'zod';
+import { createSubscriberSchema, updateSubscriberSchema } from './subscribers.dto';
+
+export function toWebhookView(s: SubscriberEntity) {
+  return {
+    webhook_id: s.id,
+    clinic_id: s.clinicId,
+    webhook_url: s.url,
+    event_types: s.eventTypes,
+    format: s.format,
+    enabled: s.enabled,
+    disabled_reason: s.disabledReason,
+    api_key_set: s.apiKey !== null,
+    timeout_ms: s.timeoutMs,
+    ordered: s.ordered,
+    max_in_flight: s.maxInFlight,
+    rate_limit_per_second: s.rateLimitPerSecond,
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+  };
+}
+
+/** Registers, changes and removes subscribers; every URL passes the SSRF policy first. */
+@Injectable()
+export class SubscriberRegistrationService {
+  private readonly policy: UrlPolicy;
+
+  constructor(
+    private readonly subscribers: SubscriberRepository,
+    private readonly clinics: ClinicRepository,
+    private readonly deliveries: DeliveryRepository,
+    private readonly deliveryQueries: DeliveryQueryRepository,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.policy = {
+      allowInsecure: config.ALLOW_INSECURE_SUBSCRIBER_URLS,
+      allowedCidrs: config.SUBSCRIBER_ALLOWED_CIDRS.split(',').map((s) => s.trim()).filter(Boolean),
+    };
+  }
+
+  private async checkUrl(raw: string): Promise<string> {
+    const verdict = validateSubscriberUrl(raw, this.policy);
+    if (!verdict.ok) throw new ApiError(400, 'invalid_webhook_url', `webhook_url: ${verdict.reason}`);
+    const resolved = await checkSubscriberHostResolves(verdict.url, this.policy);
+    if (!resolved.ok) throw new ApiError(400, 'invalid_webhook_url', `webhook_url: ${resolved.reason}`);
+    return verdict.url.toString();
+  }
+
+  async create(clinicId: string, input: z.output<typeof createSubscriberSchema>) {
+    if (!(await this.clinics.get(clinicId))) throw ApiError.notFound('clinic');
+    const url = await this.checkUrl(input.webhook_url);
+    const secret = generateSigningSecret();
+    const created = await this.subscribers.create({
+      id: randomUUID(),
+      clinicId,
+      url,
+      eventTypes: input.event_types ?? ['*'],
+      format: (input.format ?? 'cloudevents') as SubscriberEntity['format'],
+      secret,
+      apiKey: input.api_key ?? null,
+      timeoutMs: input.timeout_ms ?? null,
+      ordered: input.ordered ?? false,
+      maxInFlight: input.max_in_flight ?? null,
+      rateLimitPerSecond: input.rate_limit_per_second ?? null,
+    });
+    return { subscriber: created, secret };
+  }
+
+  async update(clinicId: string, id: string, input: z.output<typeof updateSubscriberSchema>) {
+    const existing = await this.subscribers.get(clinicId, id);
+    if (!existing) throw ApiError.notFound('webhook');
+    const patch: SubscriberPatch = {};
+    if (input.webhook_url !== undefined) patch.url = await this.checkUrl(input.webhook_url);
+    if (input.event_types !== undefined) patch.eventTypes = input.event_types;
+    if (input.format !== undefined) patch.format = input.format as SubscriberEntity['format'];
+    if (input.api_key !== undefined) patch.apiKey = input.api_key;
+    if (input.timeout_ms !== undefined) patch.timeoutMs = input.timeout_ms;
+    if (input.ordered !== undefined) patch.ordered = input.ordered;
+    if (input.max_in_flight !== undefined) patch.maxInFlight = input.max_in_flight;
+    if (input.rate_limit_per_second !== undefined) patch.rateLimitPerSecond = input.rate_limit_per_second;
+    if (input.enabled !== undefined) {
+      patch.enabled = input.enabled;
+      patch.disabledReason = input.enabled ? null : 'disabled by an administrator';
+    }
+    const updated = await this.subscribers.update(clinicId, id, patch);
+    if (input.enabled === false) await this.deliveries.parkWaiting(id);
+    if (input.enabled === true && !existing.enabled) await this.deliveryQueries.unpark(clinicId, id);
+    return updated!;
+  }
+}

@@ -1,0 +1,81 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { z } from 'zod';
+import { SUBSCRIBER_FORMATS } from '@switchyard/contracts';
+
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+const eventTypes = z
+  .array(z.string().min(1).max(100).regex(/^(\*|[a-z0-9_.-]+(:[a-z0-9_.-]+)*)$/i, 'must be an event name like shipment:created, or *'))
+  .min(1, 'must list at least one event type (or *)')
+  .max(50);
+const headerValue = z.string().min(1).max(512).regex(NO_CONTROL, 'must not contain control characters (CR, LF…)');
+
+const subscriberFields = {
+  event_types: eventTypes.optional(),
+  format: z.enum(SUBSCRIBER_FORMATS as [string, ...string[]]).optional(),
+  api_key: headerValue.nullable().optional(),
+  timeout_ms: z.number().int().min(100).max(30_000).nullable().optional(),
+  ordered: z.boolean().optional(),
+  max_in_flight: z.number().int().min(1).max(1000).nullable().optional(),
+  rate_limit_per_second: z.number().positive().max(10_000).nullable().optional(),
+};
+
+export const createSubscriberSchema = z
+  .object({
+    clinic_id: z.string({ required_error: 'is required' }).uuid('must be a UUID'),
+    webhook_url: z.string({ required_error: 'is required' }).min(1).max(2048),
+    ...subscriberFields,
+  })
+  .strict();
+
+export const updateSubscriberSchema = z
+  .object({ webhook_url: z.string().min(1).max(2048).optional(), enabled: z.boolean().optional(), ...subscriberFields })
+  .strict();
+
+export const rotateSecretSchema = z.object({ overlap_seconds: z.number().int().min(0).max(7 * 86_400).default(86_400) }).strict();
+
+export class CreateSubscriberDto {
+  @ApiProperty({ format: 'uuid' }) clinic_id: string;
+  @ApiProperty({ example: 'https://clinic.example.com/webhooks/nimbus' }) webhook_url: string;
+  @ApiPropertyOptional({ type: [String], example: ['shipment:created', 'medication:updated'], default: ['*'] }) event_types?: string[];
+  @ApiPropertyOptional({ enum: SUBSCRIBER_FORMATS, default: 'cloudevents' }) format?: string;
+  @ApiPropertyOptional({ description: 'Sent as X-API-Key on each delivery.' }) api_key?: string;
+  @ApiPropertyOptional() timeout_ms?: number;
+  @ApiPropertyOptional({ description: 'Deliver events about one entity in the order received.' }) ordered?: boolean;
+  @ApiPropertyOptional() max_in_flight?: number;
+  @ApiPropertyOptional() rate_limit_per_second?: number;
+}
+export class UpdateSubscriberDto {
+  @ApiPropertyOptional() webhook_url?: string;
+  @ApiPropertyOptional() enabled?: boolean;
+  @ApiPropertyOptional({ type: [String] }) event_types?: string[];
+  @ApiPropertyOptional({ enum: SUBSCRIBER_FORMATS }) format?: string;
+  @ApiPropertyOptional({ nullable: true }) api_key?: string | null;
+  @ApiPropertyOptional({ nullable: true }) timeout_ms?: number | null;
+  @ApiPropertyOptional() ordered?: boolean;
+  @ApiPropertyOptional({ nullable: true }) max_in_flight?: number | null;
+  @ApiPropertyOptional({ nullable: true }) rate_limit_per_second?: number | null;
+}
+export class RotateSecretDto {
+  @ApiPropertyOptional({ description: 'Seconds during which the old secret also signs (default 86400).' }) overlap_seconds?: number;
+}
+export class WebhookDto {
+  @ApiProperty() webhook_id: string;
+  @ApiProperty() clinic_id: string;
+  @ApiProperty() webhook_url: string;
+  @ApiProperty({ type: [String] }) event_types: string[];
+  @ApiProperty() format: string;
+  @ApiProperty() enabled: boolean;
+  @ApiProperty({ nullable: true }) disabled_reason: string | null;
+  @ApiProperty() api_key_set: boolean;
+  @ApiProperty() ordered: boolean;
+  @ApiProperty() created_at: string;
+}
+class CreatedWebhookData {
+  @ApiProperty() webhook_id: string;
+  @ApiProperty({ description: 'Signing secret (whsec_…), shown only here and on rotation.' }) secret: string;
+}
+export class CreatedWebhookDto {
+  @ApiProperty() success: boolean;
+  @ApiProperty({ type: CreatedWebhookData }) data: CreatedWebhookData;
+  @ApiProperty() message: string;
+}
