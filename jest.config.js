@@ -20,4 +20,7 @@ module.exports = {
   },
   testTimeout: 60000,
   maxWorkers: 2,
+  // The apps' HTTP keep-alive agents and NATS/gRPC reconnect timers can outlive a file's afterAll by a
+  // few seconds; every spec closes what it starts, so do not wait for the stragglers.
+  forceExit: true,
 };

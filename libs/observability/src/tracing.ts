@@ -11,6 +11,7 @@ let sdk: NodeSDK | undefined;
  * (OTEL_TRACES_EXPORTER or an OTLP endpoint), so that a plain `npm start` exports nothing.
  */
 export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (sdk) return true;
   const configured =
     (env.OTEL_TRACES_EXPORTER && env.OTEL_TRACES_EXPORTER !== 'none') ||
     env.OTEL_EXPORTER_OTLP_ENDPOINT ||
