@@ -69,7 +69,7 @@ async function upsertStream(jsm: JetStreamManager, config: Parameters<JetStreamM
 }
 
 function isNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError ? err.code === 404 : /not found/i.test(String((err as Error)?.message));
+  return err instanceof JetStreamApiError ? err.status === 404 : /not found/i.test(String((err as Error)?.message));
 }
 
 /** Removes the streams of a prefix (tests). */
