@@ -172,12 +172,23 @@ export async function startStack(name: string, overrides: Record<string, string>
       return { status: res.status, body: parsed };
     },
     async close() {
+      // PersistenceModule does not destroy its DataSource on shutdown (yet): do it here, or the pg pools
+      // keep the jest worker alive.
+      const { DataSource } = require('typeorm') as typeof import('typeorm');
+      const sources = [ingress.app, fanout.app, dedupe.app].map((a) => a.get(DataSource));
+      const t = Date.now();
+      const lap = (what: string) => process.env.STACK_DEBUG && process.stdout.write(`${what} ${Date.now() - t} ms\n`);
       await ingress.close();
+      lap('ingress');
       await fanout.close();
+      lap('fanout');
       await dedupe.close();
+      lap('dedupe');
+      await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
       await deleteStreams(nc, subjects).catch(() => undefined);
       await nc.close();
       await ds.destroy();
+      lap('all');
     },
   };
 }
