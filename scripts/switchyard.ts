@@ -57,21 +57,17 @@ export async function setup(config: AppConfig): Promise<void> {
   say(`JetStream stream ${subjectsFor(config.NATS_PREFIX).inboundStream} ready`);
 }
 
+type Starter = (config: AppConfig) => Promise<unknown>;
+
+/** Loads only the app asked for (require, so the others' modules are never loaded into this process). */
 async function runApp(app: App, config: AppConfig): Promise<void> {
-  switch (app) {
-    case 'ingress':
-      await (await import('../apps/ingress/src/main')).startIngress(config);
-      break;
-    case 'dedupe':
-      await (await import('../apps/dedupe/src/main')).startDedupe(config);
-      break;
-    case 'fanout':
-      await (await import('../apps/fanout/src/main')).startFanout(config);
-      break;
-    case 'admin':
-      await (await import('../apps/admin/src/main')).startAdmin(config);
-      break;
-  }
+  const starters: Record<App, () => Starter> = {
+    ingress: () => require('../apps/ingress/src/main').startIngress,
+    dedupe: () => require('../apps/dedupe/src/main').startDedupe,
+    fanout: () => require('../apps/fanout/src/main').startFanout,
+    admin: () => require('../apps/admin/src/main').startAdmin,
+  };
+  await starters[app]()(config);
 }
 
 /** Runs the four apps as child processes and restarts one that exits unexpectedly, with backoff. */

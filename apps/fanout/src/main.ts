@@ -7,6 +7,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { AppConfig, ConfigModule, loadConfigOrExit } from '@switchyard/config';
+import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, startOpsServer } from '@switchyard/observability';
 import { FanoutAppModule } from './app.module';
 import { NATS } from '@switchyard/messaging';
@@ -14,7 +15,7 @@ import { NATS } from '@switchyard/messaging';
 /** Starts fan-out: the inbound consumer and the delivery dispatcher, with health and metrics on FANOUT_HTTP_PORT. */
 export async function startFanout(config: AppConfig) {
   const log = createLogger('fanout', config.LOG_LEVEL);
-  const metrics = new Metrics('fanout');
+  const metrics = new Metrics('fanout', { clinicLabel: config.METRICS_CLINIC_LABEL, eventTypes: KNOWN_EVENT_NAMES });
 
   @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), FanoutAppModule] })
   class RootModule {}

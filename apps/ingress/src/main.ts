@@ -15,7 +15,7 @@ import { IngressAppModule } from './app.module';
 /** Starts ingress: `POST /webhooks/nimbus` on INGRESS_PORT, with /healthz, /readyz, /metrics. */
 export async function startIngress(config: AppConfig) {
   const log = createLogger('ingress', config.LOG_LEVEL);
-  const metrics = new Metrics('ingress');
+  const metrics = new Metrics('ingress', { clinicLabel: config.METRICS_CLINIC_LABEL });
 
   @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), IngressAppModule] })
   class RootModule {}

@@ -1,9 +1,17 @@
 import type { Logger } from 'pino';
+import { Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { DeliveryJob, DeliveryRepository, AttemptResolution } from '@switchyard/persistence';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { Metrics, eventTypeLabel } from '@switchyard/observability';
 import { RetryPolicy } from './retry-policy';
 import { AttemptResult, WebhookSender } from './webhook-sender';
+
+const tracer = trace.getTracer('switchyard-delivery');
+
+/** The context an attempt runs in: the trace stored with the event (the fan-out consume span), if any. */
+function storedTraceContext(traceParent: string | null | undefined): Context {
+  return traceParent ? propagation.extract(ROOT_CONTEXT, { traceparent: traceParent }) : ROOT_CONTEXT;
+}
 
 export interface DispatcherLimits {
   /** Attempts under way at once in this process. */
@@ -81,7 +89,8 @@ export class DeliveryDispatcher {
   private schedulePoll(delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.poll(), delayMs);
+    // Timers inherit the async context they are created in: the poller belongs to no request's trace.
+    this.timer = context.with(ROOT_CONTEXT, () => setTimeout(() => void this.poll(), delayMs));
     this.timer.unref();
   }
 
@@ -131,10 +140,46 @@ export class DeliveryDispatcher {
     this.running.add(p);
   }
 
-  private async attempt(job: DeliveryJob): Promise<void> {
+  /**
+   * One attempt, as a span in the event's own trace (parent: the stored traceparent), so a retry an hour
+   * later still joins the trace of the ingress request. When tracing is on, the undici instrumentation adds
+   * the `traceparent` of its CLIENT span to the request (it appends: sending ours as well would duplicate
+   * the header); when it is off, the stored traceparent is passed through unchanged.
+   */
+  private attempt(job: DeliveryJob): Promise<void> {
     const attempt = job.attemptCount + 1;
+    return context.with(storedTraceContext(job.event.traceParent), () =>
+      tracer.startActiveSpan(
+        'delivery attempt',
+        {
+          kind: SpanKind.INTERNAL,
+          attributes: {
+            'switchyard.delivery_id': job.deliveryId,
+            'switchyard.event_id': job.event.id,
+            'switchyard.clinic_id': job.event.clinicId,
+            'switchyard.subscriber_id': job.subscriber.id,
+            'switchyard.attempt': attempt,
+          },
+        },
+        async (span) => {
+          try {
+            const propagated: Record<string, string> = {};
+            propagation.inject(context.active(), propagated);
+            const extra: Record<string, string> =
+              propagated.traceparent || !job.event.traceParent ? {} : { traceparent: job.event.traceParent };
+            const outcome = await this.attemptIn(job, attempt, extra);
+            span.setAttribute('switchyard.outcome', outcome);
+            if (outcome !== 'success') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+          } finally {
+            span.end();
+          }
+        },
+      ),
+    );
+  }
+
+  private async attemptIn(job: DeliveryJob, attempt: number, extra: Record<string, string>): Promise<string> {
     const eventType = eventTypeLabel(job.event.eventName, KNOWN_EVENT_NAMES);
-    const extra: Record<string, string> = job.event.traceParent ? { traceparent: job.event.traceParent } : {};
     const result = await this.sender.send(job, extra);
     const resolution = this.resolve(result, attempt);
 
@@ -152,7 +197,11 @@ export class DeliveryDispatcher {
       resolution,
     );
 
-    this.metrics.deliveryAttempts.inc({ outcome: result.outcome, attempt: String(Math.min(attempt, 10)) });
+    this.metrics.deliveryAttempts.inc({
+      outcome: result.outcome,
+      attempt: String(Math.min(attempt, 10)),
+      ...this.metrics.clinicLabels(job.event.clinicId),
+    });
     this.metrics.attemptDuration.observe({ outcome: result.outcome }, result.durationMs / 1000);
     const fields = {
       clinic_id: job.event.clinicId,
@@ -182,6 +231,7 @@ export class DeliveryDispatcher {
         if (this.hooks.onGone) await this.hooks.onGone(job);
         break;
     }
+    return result.outcome;
   }
 
   private resolve(result: AttemptResult, attempt: number): AttemptResolution {

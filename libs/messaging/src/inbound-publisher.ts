@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { INBOUND_SCHEMA_V1, MessageHeaders, Subjects } from '@switchyard/contracts';
@@ -9,16 +10,19 @@ export interface InboundPublish {
   receivedAt: string;
   /** The original request body bytes. */
   body: Uint8Array;
-  /** W3C trace context headers to carry (traceparent, tracestate). */
-  traceHeaders: Record<string, string>;
 }
+
+const tracer = trace.getTracer('switchyard-messaging');
 
 export interface PublishResult {
   seq: number;
   duplicate: boolean;
 }
 
-/** Publishes inbound events and waits for the PubAck: only then is the event durably in the stream. */
+/**
+ * Publishes inbound events and waits for the PubAck: only then is the event durably in the stream. Each
+ * publish is a PRODUCER span whose W3C context (traceparent, tracestate) travels in the message headers.
+ */
 export class InboundPublisher {
   private readonly js: JetStreamClient;
 
@@ -37,13 +41,37 @@ export class InboundPublisher {
     h.set(MessageHeaders.clinicId, m.clinicId);
     h.set(MessageHeaders.eventName, m.eventName);
     h.set(MessageHeaders.receivedAt, m.receivedAt);
-    for (const [k, v] of Object.entries(m.traceHeaders)) h.set(k, v);
-    const ack = await this.js.publish(this.subjects.inbound(m.clinicId), m.body, {
-      msgID: m.eventId,
-      headers: h,
-      timeout: this.timeoutMs,
-    });
-    return { seq: ack.seq, duplicate: ack.duplicate };
+    const subject = this.subjects.inbound(m.clinicId);
+    return tracer.startActiveSpan(
+      `${this.subjects.inboundStream} publish`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': subject,
+          'messaging.message.id': m.eventId,
+          'switchyard.clinic_id': m.clinicId,
+        },
+      },
+      async (span) => {
+        const carrier: Record<string, string> = {};
+        propagation.inject(context.active(), carrier);
+        for (const [k, v] of Object.entries(carrier)) h.set(k, v);
+        try {
+          const ack = await this.js.publish(subject, m.body, { msgID: m.eventId, headers: h, timeout: this.timeoutMs });
+          span.setAttribute('switchyard.stream_seq', ack.seq);
+          if (ack.duplicate) span.setAttribute('switchyard.duplicate', true);
+          return { seq: ack.seq, duplicate: ack.duplicate };
+        } catch (err) {
+          span.recordException(err as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+    );
   }
 
   isConnected(): boolean {

@@ -1,31 +1,36 @@
 import pino, { Logger } from 'pino';
 import { trace } from '@opentelemetry/api';
 
+/** Keys whose values are never logged: API keys, signing secrets, tokens, credentials. */
+const SECRET_KEYS = [
+  'api_key',
+  'apiKey',
+  'secret',
+  'secrets',
+  'previous_secret',
+  'previousSecret',
+  'signing_secret',
+  'token',
+  'password',
+  'authorization',
+  '["x-api-key"]',
+  'cookie',
+];
+
+/**
+ * Each of these keys is redacted at the top level and up to three levels down, which covers
+ * `{ subscriber: { secret } }`, `{ req: { headers: { authorization } } }` and
+ * `{ job: { subscriber: { apiKey } } }`. Array values (a subscriber's `secrets`) are redacted whole.
+ */
+export const REDACTED_PATHS = SECRET_KEYS.flatMap((key) => {
+  const step = key.startsWith('[') ? key : `.${key}`;
+  return [key, `*${step}`, `*.*${step}`, `*.*.*${step}`];
+});
+
 /**
  * Structured JSON logs on stdout. Every line carries the app name and, inside a traced operation, the
  * trace and span ids. Keys, secrets and tokens are redacted wherever they appear under these names.
  */
-export const REDACTED_PATHS = [
-  'api_key',
-  'apiKey',
-  'secret',
-  'token',
-  'password',
-  'authorization',
-  '*.api_key',
-  '*.apiKey',
-  '*.secret',
-  '*.token',
-  '*.password',
-  '*.authorization',
-  'headers["x-api-key"]',
-  'headers.authorization',
-  'req.headers["x-api-key"]',
-  'req.headers.authorization',
-  '*.headers["x-api-key"]',
-  '*.headers.authorization',
-];
-
 export function createLogger(app: string, level = 'info', destination?: pino.DestinationStream): Logger {
   return pino(
     {

@@ -25,7 +25,43 @@ export const MetricNames = {
   consumerAckPending: 'switchyard_consumer_ack_pending_messages',
   subscribersDisabled: 'switchyard_subscribers_disabled_total',
   deliveriesDue: 'switchyard_deliveries_due',
+  dependencyUp: 'switchyard_dependency_up',
 } as const;
+
+type MetricKey = keyof typeof MetricNames;
+
+/**
+ * Which app exports which metric. Every app can record any metric (code shared between apps never needs
+ * to ask), but /metrics only shows the ones the app owns, so ingress does not export an idle
+ * `switchyard_deliveries_in_flight 0`. An app not listed here (e.g. admin) exports everything.
+ */
+const COMMON: readonly MetricKey[] = ['httpRequests', 'httpDuration', 'dependencyUp'];
+export const METRICS_BY_APP: Readonly<Record<string, readonly MetricKey[]>> = {
+  ingress: [...COMMON, 'eventsReceived', 'publishDuration', 'dedupeClaims', 'dedupeClaimDuration'],
+  dedupe: [...COMMON, 'dedupeClaims', 'dedupeClaimDuration', 'dedupeBatchSize'],
+  fanout: [
+    ...COMMON,
+    'fanoutEvents',
+    'deliveriesCreated',
+    'deliveryAttempts',
+    'attemptDuration',
+    'endToEndDuration',
+    'retriesScheduled',
+    'deadLetters',
+    'deliveriesInFlight',
+    'consumerPending',
+    'consumerAckPending',
+    'subscribersDisabled',
+    'deliveriesDue',
+  ],
+};
+
+export interface MetricsOptions {
+  /** METRICS_CLINIC_LABEL: add a `clinic_id` label to ingress events and delivery attempts. */
+  clinicLabel?: boolean;
+  /** Known event types: their rare-but-alerted counters (dead letters) start at 0, so `increase()` sees the first one. */
+  eventTypes?: readonly string[];
+}
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const E2E_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300, 900, 3600, 7200];
@@ -58,7 +94,7 @@ export class Metrics {
   readonly eventsReceived = new Counter({
     name: MetricNames.eventsReceived,
     help: 'Events received by ingress, by event type and result (accepted, duplicate, rejected, unavailable).',
-    labelNames: ['event_type', 'result', 'reason'] as const,
+    labelNames: ['event_type', 'result', 'reason', 'clinic_id'] as const,
     registers: [this.registry],
   });
   readonly publishDuration = new Histogram({
@@ -102,7 +138,7 @@ export class Metrics {
   readonly deliveryAttempts = new Counter({
     name: MetricNames.deliveryAttempts,
     help: 'Delivery attempts, by outcome (success, http_error, timeout, network_error, blocked, redirect) and attempt number.',
-    labelNames: ['outcome', 'attempt'] as const,
+    labelNames: ['outcome', 'attempt', 'clinic_id'] as const,
     registers: [this.registry],
   });
   readonly attemptDuration = new Histogram({
@@ -160,8 +196,33 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(app: string) {
+  readonly dependencyUp = new Gauge({
+    name: MetricNames.dependencyUp,
+    help: 'Whether a dependency of this app (postgres, nats, dedupe) answered its last readiness check (1) or not (0).',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly clinicLabel: boolean;
+
+  constructor(app: string, options: MetricsOptions = {}) {
+    this.clinicLabel = options.clinicLabel ?? false;
     this.registry.setDefaultLabels({ app });
+    const owned = METRICS_BY_APP[app];
+    if (owned) {
+      for (const key of Object.keys(MetricNames) as MetricKey[]) {
+        if (!owned.includes(key)) this.registry.removeSingleMetric(MetricNames[key]);
+      }
+    }
+    // Counters that alerts watch with increase()/rate() exist from the start at 0.
+    for (const eventType of [...(options.eventTypes ?? []), 'other']) this.deadLetters.inc({ event_type: eventType }, 0);
+    this.subscribersDisabled.inc({ reason: 'gone' }, 0);
+    this.dedupeClaims.inc({ side: app === 'dedupe' ? 'server' : 'client', result: 'error' }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: '' });
+  }
+
+  /** `{ clinic_id }` when METRICS_CLINIC_LABEL is on, else nothing: spread it into the labels of per-clinic metrics. */
+  clinicLabels(clinicId: string): { clinic_id?: string } {
+    return this.clinicLabel ? { clinic_id: clinicId } : {};
   }
 }

@@ -1,6 +1,8 @@
 import Fastify, { FastifyInstance } from 'fastify';
 import { Metrics } from './metrics';
 
+const READINESS_TIMEOUT_MS = 2_000;
+
 /** A readiness check names each dependency and whether it is usable now. */
 export type ReadinessCheck = () => Promise<Record<string, boolean>>;
 
@@ -9,6 +11,30 @@ export type ReadinessCheck = () => Promise<Record<string, boolean>>;
  * failing one) and `/metrics` (Prometheus text), plus request metrics for every route of the instance.
  */
 export function registerOpsRoutes(app: FastifyInstance, metrics: Metrics, readiness: ReadinessCheck): void {
+  // Readiness runs on every /readyz and every scrape, and its answer is exported as
+  // switchyard_dependency_up{dependency}, so an alert can name the dependency that is down.
+  // A check that hangs (a flush while NATS reconnects) must not hang the scrape: after the timeout every
+  // dependency seen before counts as down.
+  const known = new Set<string>();
+  const check = async (): Promise<Record<string, boolean>> => {
+    let checks: Record<string, boolean>;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      checks = await Promise.race([
+        readiness(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('readiness check timed out')), READINESS_TIMEOUT_MS);
+        }),
+      ]);
+    } catch {
+      checks = known.size > 0 ? Object.fromEntries([...known].map((d) => [d, false])) : { readiness: false };
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const dependency of Object.keys(checks)) known.add(dependency);
+    for (const [dependency, up] of Object.entries(checks)) metrics.dependencyUp.set({ dependency }, up ? 1 : 0);
+    return checks;
+  };
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     if (route !== '/metrics') {
@@ -19,16 +45,12 @@ export function registerOpsRoutes(app: FastifyInstance, metrics: Metrics, readin
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    let checks: Record<string, boolean>;
-    try {
-      checks = await readiness();
-    } catch {
-      checks = { readiness: false };
-    }
+    const checks = await check();
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
   app.get('/metrics', async (_request, reply) => {
+    await check();
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });

@@ -6,6 +6,20 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 let sdk: NodeSDK | undefined;
 
 /**
+ * What is traced automatically: incoming and outgoing HTTP (not the ops routes), gRPC client and server
+ * (the dedupe claim; context in the call metadata), and undici (outbound deliveries; it adds the
+ * `traceparent` header). The JetStream publish and consume spans are made by hand in libs/messaging and
+ * the fan-out consumer, which carry the context in the NATS headers.
+ */
+export function switchyardInstrumentations() {
+  return [
+    new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(metrics|healthz|readyz)/.test(req.url ?? '') }),
+    new GrpcInstrumentation(),
+    new UndiciInstrumentation(),
+  ];
+}
+
+/**
  * Starts OpenTelemetry tracing before anything else is imported (call it first in `main.ts`). It is
  * configured by the standard OTEL_* variables and off unless an exporter is configured
  * (OTEL_TRACES_EXPORTER or an OTLP endpoint), so that a plain `npm start` exports nothing.
@@ -21,13 +35,7 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
   env.OTEL_TRACES_EXPORTER ??= 'otlp';
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
-  sdk = new NodeSDK({
-    instrumentations: [
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(metrics|healthz|readyz)/.test(req.url ?? '') }),
-      new GrpcInstrumentation(),
-      new UndiciInstrumentation(),
-    ],
-  });
+  sdk = new NodeSDK({ instrumentations: switchyardInstrumentations() });
   sdk.start();
   return true;
 }

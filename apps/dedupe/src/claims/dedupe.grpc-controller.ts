@@ -26,8 +26,12 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
       throw new RpcException({ code: status.INVALID_ARGUMENT, message: 'key, clinic_id and a UUID event_id are required' });
     }
     const end = this.metrics.dedupeClaimDuration.startTimer({ side: 'server' });
-    const answer = await this.guard(() => this.claims.claim(req));
-    end();
+    const answer = await this.guard(() => this.claims.claim(req))
+      .catch((err: unknown) => {
+        this.metrics.dedupeClaims.inc({ side: 'server', result: 'error' });
+        throw err;
+      })
+      .finally(end);
     this.metrics.dedupeClaims.inc({ side: 'server', result: answer.outcome });
     return { result: RESULT[answer.outcome], token: answer.token, eventId: answer.eventId };
   }

@@ -37,6 +37,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     const consumer = await jetstream(this.nc).consumers.get(this.subjects.inboundStream, this.subjects.fanoutConsumer);
     this.messages = await consumer.consume({ max_messages: 256 });
     void this.loop(this.messages);
+    void this.reportLag();
     this.lagTimer = setInterval(() => void this.reportLag(), 5_000);
     this.lagTimer.unref();
   }

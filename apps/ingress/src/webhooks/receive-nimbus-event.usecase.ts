@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { context, propagation } from '@opentelemetry/api';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { KNOWN_EVENT_NAMES, eventIdOf, idempotencyKeyOf, validateNimbusEvent } from '@switchyard/contracts';
 import { ClaimReply, DedupeClient, DedupeUnavailableError } from '@switchyard/dedupe';
@@ -39,7 +38,7 @@ export class ReceiveNimbusEventUseCase {
     const validation = validateNimbusEvent(input.body);
     if (!validation.ok) {
       const eventName = (input.body as { event_name?: unknown })?.event_name;
-      this.count(typeof eventName === 'string' ? eventName : '', 'rejected', 'invalid');
+      this.count(input.clinicId, typeof eventName === 'string' ? eventName : '', 'rejected', 'invalid');
       const first = validation.problems[0]!;
       throw new ApiError(400, 'invalid_event', `${first.field}: ${first.message}`, validation.problems);
     }
@@ -54,7 +53,7 @@ export class ReceiveNimbusEventUseCase {
       claim = await this.dedupe.claim({ key, clinicId: input.clinicId, eventId, leaseMs: this.config.DEDUPE_LEASE });
     } catch (err) {
       this.metrics.dedupeClaims.inc({ side: 'client', result: 'error' });
-      this.count(event.eventName, 'unavailable', 'dedupe');
+      this.count(input.clinicId, event.eventName, 'unavailable', 'dedupe');
       this.log.error({ ...fields, err: { message: (err as Error).message } }, 'dedupe unavailable; asked the sender to retry');
       throw ApiError.unavailable('the idempotency service is unavailable; retry later', RETRY_AFTER_SECONDS);
     } finally {
@@ -64,19 +63,17 @@ export class ReceiveNimbusEventUseCase {
 
     if (claim.outcome !== 'new') {
       if (claim.outcome === 'duplicate') {
-        this.count(event.eventName, 'duplicate', 'none');
+        this.count(input.clinicId, event.eventName, 'duplicate', 'none');
         this.log.info(fields, 'duplicate event acknowledged, not published');
         return { received: true, duplicate: true, event_id: claim.eventId };
       }
-      this.count(event.eventName, 'rejected', 'in_progress');
+      this.count(input.clinicId, event.eventName, 'rejected', 'in_progress');
       throw new ApiError(409, 'in_progress', 'the same event is being stored by another request; retry shortly', undefined, {
         'retry-after': '1',
       });
     }
 
     const token = claim.token;
-    const traceHeaders: Record<string, string> = {};
-    propagation.inject(context.active(), traceHeaders);
     const publishTimer = this.metrics.publishDuration.startTimer();
     try {
       await this.publisher.publish({
@@ -85,12 +82,11 @@ export class ReceiveNimbusEventUseCase {
         eventName: event.eventName,
         receivedAt: new Date().toISOString(),
         body: input.rawBody,
-        traceHeaders,
       });
       publishTimer({ outcome: 'ok' });
     } catch (err) {
       publishTimer({ outcome: 'error' });
-      this.count(event.eventName, 'unavailable', 'jetstream');
+      this.count(input.clinicId, event.eventName, 'unavailable', 'jetstream');
       this.log.error({ ...fields, err: { message: (err as Error).message } }, 'publish to JetStream failed; claim released');
       await this.dedupe.release(key, token).catch(() => undefined);
       throw ApiError.unavailable('the event could not be stored; retry later', RETRY_AFTER_SECONDS);
@@ -102,12 +98,17 @@ export class ReceiveNimbusEventUseCase {
       if (!(err instanceof DedupeUnavailableError)) throw err;
       this.log.warn({ ...fields, err: { message: err.message } }, 'completing the claim failed; its lease will expire');
     });
-    this.count(event.eventName, 'accepted', 'none');
+    this.count(input.clinicId, event.eventName, 'accepted', 'none');
     this.log.info(fields, 'event accepted');
     return { received: true, event_id: eventId };
   }
 
-  private count(eventName: string, result: string, reason: string) {
-    this.metrics.eventsReceived.inc({ event_type: eventTypeLabel(eventName, KNOWN_EVENT_NAMES), result, reason });
+  private count(clinicId: string, eventName: string, result: string, reason: string) {
+    this.metrics.eventsReceived.inc({
+      event_type: eventTypeLabel(eventName, KNOWN_EVENT_NAMES),
+      result,
+      reason,
+      ...this.metrics.clinicLabels(clinicId),
+    });
   }
 }
