@@ -6,7 +6,8 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
-import { AppConfig, ConfigModule, loadConfigOrExit } from '@switchyard/config';
+import { postgresAnswers } from '@switchyard/persistence';
+import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, registerOpsRoutes } from '@switchyard/observability';
 import { HttpErrorFilter, installFastifyErrorHandling } from '@switchyard/web';
 import { AdminAppModule } from './app.module';
@@ -26,7 +27,7 @@ export async function startAdmin(config: AppConfig) {
   installFastifyErrorHandling(fastify, log);
   app.useGlobalFilters(new HttpErrorFilter(log));
   const ds = app.get(DataSource);
-  registerOpsRoutes(fastify, metrics, async () => ({ postgres: await ds.query('SELECT 1').then(() => true, () => false) }));
+  registerOpsRoutes(fastify, metrics, async () => ({ postgres: await postgresAnswers(ds) }));
   const openapi = setUpOpenApi(app);
   app.enableShutdownHooks();
   await app.listen(config.ADMIN_PORT, config.HTTP_HOST);
@@ -34,9 +35,4 @@ export async function startAdmin(config: AppConfig) {
   return { app, log, openapi, url: await app.getUrl(), close: () => app.close() };
 }
 
-if (require.main === module) {
-  startAdmin(loadConfigOrExit()).catch((err) => {
-    process.stderr.write(`admin failed to start: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
-}
+startWhenMain(module, 'admin', startAdmin);

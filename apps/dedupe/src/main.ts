@@ -5,7 +5,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { DataSource } from 'typeorm';
-import { AppConfig, ConfigModule, loadConfigOrExit } from '@switchyard/config';
+import { postgresAnswers } from '@switchyard/persistence';
+import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DEDUPE_PROTO_PATH, HEALTH_PROTO_PATH } from '@switchyard/contracts';
 import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, startOpsServer } from '@switchyard/observability';
 import { DedupeAppModule } from './app.module';
@@ -33,7 +34,7 @@ export async function startDedupe(config: AppConfig) {
   await app.listen();
   const ds = app.get(DataSource);
   const ops = await startOpsServer(config.DEDUPE_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
-    postgres: await ds.query('SELECT 1').then(() => true, () => false),
+    postgres: await postgresAnswers(ds),
   }));
   log.info({ grpc_port: config.DEDUPE_GRPC_PORT, http_port: config.DEDUPE_HTTP_PORT }, 'dedupe service listening');
   return {
@@ -46,9 +47,4 @@ export async function startDedupe(config: AppConfig) {
   };
 }
 
-if (require.main === module) {
-  startDedupe(loadConfigOrExit()).catch((err) => {
-    process.stderr.write(`dedupe failed to start: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
-}
+startWhenMain(module, 'dedupe', startDedupe);

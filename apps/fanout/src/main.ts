@@ -6,7 +6,8 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
-import { AppConfig, ConfigModule, loadConfigOrExit } from '@switchyard/config';
+import { postgresAnswers } from '@switchyard/persistence';
+import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, startOpsServer } from '@switchyard/observability';
 import { FanoutAppModule } from './app.module';
@@ -26,7 +27,7 @@ export async function startFanout(config: AppConfig) {
   const ds = app.get(DataSource);
   const nc = app.get<NatsConnection>(NATS);
   const ops = await startOpsServer(config.FANOUT_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
-    postgres: await ds.query('SELECT 1').then(() => true, () => false),
+    postgres: await postgresAnswers(ds),
     nats: !nc.isClosed() && (await nc.flush().then(() => true, () => false)),
   }));
   log.info({ port: config.FANOUT_HTTP_PORT }, 'fan-out running');
@@ -40,9 +41,4 @@ export async function startFanout(config: AppConfig) {
   };
 }
 
-if (require.main === module) {
-  startFanout(loadConfigOrExit()).catch((err) => {
-    process.stderr.write(`fanout failed to start: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
-}
+startWhenMain(module, 'fanout', startFanout);

@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppConfig, ConfigModule, loadConfigOrExit } from '@switchyard/config';
+import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher } from '@switchyard/messaging';
 import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, registerOpsRoutes } from '@switchyard/observability';
@@ -38,9 +38,4 @@ export async function startIngress(config: AppConfig) {
   return { app, log, url: await app.getUrl(), close: () => app.close() };
 }
 
-if (require.main === module) {
-  startIngress(loadConfigOrExit()).catch((err) => {
-    process.stderr.write(`ingress failed to start: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
-}
+startWhenMain(module, 'ingress', startIngress);

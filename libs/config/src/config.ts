@@ -146,3 +146,15 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfi
     process.exit(EXIT_CONFIG);
   }
 }
+
+/**
+ * Runs an app's start function when its file is the process's entry point (`node dist/apps/x/src/main.js`),
+ * with the validated config; a failure to start is printed and exits 1.
+ */
+export function startWhenMain(mod: NodeModule, app: string, start: (config: AppConfig) => Promise<unknown>): void {
+  if (require.main !== mod) return;
+  start(loadConfigOrExit()).catch((err) => {
+    process.stderr.write(`${app} failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

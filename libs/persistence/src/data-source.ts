@@ -50,3 +50,11 @@ export async function runMigrations(options: DatabaseOptions): Promise<string[]>
     await ds.destroy();
   }
 }
+
+/** Readiness: whether Postgres answers a trivial query now. */
+export function postgresAnswers(ds: DataSource): Promise<boolean> {
+  return ds.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { createDataSource } from './data-source';
@@ -8,7 +8,14 @@ import { DeliveryQueryRepository } from './repositories/delivery-query.repositor
 /** The data source of the app (initialised at start, closed at shutdown) and the repositories on it. */
 @Global()
 @Module({})
-export class PersistenceModule {
+export class PersistenceModule implements OnApplicationShutdown {
+  constructor(private readonly ds: DataSource) {}
+
+  /** Closes the pool when the app closes, so a stopped app leaves no connection behind. */
+  async onApplicationShutdown() {
+    if (this.ds.isInitialized) await this.ds.destroy();
+  }
+
   static forApp(appName: string): DynamicModule {
     const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, SubscriberRepository, DeliveryQueryRepository];
     return {
