@@ -77,6 +77,7 @@ function supervise(): void {
   const start = (app: App, restarts: number) => {
     const child = fork(process.argv[1]!, [app], { stdio: 'inherit', execArgv: process.execArgv });
     children.set(app, child);
+    say(`${app} started (pid ${child.pid})`);
     const startedAt = Date.now();
     child.on('exit', (code, signal) => {
       children.delete(app);
