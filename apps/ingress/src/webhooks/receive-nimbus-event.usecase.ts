@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { KNOWN_EVENT_NAMES, eventIdOf, idempotencyKeyOf, validateNimbusEvent } from '@switchyard/contracts';
-import { ClaimReply, DedupeClient, DedupeUnavailableError } from '@switchyard/dedupe';
+import { ClaimReply, DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher } from '@switchyard/messaging';
 import { LOGGER, Logger, Metrics, eventTypeLabel } from '@switchyard/observability';
 import { ApiError } from '@switchyard/web';
@@ -95,8 +95,7 @@ export class ReceiveNimbusEventUseCase {
     // The event is stored: completing the claim can no longer lose it. If completing fails, the lease
     // runs out, a resend is published again under the same Nats-Msg-Id / event id, and fan-out stores it once.
     this.dedupe.complete(key, token).catch((err: unknown) => {
-      if (!(err instanceof DedupeUnavailableError)) throw err;
-      this.log.warn({ ...fields, err: { message: err.message } }, 'completing the claim failed; its lease will expire');
+      this.log.warn({ ...fields, err: { message: (err as Error).message } }, 'completing the claim failed; its lease will expire');
     });
     this.count(input.clinicId, event.eventName, 'accepted', 'none');
     this.log.info(fields, 'event accepted');
