@@ -123,7 +123,8 @@ export class ClaimStore {
   }
 
   private async completeBatch(inputs: Array<{ key: string; token: string }>): Promise<boolean[]> {
-    const rows: Array<{ key: string; token: string }> = await this.ds.query(
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [rows]: [Array<{ key: string; token: string }>, number] = await this.ds.query(
       `UPDATE idempotency_claims c SET state = 'done'
          FROM unnest($1::text[], $2::text[]) AS i(key, token)
         WHERE c.key = i.key AND c.token = i.token

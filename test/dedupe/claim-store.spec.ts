@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { ClaimStore } from '@switchyard/dedupe';
+import { testDatabase } from '../support/database';
+
+describe('ClaimStore (real Postgres)', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let ds: DataSource;
+  let store: ClaimStore;
+  const batches: number[] = [];
+
+  beforeAll(async () => {
+    db = await testDatabase(__filename);
+    ds = db.ds;
+    store = new ClaimStore(ds, 24 * 3_600_000, 30_000, (n) => batches.push(n));
+  });
+  afterAll(() => db?.drop());
+
+  const input = (key = randomUUID(), leaseMs = 0) => ({ key, clinicId: 'clinic-1', eventId: randomUUID(), leaseMs });
+
+  it('claims a new key, reports it in progress until completed, then duplicate with the original event id', async () => {
+    const first = input();
+    const claim = await store.claim(first);
+    expect(claim).toEqual({ outcome: 'new', token: expect.any(String), eventId: first.eventId });
+    expect((await store.claim(input(first.key))).outcome).toBe('in_progress');
+    await expect(store.complete(first.key, claim.token)).resolves.toBe(true);
+    await expect(store.claim(input(first.key))).resolves.toEqual({ outcome: 'duplicate', token: '', eventId: first.eventId });
+  });
+
+  it('frees a released key so the retry is new, and refuses a release with the wrong token', async () => {
+    const first = input();
+    const claim = await store.claim(first);
+    await expect(store.release(first.key, 'not-the-token')).resolves.toBe(false);
+    await expect(store.release(first.key, claim.token)).resolves.toBe(true);
+    expect((await store.claim(input(first.key))).outcome).toBe('new');
+  });
+
+  it('lets a claim whose lease ran out (the claimer crashed before publishing) be taken again', async () => {
+    const first = input(randomUUID(), 50);
+    const stale = await store.claim(first);
+    await new Promise((r) => setTimeout(r, 120));
+    const retry = await store.claim(input(first.key));
+    expect(retry.outcome).toBe('new');
+    // The crashed claimer can no longer complete what is now someone else's claim.
+    await expect(store.complete(first.key, stale.token)).resolves.toBe(false);
+    await expect(store.complete(first.key, retry.token)).resolves.toBe(true);
+  });
+
+  it('treats an expired completed claim as new, and deletes expired claims', async () => {
+    const short = new ClaimStore(ds, 50, 30_000);
+    const first = input();
+    const claim = await short.claim(first);
+    await short.complete(first.key, claim.token);
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await short.claim(input(first.key))).outcome).toBe('new');
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await short.deleteExpired()).toBeGreaterThanOrEqual(1);
+    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM idempotency_claims WHERE key = $1`, [first.key]);
+    expect(n).toBe(0);
+  });
+
+  it('writes concurrent claims in few statements, and gives exactly one of 20 concurrent resends the claim', async () => {
+    batches.length = 0;
+    const keys = Array.from({ length: 200 }, () => randomUUID());
+    const results = await Promise.all(keys.map((k) => store.claim(input(k))));
+    expect(results.every((r) => r.outcome === 'new')).toBe(true);
+    expect(batches.length).toBeLessThan(200 / 4);
+
+    const same = randomUUID();
+    const racing = await Promise.all(Array.from({ length: 20 }, () => store.claim(input(same))));
+    expect(racing.filter((r) => r.outcome === 'new')).toHaveLength(1);
+    expect(racing.filter((r) => r.outcome === 'in_progress')).toHaveLength(19);
+  });
+});
