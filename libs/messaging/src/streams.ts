@@ -69,7 +69,8 @@ async function upsertStream(jsm: JetStreamManager, config: Parameters<JetStreamM
 }
 
 function isNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError ? err.code === 404 : /not found/i.test(String((err as Error)?.message));
+  // JetStreamApiError.code is the JetStream error code (10059 stream, 10014 consumer); .status is the HTTP-like 404.
+  return err instanceof JetStreamApiError ? err.status === 404 : /not found/i.test(String((err as Error)?.message));
 }
 
 /** Removes the streams of a prefix (tests). */
