@@ -30,9 +30,9 @@ const S = {
   connections: num('BENCH_CONNECTIONS', 100),
   rateConnections: num('BENCH_RATE_CONNECTIONS', 50),
   e2eRate: num('BENCH_E2E_RATE', 200),
-  e2eSeconds: num('BENCH_E2E_SECONDS', 20),
+  e2eSeconds: num('BENCH_E2E_SECONDS', 15),
   fanoutEvents: num('BENCH_FANOUT_EVENTS', 4000),
-  steadyRate: num('BENCH_STEADY_RATE', 300),
+  steadyRate: num('BENCH_STEADY_RATE', 200),
   steadySeconds: num('BENCH_STEADY_SECONDS', 60),
   baselineSeconds: num('BENCH_BASELINE_SECONDS', 5),
   clinics: 100,
@@ -130,7 +130,7 @@ async function main() {
       const bareUrl = `http://127.0.0.1:${bare.port}/webhooks/nimbus`;
       await runLoad(bareUrl, new RequestMix(keys), { connections: 20, seconds: 2 });
       log('baseline: bare http handler');
-      const bareSat = await runLoad(bareUrl, new RequestMix(keys), { connections: S.connections, seconds: Math.min(S.saturationSeconds, 10) });
+      const bareSat = await runLoad(bareUrl, new RequestMix(keys), { connections: S.connections, seconds: S.saturationSeconds });
       const bareRates: Record<string, LoadResult> = {};
       for (const rate of S.rates) bareRates[rate] = await runLoad(bareUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
       results.bareHttp = { saturation: bareSat, rates: bareRates, rss: rssOf(bare.proc.pid) };
@@ -154,6 +154,7 @@ async function main() {
 
     if (S.only === 'all') {
       // ── Fan-out at saturation: a backlog published with fan-out stopped, then drained ──────────
+      await sleep(3000); // requests the server still had queued when the load stopped land in the old stream
       await deleteStreams(nc, subjects);
       await ensureStreams(nc, subjects, streamSettings);
       const publisher = new InboundPublisher(nc, subjects, 10_000);
