@@ -37,7 +37,7 @@ const S = {
   baselineSeconds: num('BENCH_BASELINE_SECONDS', 5),
   clinics: 100,
   subscribersPerClinic: 3,
-  /** `ingress` runs only the ingress phases (for profiling); `all` (default) runs everything. */
+  /** `ingress` runs only the ingress phases, `fanout` only the fan-out backlog phase (for profiling); `all` (default) everything. */
   only: env.BENCH_ONLY ?? 'all',
   /** Comma-separated apps to run with `--cpu-prof` (profiles land in the run's log dir). */
   cpuProf: (env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean),
@@ -120,7 +120,7 @@ async function main() {
     log('dedupe and ingress ready (fan-out not started)');
 
     // Warm-up: JIT, connection pools, the auth cache.
-    await runLoad(ingressUrl, new RequestMix(keys), { connections: 20, seconds: 3 });
+    if (S.only !== 'fanout') await runLoad(ingressUrl, new RequestMix(keys), { connections: 20, seconds: 3 });
 
     // ── Baselines ─────────────────────────────────────────────────────────────────────────────
     const payloadBytes = new RequestMix(keys).meanBodyBytes();
@@ -143,16 +143,18 @@ async function main() {
     }
 
     // ── Ingress ──────────────────────────────────────────────────────────────────────────────
-    log(`ingress: saturation, ${S.connections} connections, ${S.saturationSeconds} s`);
-    const sat = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.connections, seconds: S.saturationSeconds });
-    const rates: Record<string, LoadResult> = {};
-    for (const rate of S.rates) {
-      log(`ingress: ${rate} req/s for ${S.rateSeconds} s`);
-      rates[rate] = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
+    if (S.only !== 'fanout') {
+      log(`ingress: saturation, ${S.connections} connections, ${S.saturationSeconds} s`);
+      const sat = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.connections, seconds: S.saturationSeconds });
+      const rates: Record<string, LoadResult> = {};
+      for (const rate of S.rates) {
+        log(`ingress: ${rate} req/s for ${S.rateSeconds} s`);
+        rates[rate] = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
+      }
+      results.ingress = { saturation: sat, rates };
     }
-    results.ingress = { saturation: sat, rates };
 
-    if (S.only === 'all') {
+    if (S.only === 'all' || S.only === 'fanout') {
       // ── Fan-out at saturation: a backlog published with fan-out stopped, then drained ──────────
       await sleep(3000); // requests the server still had queued when the load stopped land in the old stream
       await deleteStreams(nc, subjects);
@@ -198,6 +200,9 @@ async function main() {
         eventsPerSecond: span > 0 ? Math.round((fanoutStats.count - 1) / span / S.subscribersPerClinic) : null,
       };
       log(`fan-out: ${results.fanout.deliveriesPerSecond} deliveries/s`);
+    }
+    if (S.only === 'all') {
+      const fanout = children.find((c) => c.name === 'fanout')!;
 
       // ── End to end at a fixed rate ─────────────────────────────────────────────────────────
       log(`end to end: ${S.e2eRate} events/s for ${S.e2eSeconds} s, ${S.subscribersPerClinic} subscribers per clinic`);
