@@ -1,0 +1,39 @@
+/**
+ * Runs one Switchyard app in this process, the way its `main.ts` does (`startX(loadConfig())`), and
+ * talks to the bench over IPC: sends `ready` once started, stops cleanly on `stop` (so a `--cpu-prof`
+ * profile gets written on exit).
+ */
+import { AppConfig, loadConfigOrExit } from '@switchyard/config';
+
+type Handle = { close(): Promise<unknown> | unknown };
+type Starter = (config: AppConfig) => Promise<Handle>;
+
+/** Only the chosen app's modules are loaded, so its RSS is its own. */
+const starters: Record<string, () => Starter> = {
+  ingress: () => require('../apps/ingress/src/main').startIngress,
+  dedupe: () => require('../apps/dedupe/src/main').startDedupe,
+  fanout: () => require('../apps/fanout/src/main').startFanout,
+};
+
+async function start(app: string): Promise<Handle> {
+  const starter = starters[app];
+  if (!starter) throw new Error(`unknown app ${app}; expected ${Object.keys(starters).join(', ')}`);
+  return starter()(loadConfigOrExit());
+}
+
+const app = process.argv[2] ?? '';
+start(app).then(
+  (handle) => {
+    process.send?.({ type: 'ready' });
+    process.on('message', (m: { type?: string }) => {
+      if (m?.type !== 'stop') return;
+      Promise.resolve(handle.close())
+        .catch(() => undefined)
+        .finally(() => process.exit(0));
+    });
+  },
+  (err) => {
+    process.stderr.write(`${app} failed to start: ${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);

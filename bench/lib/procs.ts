@@ -1,0 +1,87 @@
+import { ChildProcess, fork } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  port?: number;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Forks a compiled bench script; resolves when it reports `ready` over IPC. Its stdout and stderr go
+ * to `<logDir>/<name>.log` (the apps log JSON lines on stdout, as in production).
+ */
+export function startChild(
+  name: string,
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logDir: string,
+  execArgv: string[] = [],
+  timeoutMs = 30_000,
+): Promise<Child> {
+  const out = openSync(join(logDir, `${name}.log`), 'a');
+  const proc = fork(script, args, { env, execArgv, stdio: ['ignore', out, out, 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${name} did not start within ${timeoutMs} ms (see ${join(logDir, `${name}.log`)})`));
+    }, timeoutMs);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before it was ready (see ${join(logDir, `${name}.log`)})`));
+    });
+    proc.on('message', (m: { type?: string; port?: number }) => {
+      if (m?.type !== 'ready') return;
+      clearTimeout(timer);
+      proc.removeAllListeners('exit');
+      resolve({
+        name,
+        proc,
+        port: m.port,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return done();
+            const kill = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+            proc.once('exit', () => {
+              clearTimeout(kill);
+              done();
+            });
+            if (proc.connected) proc.send({ type: 'stop' });
+            else proc.kill('SIGTERM');
+          }),
+      });
+    });
+  });
+}
+
+/** Current and peak (high-water mark) resident set size of a process, in MiB, from /proc. */
+export function rssOf(pid: number | undefined): { rssMiB: number; peakMiB: number } | null {
+  if (!pid) return null;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    return { rssMiB: round1(kb('VmRSS') / 1024), peakMiB: round1(kb('VmHWM') / 1024) };
+  } catch {
+    return null;
+  }
+}
+
+export const round1 = (n: number) => Math.round(n * 10) / 10;
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
