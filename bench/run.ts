@@ -175,7 +175,6 @@ async function main() {
               eventName: (JSON.parse(body) as { event_name: string }).event_name,
               receivedAt: new Date().toISOString(),
               body: Buffer.from(body),
-              traceHeaders: {},
             });
           }),
         );
