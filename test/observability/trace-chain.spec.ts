@@ -92,8 +92,8 @@ describe('trace chain (HTTP → gRPC → NATS → delivery)', () => {
     );
 
     const has = (kind: number, test: (s: ReadableSpan) => boolean) => inTrace.some((s) => s.kind === kind && test(s));
-    expect(has(SpanKind.CLIENT, (s) => s.name === 'grpc.dedupe.v1.DedupeService/Claim')).toBe(true);
-    expect(has(SpanKind.SERVER, (s) => s.name === 'grpc.dedupe.v1.DedupeService/Claim')).toBe(true);
+    expect(has(SpanKind.CLIENT, (s) => s.name === 'grpc.dedupe.v1.DedupeService/ClaimBatch')).toBe(true);
+    expect(has(SpanKind.SERVER, (s) => s.name === 'grpc.dedupe.v1.DedupeService/ClaimBatch')).toBe(true);
     expect(has(SpanKind.PRODUCER, (s) => / publish$/.test(s.name))).toBe(true);
     expect(has(SpanKind.CONSUMER, (s) => / process$/.test(s.name) && s.attributes['switchyard.event_id'] === eventId)).toBe(true);
     expect(has(SpanKind.INTERNAL, (s) => s.name === 'delivery attempt' && s.attributes['switchyard.event_id'] === eventId)).toBe(true);

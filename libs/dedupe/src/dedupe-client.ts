@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { DEDUPE_PROTO_PATH, dedupeV1 } from '@switchyard/contracts';
+import { MicroBatcher } from './micro-batcher';
 
 export class DedupeUnavailableError extends Error {
   readonly code = 'DEDUPE_UNAVAILABLE';
@@ -19,14 +20,20 @@ interface RawClient extends grpc.Client {
   Claim: UnaryMethod<dedupeV1.ClaimRequest, dedupeV1.ClaimResponse>;
   Complete: UnaryMethod<dedupeV1.CompleteRequest, dedupeV1.CompleteResponse>;
   Release: UnaryMethod<dedupeV1.ReleaseRequest, dedupeV1.ReleaseResponse>;
+  ClaimBatch: UnaryMethod<dedupeV1.ClaimBatchRequest, dedupeV1.ClaimBatchResponse>;
+  CompleteBatch: UnaryMethod<dedupeV1.CompleteBatchRequest, dedupeV1.CompleteBatchResponse>;
 }
 
 /**
- * Ingress's client of the dedupe service, on the generated request/response types. Each call has a
- * deadline; any transport failure becomes DedupeUnavailableError (ingress answers 503).
+ * Ingress's client of the dedupe service, on the generated request/response types. Claims and
+ * completions that are made while a call is under way travel together in one ClaimBatch / CompleteBatch
+ * call (a lone one goes at once, alone). Each call has a deadline; any transport failure becomes
+ * DedupeUnavailableError (ingress answers 503).
  */
 export class DedupeClient {
   private readonly client: RawClient;
+  private readonly claims: MicroBatcher<dedupeV1.ClaimRequest, dedupeV1.ClaimResponse>;
+  private readonly completions: MicroBatcher<dedupeV1.CompleteRequest, boolean>;
 
   constructor(
     address: string,
@@ -40,10 +47,16 @@ export class DedupeClient {
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2_000,
     }) as unknown as RawClient;
+    this.claims = new MicroBatcher(async (claims) => (await this.call(this.client.ClaimBatch, { claims }, new grpc.Metadata())).results, 128, 8);
+    this.completions = new MicroBatcher(
+      async (completions) => (await this.call(this.client.CompleteBatch, { completions }, new grpc.Metadata())).completed,
+      256,
+      4,
+    );
   }
 
-  async claim(req: dedupeV1.ClaimRequest, metadata = new grpc.Metadata()): Promise<ClaimReply> {
-    const res = await this.call(this.client.Claim, req, metadata);
+  async claim(req: dedupeV1.ClaimRequest): Promise<ClaimReply> {
+    const res = await this.claims.submit(req);
     switch (res.result) {
       case dedupeV1.ClaimResult.CLAIM_RESULT_NEW:
         return { outcome: 'new', token: res.token, eventId: res.eventId };
@@ -56,8 +69,8 @@ export class DedupeClient {
     }
   }
 
-  async complete(key: string, token: string, metadata = new grpc.Metadata()): Promise<boolean> {
-    return (await this.call(this.client.Complete, { key, token }, metadata)).completed;
+  complete(key: string, token: string): Promise<boolean> {
+    return this.completions.submit({ key, token });
   }
 
   async release(key: string, token: string, metadata = new grpc.Metadata()): Promise<boolean> {

@@ -11,6 +11,12 @@ const RESULT = {
   in_progress: dedupeV1.ClaimResult.CLAIM_RESULT_IN_PROGRESS,
 } as const;
 
+function assertValidClaim(req: dedupeV1.ClaimRequest): void {
+  if (!req.key || !req.clinicId || !/^[0-9a-f-]{36}$/i.test(req.eventId)) {
+    throw new RpcException({ code: status.INVALID_ARGUMENT, message: 'key, clinic_id and a UUID event_id are required' });
+  }
+}
+
 /** The gRPC face of the claim store. Database failures map to UNAVAILABLE, bad requests to INVALID_ARGUMENT. */
 @Controller()
 @dedupeV1.DedupeServiceControllerMethods()
@@ -22,9 +28,21 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
   ) {}
 
   async claim(req: dedupeV1.ClaimRequest): Promise<dedupeV1.ClaimResponse> {
-    if (!req.key || !req.clinicId || !/^[0-9a-f-]{36}$/i.test(req.eventId)) {
-      throw new RpcException({ code: status.INVALID_ARGUMENT, message: 'key, clinic_id and a UUID event_id are required' });
-    }
+    assertValidClaim(req);
+    return this.claimValid(req);
+  }
+
+  /** The claims of a batch join the store's own batching, so many callers still share one statement. */
+  async claimBatch(req: dedupeV1.ClaimBatchRequest): Promise<dedupeV1.ClaimBatchResponse> {
+    req.claims.forEach(assertValidClaim);
+    return { results: await Promise.all(req.claims.map((c) => this.claimValid(c))) };
+  }
+
+  async completeBatch(req: dedupeV1.CompleteBatchRequest): Promise<dedupeV1.CompleteBatchResponse> {
+    return { completed: await this.guard(() => Promise.all(req.completions.map((c) => this.claims.complete(c.key, c.token)))) };
+  }
+
+  private async claimValid(req: dedupeV1.ClaimRequest): Promise<dedupeV1.ClaimResponse> {
     const end = this.metrics.dedupeClaimDuration.startTimer({ side: 'server' });
     const answer = await this.guard(() => this.claims.claim(req))
       .catch((err: unknown) => {

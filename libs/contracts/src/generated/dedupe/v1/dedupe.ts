@@ -56,12 +56,38 @@ export interface ReleaseResponse {
   released: boolean;
 }
 
+export interface ClaimBatchRequest {
+  claims: ClaimRequest[];
+}
+
+export interface ClaimBatchResponse {
+  results: ClaimResponse[];
+}
+
+export interface CompleteBatchRequest {
+  completions: CompleteRequest[];
+}
+
+export interface CompleteBatchResponse {
+  /** One entry per completion, in the order given. */
+  completed: boolean[];
+}
+
 export interface DedupeServiceClient {
   claim(request: ClaimRequest, metadata?: Metadata): Observable<ClaimResponse>;
 
   complete(request: CompleteRequest, metadata?: Metadata): Observable<CompleteResponse>;
 
   release(request: ReleaseRequest, metadata?: Metadata): Observable<ReleaseResponse>;
+
+  /**
+   * Many claims in one call: what a busy caller sends instead of one Claim per event. Each claim is
+   * answered as if it had been made alone, in the order given.
+   */
+
+  claimBatch(request: ClaimBatchRequest, metadata?: Metadata): Observable<ClaimBatchResponse>;
+
+  completeBatch(request: CompleteBatchRequest, metadata?: Metadata): Observable<CompleteBatchResponse>;
 }
 
 export interface DedupeServiceController {
@@ -76,11 +102,26 @@ export interface DedupeServiceController {
     request: ReleaseRequest,
     metadata?: Metadata,
   ): Promise<ReleaseResponse> | Observable<ReleaseResponse> | ReleaseResponse;
+
+  /**
+   * Many claims in one call: what a busy caller sends instead of one Claim per event. Each claim is
+   * answered as if it had been made alone, in the order given.
+   */
+
+  claimBatch(
+    request: ClaimBatchRequest,
+    metadata?: Metadata,
+  ): Promise<ClaimBatchResponse> | Observable<ClaimBatchResponse> | ClaimBatchResponse;
+
+  completeBatch(
+    request: CompleteBatchRequest,
+    metadata?: Metadata,
+  ): Promise<CompleteBatchResponse> | Observable<CompleteBatchResponse> | CompleteBatchResponse;
 }
 
 export function DedupeServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["claim", "complete", "release"];
+    const grpcMethods: string[] = ["claim", "complete", "release", "claimBatch", "completeBatch"];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("DedupeService", method)(constructor.prototype[method], method, descriptor);
