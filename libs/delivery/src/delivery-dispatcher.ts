@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { DeliveryJob, DeliveryRepository, AttemptResolution } from '@switchyard/persistence';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { Metrics, eventTypeLabel } from '@switchyard/observability';
+import { RateLimiter } from './rate-limiter';
 import { RetryPolicy } from './retry-policy';
 import { AttemptResult, WebhookSender } from './webhook-sender';
 
@@ -31,6 +32,7 @@ export class DeliveryDispatcher {
   private polling = false;
   private pollAgain = false;
   private readonly running = new Set<Promise<void>>();
+  private readonly rates = new RateLimiter();
 
   constructor(
     private readonly repo: DeliveryRepository,
@@ -95,8 +97,7 @@ export class DeliveryDispatcher {
     try {
       const room = this.limits.concurrency - this.total;
       if (room > 0) {
-        const busy = [...this.inFlight.entries()].filter(([, n]) => n >= this.limits.maxInFlightPerSubscriber).map(([id]) => id);
-        const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, busy, this.limits.leaseMs);
+        const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, new Map(this.inFlight), this.limits.leaseMs);
         took = jobs.length;
         this.offer(jobs);
       }
@@ -113,6 +114,13 @@ export class DeliveryDispatcher {
 
   private run(job: DeliveryJob): void {
     const sid = job.subscriber.id;
+    const waitMs = this.rates.take(sid, job.subscriber.rateLimitPerSecond);
+    if (waitMs > 0) {
+      // Throttled, not failed: back in the queue without spending an attempt.
+      this.log.debug({ delivery_id: job.deliveryId, subscriber_id: sid, retry_in_ms: waitMs }, 'delivery throttled by the subscriber rate limit');
+      this.repo.defer(job.deliveryId, waitMs).catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'deferring a throttled delivery failed'));
+      return;
+    }
     this.inFlight.set(sid, (this.inFlight.get(sid) ?? 0) + 1);
     this.total++;
     this.metrics.deliveriesInFlight.inc();

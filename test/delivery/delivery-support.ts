@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import { clone, nimbusFixtures } from '../fixtures/nimbus';
+import { TestStack } from '../support/stack';
+
+/** A valid shipment:created body about one shipment (distinct ids are distinct events). */
+export function shipment(shipmentId: string, status = 'pending') {
+  const body = clone(nimbusFixtures['shipment:created']) as any;
+  body.event_data.shipment_id = shipmentId;
+  body.event_data.shipment_status = status;
+  return body;
+}
+
+/** Sends one shipment:created through ingress and fails the test unless it is accepted. */
+export async function sendShipment(stack: TestStack, apiKey: string, shipmentId: string, status?: string): Promise<string> {
+  const res = await stack.send(apiKey, shipment(shipmentId, status));
+  if (res.status !== 200) throw new Error(`ingress answered ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.event_id;
+}
+
+/** Inserts `n` events with one pending delivery each, due now, straight into the test's schema. */
+export async function insertDueBacklog(stack: TestStack, clinicId: string, subscriberId: string, n: number): Promise<void> {
+  const ids = Array.from({ length: n }, () => randomUUID());
+  const payload = JSON.stringify(shipment('backlog'));
+  await stack.db.query(
+    `INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at)
+     SELECT id, $2, 'shipment:created', id::text, $3, now() FROM unnest($1::uuid[]) AS id`,
+    [ids, clinicId, payload],
+  );
+  await stack.db.query(
+    `INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, status, next_attempt_at)
+     SELECT gen_random_uuid(), id, $2, $3, 'shipment:created', 'pending', now() FROM unnest($1::uuid[]) AS id`,
+    [ids, clinicId, subscriberId],
+  );
+}
+
+/** Offsets of each request from the first one, in ms. */
+export const offsets = (at: number[]) => at.map((t) => t - at[0]);
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
