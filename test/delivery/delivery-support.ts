@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { clone, nimbusFixtures } from '../fixtures/nimbus';
-import { TestStack } from '../support/stack';
+import { TestStack, eventually } from '../support/stack';
 
 /** A valid shipment:created body about one shipment (distinct ids are distinct events). */
 export function shipment(shipmentId: string, status = 'pending') {
@@ -39,4 +39,28 @@ export const offsets = (at: number[]) => at.map((t) => t - at[0]);
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** The deliveries of one subscriber (newest first), as the admin API lists them. */
+export async function deliveriesOf(stack: TestStack, subscriberId: string): Promise<any[]> {
+  const res = await stack.admin('GET', `/admin/deliveries?webhook_id=${subscriberId}&limit=500`);
+  if (res.status !== 200) throw new Error(`list deliveries: ${res.status}`);
+  return res.body.items;
+}
+
+/** Waits until the subscriber has `n` deliveries, all in `status`; returns them. */
+export async function waitForDeliveries(stack: TestStack, subscriberId: string, status: string, n = 1, timeoutMs = 10_000): Promise<any[]> {
+  return eventually(
+    async () => {
+      const items = await deliveriesOf(stack, subscriberId);
+      return items.length === n && items.every((d) => d.status === status) ? items : null;
+    },
+    timeoutMs,
+    `${n} ${status} deliveries`,
+  );
+}
+
+/** The attempts recorded for one delivery. */
+export async function attemptsOf(stack: TestStack, deliveryId: string): Promise<any[]> {
+  return (await stack.admin('GET', `/admin/deliveries/${deliveryId}`)).body.attempts;
 }
