@@ -50,14 +50,14 @@ export async function deliveriesOf(stack: TestStack, subscriberId: string): Prom
 
 /** Waits until the subscriber has `n` deliveries, all in `status`; returns them. */
 export async function waitForDeliveries(stack: TestStack, subscriberId: string, status: string, n = 1, timeoutMs = 10_000): Promise<any[]> {
-  return eventually(
+  return eventually<any[] | null>(
     async () => {
       const items = await deliveriesOf(stack, subscriberId);
       return items.length === n && items.every((d) => d.status === status) ? items : null;
     },
     timeoutMs,
     `${n} ${status} deliveries`,
-  );
+  ) as Promise<any[]>;
 }
 
 /** The attempts recorded for one delivery. */

@@ -65,14 +65,31 @@ export class DeliveryDispatcher {
     await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, graceMs).unref())]);
   }
 
-  /** Whether a new delivery to this subscriber may start right away in this process. */
-  hasRoomFor(subscriberId: string, subscriberLimit: number | null): boolean {
-    return this.total < this.limits.concurrency && (this.inFlight.get(subscriberId) ?? 0) < (subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
+  /**
+   * Reserves a slot for a new delivery to this subscriber if it may start right away in this process.
+   * The slot is taken now, before the delivery is stored, so concurrent fan-outs cannot all see the same
+   * free slot; hand it over with `offer(jobs, true)` or give it back with `release`.
+   */
+  reserve(subscriberId: string, subscriberLimit: number | null): boolean {
+    const room = this.total < this.limits.concurrency && (this.inFlight.get(subscriberId) ?? 0) < (subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
+    if (room) this.occupy(subscriberId);
+    return room;
   }
 
-  /** Starts attempts for deliveries this process already holds a lease on. */
-  offer(jobs: DeliveryJob[]): void {
-    for (const job of jobs) this.run(job);
+  /** Gives back a slot taken by `reserve` that no delivery used. */
+  release(subscriberId: string): void {
+    const n = (this.inFlight.get(subscriberId) ?? 1) - 1;
+    if (n <= 0) this.inFlight.delete(subscriberId);
+    else this.inFlight.set(subscriberId, n);
+    this.total--;
+  }
+
+  /** Starts attempts for deliveries this process already holds a lease on (`reserved`: their slots are taken). */
+  offer(jobs: DeliveryJob[], reserved = false): void {
+    for (const job of jobs) {
+      if (!reserved) this.occupy(job.subscriber.id);
+      this.run(job);
+    }
   }
 
   /** Asks the poller to look for due work now (e.g. after a replay). */
@@ -112,25 +129,27 @@ export class DeliveryDispatcher {
     this.schedulePoll(again ? 10 : this.limits.pollIntervalMs);
   }
 
+  private occupy(subscriberId: string): void {
+    this.inFlight.set(subscriberId, (this.inFlight.get(subscriberId) ?? 0) + 1);
+    this.total++;
+  }
+
+  /** Runs one attempt in a slot already occupied for its subscriber, and frees the slot after. */
   private run(job: DeliveryJob): void {
     const sid = job.subscriber.id;
     const waitMs = this.rates.take(sid, job.subscriber.rateLimitPerSecond);
     if (waitMs > 0) {
+      this.release(sid);
       // Throttled, not failed: back in the queue without spending an attempt.
       this.log.debug({ delivery_id: job.deliveryId, subscriber_id: sid, retry_in_ms: waitMs }, 'delivery throttled by the subscriber rate limit');
       this.repo.defer(job.deliveryId, waitMs).catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'deferring a throttled delivery failed'));
       return;
     }
-    this.inFlight.set(sid, (this.inFlight.get(sid) ?? 0) + 1);
-    this.total++;
     this.metrics.deliveriesInFlight.inc();
     const p = this.attempt(job)
       .catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
-        const n = (this.inFlight.get(sid) ?? 1) - 1;
-        if (n <= 0) this.inFlight.delete(sid);
-        else this.inFlight.set(sid, n);
-        this.total--;
+        this.release(sid);
         this.metrics.deliveriesInFlight.dec();
         this.running.delete(p);
         this.pollAgain = true;
