@@ -64,3 +64,14 @@ export async function waitForDeliveries(stack: TestStack, subscriberId: string, 
 export async function attemptsOf(stack: TestStack, deliveryId: string): Promise<any[]> {
   return (await stack.admin('GET', `/admin/deliveries/${deliveryId}`)).body.attempts;
 }
+
+let updates = 0;
+/** Sends one medication:updated about `orderId` with a new status (each call is a distinct event). */
+export async function sendStatusChange(stack: TestStack, apiKey: string, orderId: string, status: string): Promise<void> {
+  const body = clone(nimbusFixtures['medication:updated']) as any;
+  body.event_data.medication_order_id = orderId;
+  body.event_data.status = status;
+  body.event_data.updated_at = new Date(Date.UTC(2024, 0, 15) + ++updates * 1000).toISOString();
+  const res = await stack.send(apiKey, body);
+  if (res.status !== 200) throw new Error(`ingress answered ${res.status} ${JSON.stringify(res.body)}`);
+}
