@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { clone, nimbusFixtures } from '../fixtures/nimbus';
+import { TestReceiver } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
 
 /** A valid shipment:created body about one shipment (distinct ids are distinct events). */
@@ -74,4 +75,21 @@ export async function sendStatusChange(stack: TestStack, apiKey: string, orderId
   body.event_data.updated_at = new Date(Date.UTC(2024, 0, 15) + ++updates * 1000).toISOString();
   const res = await stack.send(apiKey, body);
   if (res.status !== 200) throw new Error(`ingress answered ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/**
+ * One stack for the spec file (started before its tests, stopped after) with the given scaled settings.
+ * `receivers` are started with it and stopped after it; receivers pushed into the array later are stopped too.
+ */
+export function useStack(testFile: string, env: Record<string, string>, receivers: TestReceiver[] = []): { stack: TestStack } {
+  const ctx = {} as { stack: TestStack };
+  beforeAll(async () => {
+    ctx.stack = await TestStack.start(testFile, env);
+    await Promise.all(receivers.map((r) => r.start()));
+  });
+  afterAll(async () => {
+    await ctx.stack?.stop();
+    await Promise.all(receivers.map((r) => r.stop()));
+  });
+  return ctx;
 }

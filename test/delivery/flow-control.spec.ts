@@ -1,23 +1,13 @@
 import { TestReceiver } from '../support/receiver';
-import { TestStack } from '../support/stack';
-import { attemptsOf, sendShipment, waitForDeliveries } from './delivery-support';
+import { attemptsOf, sendShipment, useStack, waitForDeliveries } from './delivery-support';
 
 /** Per-subscriber flow control: at most max_in_flight requests at once, at most rate_limit_per_second. */
 describe('flow control per subscriber', () => {
-  let stack: TestStack;
   const receiver = new TestReceiver();
-
-  beforeAll(async () => {
-    stack = await TestStack.start(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0' });
-    await receiver.start();
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await receiver.stop();
-  });
+  const ctx = useStack(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0' }, [receiver]);
 
   it('never has more requests open to a subscriber than its max_in_flight', async () => {
+    const stack = ctx.stack;
     const clinic = await stack.createClinic('In-flight clinic');
     receiver.respond = () => ({ status: 200, delayMs: 150 });
     const sub = await stack.createSubscriber(clinic.id, receiver.url, { max_in_flight: 3 });
@@ -30,6 +20,7 @@ describe('flow control per subscriber', () => {
   });
 
   it('spreads deliveries to rate_limit_per_second without spending attempts', async () => {
+    const stack = ctx.stack;
     const clinic = await stack.createClinic('Rate clinic');
     receiver.respond = () => ({ status: 200 });
     const before = receiver.requests.length;

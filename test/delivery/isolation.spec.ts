@@ -1,30 +1,18 @@
 import { TestReceiver } from '../support/receiver';
-import { TestStack } from '../support/stack';
-import { insertDueBacklog, percentile, sendShipment } from './delivery-support';
+import { insertDueBacklog, percentile, sendShipment, useStack } from './delivery-support';
 
 /**
  * No head-of-line blocking: clinic A's subscriber hangs with thousands of deliveries due, and clinic B's
  * subscriber still receives every new event promptly.
  */
 describe('delivery isolation between subscribers', () => {
-  let stack: TestStack;
   const stuck = new TestReceiver();
   const healthy = new TestReceiver();
-
-  beforeAll(async () => {
-    stack = await TestStack.start(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '5s' });
-    await stuck.start();
-    await healthy.start();
-    stuck.respond = () => 'hang';
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await stuck.stop();
-    await healthy.stop();
-  });
+  const ctx = useStack(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '5s' }, [stuck, healthy]);
 
   it("keeps delivering B's events promptly while A hangs with 2,000 deliveries due", async () => {
+    const stack = ctx.stack;
+    stuck.respond = () => 'hang';
     const a = await stack.createClinic('A');
     const b = await stack.createClinic('B');
     const subA = await stack.createSubscriber(a.id, stuck.url);

@@ -1,23 +1,13 @@
 import { TestReceiver } from '../support/receiver';
-import { TestStack } from '../support/stack';
-import { sendStatusChange, waitForDeliveries } from './delivery-support';
+import { sendStatusChange, useStack, waitForDeliveries } from './delivery-support';
 
 /** An ordered subscriber gets each entity's events in the order received; one entity in backoff waits alone. */
 describe('ordered delivery per entity', () => {
-  let stack: TestStack;
   const receiver = new TestReceiver();
-
-  beforeAll(async () => {
-    stack = await TestStack.start(__filename, { RETRY_SCHEDULE: '1500ms,1500ms', RETRY_JITTER: '0' });
-    await receiver.start();
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await receiver.stop();
-  });
+  const ctx = useStack(__filename, { RETRY_SCHEDULE: '1500ms,1500ms', RETRY_JITTER: '0' }, [receiver]);
 
   it("holds an entity's later events behind its failing one, and lets other entities pass", async () => {
+    const stack = ctx.stack;
     const clinic = await stack.createClinic('Ordered clinic');
     const sub = await stack.createSubscriber(clinic.id, receiver.url, { ordered: true });
     let failedOnce = false;

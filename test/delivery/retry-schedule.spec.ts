@@ -1,7 +1,7 @@
 import { TestReceiver } from '../support/receiver';
-import { TestStack, eventually } from '../support/stack';
+import { TestStack } from '../support/stack';
 import { freePort } from '../support/free-port';
-import { attemptsOf, offsets, sendShipment, waitForDeliveries } from './delivery-support';
+import { attemptsOf, offsets, sendShipment, useStack, waitForDeliveries } from './delivery-support';
 
 const SCHEDULE = [100, 200, 300, 400];
 
@@ -15,15 +15,11 @@ describe('retry schedule, dead letters and replay', () => {
     receivers.push(r);
     return r;
   };
+  const ctx = useStack(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '300ms' }, receivers);
 
   beforeAll(async () => {
-    stack = await TestStack.start(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '300ms' });
+    stack = ctx.stack;
     clinic = await stack.createClinic('Retry clinic');
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await Promise.all(receivers.map((r) => r.stop()));
   });
 
   it('tries 5 times at the scheduled offsets, dead-letters, and a replay by ids delivers with the same webhook-id', async () => {
