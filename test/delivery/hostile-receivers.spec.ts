@@ -1,5 +1,6 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { TestStack } from '../support/stack';
 import { attemptsOf, sendShipment, useStack, waitForDeliveries } from './delivery-support';
 
 /** A raw receiver that answers `handler`, for behaviour TestReceiver does not model (streams, trickles). */
@@ -7,6 +8,15 @@ async function rawReceiver(handler: Parameters<typeof createServer>[1]): Promise
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` };
+}
+
+/** Sends one event to a new clinic subscribed at `url` and returns the attempts of its dead-lettered delivery. */
+async function attemptsUntilDead(stack: TestStack, url: string, name: string): Promise<any[]> {
+  const clinic = await stack.createClinic(name);
+  const sub = await stack.createSubscriber(clinic.id, url);
+  await sendShipment(stack, clinic.apiKey, name);
+  const [d] = await waitForDeliveries(stack, sub.id, 'dead');
+  return attemptsOf(stack, d.id);
 }
 
 /** Receivers that try to make an attempt expensive: a huge body, a body that trickles. */
@@ -34,11 +44,7 @@ describe('hostile receivers', () => {
       pump();
     });
     servers.push(server);
-    const clinic = await stack.createClinic('Flood clinic');
-    const sub = await stack.createSubscriber(clinic.id, url);
-    await sendShipment(stack, clinic.apiKey, 'flood-1');
-    const [d] = await waitForDeliveries(stack, sub.id, 'dead');
-    const attempts = await attemptsOf(stack, d.id);
+    const attempts = await attemptsUntilDead(stack, url, 'flood');
     // eslint-disable-next-line no-console
     console.log(`flood: attempt durations ${attempts.map((a) => a.duration_ms).join(',')} ms, excerpt ${attempts[0].response_excerpt.length} B, server wrote ${sent} B`);
     expect(attempts.every((a) => a.response_excerpt.length <= 2_048 && a.duration_ms < 400)).toBe(true);
@@ -54,11 +60,7 @@ describe('hostile receivers', () => {
       res.on('close', () => clearInterval(timer));
     });
     servers.push(server);
-    const clinic = await stack.createClinic('Trickle clinic');
-    const sub = await stack.createSubscriber(clinic.id, url);
-    await sendShipment(stack, clinic.apiKey, 'trickle-1');
-    const [d] = await waitForDeliveries(stack, sub.id, 'dead');
-    const attempts = await attemptsOf(stack, d.id);
+    const attempts = await attemptsUntilDead(stack, url, 'trickle');
     // eslint-disable-next-line no-console
     console.log(`trickle: attempt durations ${attempts.map((a) => a.duration_ms).join(',')} ms`);
     expect(attempts.map((a) => a.outcome)).toEqual(['timeout', 'timeout']);
