@@ -8,7 +8,23 @@ import { insertDueBacklog, percentile, sendShipment, useStack } from './delivery
 describe('delivery isolation between subscribers', () => {
   const stuck = new TestReceiver();
   const healthy = new TestReceiver();
-  const ctx = useStack(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '5s' }, [stuck, healthy]);
+  const failing = new TestReceiver();
+  const ctx = useStack(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '5s' }, [stuck, healthy, failing]);
+
+  /** Sends 20 events for `b` one by one and returns how long each took to reach `receiver`. */
+  async function latenciesOf(b: { apiKey: string }, receiver: TestReceiver, label: string): Promise<number[]> {
+    const latencies: number[] = [];
+    const before = receiver.requests.length;
+    for (let i = 0; i < 20; i++) {
+      const t0 = Date.now();
+      await sendShipment(ctx.stack, b.apiKey, `${label}-${i}`);
+      await receiver.waitFor(before + i + 1, 5_000);
+      latencies.push(receiver.requests[before + i].at - t0);
+    }
+    // eslint-disable-next-line no-console
+    console.log(`${label} latencies ms: p50=${percentile(latencies, 50)} max=${Math.max(...latencies)} all=${latencies.join(',')}`);
+    return latencies;
+  }
 
   it("keeps delivering B's events promptly while A hangs with 2,000 deliveries due", async () => {
     const stack = ctx.stack;
@@ -22,17 +38,24 @@ describe('delivery isolation between subscribers', () => {
     await sendShipment(stack, a.apiKey, 'a-live');
     await new Promise((r) => setTimeout(r, 300));
 
-    const latencies: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t0 = Date.now();
-      await sendShipment(stack, b.apiKey, `b-${i}`);
-      await healthy.waitFor(i + 1, 5_000);
-      latencies.push(healthy.requests[i].at - t0);
-    }
-    // eslint-disable-next-line no-console
-    console.log(`B latencies ms: p50=${percentile(latencies, 50)} max=${Math.max(...latencies)} all=${latencies.join(',')}; A in flight=${stuck.requests.length}`);
+    const latencies = await latenciesOf(b, healthy, 'B (A hangs)');
     expect(Math.max(...latencies)).toBeLessThan(2_000);
-    // A got no more than its in-flight limit at once (it hangs, so nothing was answered).
+    // A never had more than its in-flight limit open (it hangs, so nothing was answered).
     expect(stuck.requests.length).toBeLessThanOrEqual(10);
+  });
+
+  it("keeps delivering D's events promptly while C fails fast through 2,000 due deliveries", async () => {
+    const stack = ctx.stack;
+    failing.respond = () => ({ status: 500 });
+    const c = await stack.createClinic('C');
+    const d = await stack.createClinic('D');
+    const subC = await stack.createSubscriber(c.id, failing.url);
+    await stack.createSubscriber(d.id, healthy.url);
+    await insertDueBacklog(stack, c.id, subC.id, 2_000);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const latencies = await latenciesOf(d, healthy, 'D (C fails)');
+    expect(Math.max(...latencies)).toBeLessThan(2_000);
+    expect(failing.requests.length).toBeGreaterThan(20);
   });
 });

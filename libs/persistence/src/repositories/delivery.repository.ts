@@ -87,7 +87,8 @@ export class DeliveryRepository {
   }
 
   /**
-   * Takes up to `limit` due deliveries under a lease. Each subscriber gets at most its own in-flight limit
+   * Takes up to `limit` due deliveries under a lease, subscribers whose work has waited longest first
+   * (so no subscriber is left out for good when more have work than there is room). Each subscriber gets at most its own in-flight limit
    * (`max_in_flight`, else `defaultPerSubscriber`) minus what this process already has under way for it
    * (`inFlight`), so a stuck subscriber holds only its own slots. For an `ordered` subscriber a delivery is
    * taken only when no earlier-received delivery about the same entity is still unfinished (pending or
@@ -100,10 +101,11 @@ export class DeliveryRepository {
        due_subscribers AS (
          SELECT s.id, s.ordered, COALESCE(s.max_in_flight, $2) - COALESCE(b.n, 0) AS room
            FROM subscribers s LEFT JOIN busy b ON b.id = s.id
+          CROSS JOIN LATERAL (SELECT min(d.next_attempt_at) AS first_due FROM deliveries d WHERE d.subscriber_id = s.id AND d.status = 'pending') due
           WHERE s.enabled AND s.deleted_at IS NULL
             AND COALESCE(s.max_in_flight, $2) > COALESCE(b.n, 0)
-            AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscriber_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= now())
-          LIMIT $1
+            AND due.first_due <= now()
+          ORDER BY due.first_due LIMIT $1
        ),
        picked AS (
          SELECT p.id FROM due_subscribers s CROSS JOIN LATERAL (
