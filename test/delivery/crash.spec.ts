@@ -65,4 +65,16 @@ describe('fan-out crash mid-delivery', () => {
     expect(receiver.requests).toHaveLength(2);
     expect(receiver.requests[1].headers['webhook-id']).toBe(receiver.requests[0].headers['webhook-id']);
   });
+
+  it('keeps the lease of an attempt that outlasts it: two live fan-outs, one request', async () => {
+    // The restarted fan-out of the test above is still running; a second one joins it.
+    children.push(await spawnFanout(stack));
+    const before = receiver.requests.length;
+    receiver.respond = () => ({ status: 200, delayMs: 3_000 });
+    const clinic = await stack.createClinic('Slow clinic');
+    const sub = await stack.createSubscriber(clinic.id, receiver.url);
+    await sendShipment(stack, clinic.apiKey, 'slow-1');
+    await waitForDeliveries(stack, sub.id, 'succeeded', 1, 15_000);
+    expect(receiver.requests.length - before).toBe(1);
+  });
 });

@@ -31,7 +31,8 @@ export class DeliveryDispatcher {
   private stopped = true;
   private polling = false;
   private pollAgain = false;
-  private readonly running = new Set<Promise<void>>();
+  /** Attempts under way, with the delivery each holds a lease on. */
+  private readonly running = new Map<Promise<void>, string>();
   private readonly rates = new RateLimiter();
 
   constructor(
@@ -47,13 +48,18 @@ export class DeliveryDispatcher {
   start(): void {
     this.stopped = false;
     this.schedulePoll(0);
+    // Three times per lease: renew the leases of attempts under way (an attempt may outlast one lease),
+    // then free the leases of workers that stopped renewing (crashed).
     this.reaper = setInterval(() => {
-      this.repo.releaseExpiredLeases().then(
-        (n) => n > 0 && this.log.warn({ released: n }, 'deliveries whose lease ran out are due again'),
-        (err) => this.log.error({ err }, 'releasing expired leases failed'),
-      );
+      this.repo
+        .renewLeases([...this.running.values()], this.limits.leaseMs)
+        .then(() => this.repo.releaseExpiredLeases())
+        .then(
+          (n) => n > 0 && this.log.warn({ released: n }, 'deliveries whose lease ran out are due again'),
+          (err) => this.log.error({ err }, 'renewing or releasing leases failed'),
+        );
       this.repo.countDue().then((n) => this.metrics.deliveriesDue.set(n), () => undefined);
-    }, Math.max(1_000, Math.floor(this.limits.leaseMs / 4)));
+    }, Math.max(100, Math.floor(this.limits.leaseMs / 3)));
     this.reaper.unref();
   }
 
@@ -62,7 +68,7 @@ export class DeliveryDispatcher {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.reaper);
-    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await Promise.race([Promise.allSettled([...this.running.keys()]), new Promise((r) => setTimeout(r, graceMs).unref())]);
   }
 
   /**
@@ -155,7 +161,7 @@ export class DeliveryDispatcher {
         this.pollAgain = true;
         if (!this.polling) this.schedulePoll(0);
       });
-    this.running.add(p);
+    this.running.set(p, job.deliveryId);
   }
 
   private async attempt(job: DeliveryJob): Promise<void> {

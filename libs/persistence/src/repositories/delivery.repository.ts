@@ -145,6 +145,16 @@ export class DeliveryRepository {
     }));
   }
 
+  /** Extends the leases of deliveries this worker is still attempting, so a slow attempt is not taken twice. */
+  async renewLeases(deliveryIds: string[], leaseMs: number): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await this.ds.query(
+      `UPDATE deliveries SET lease_until = now() + make_interval(secs => $2::double precision / 1000)
+        WHERE id = ANY($1::uuid[]) AND status = 'delivering'`,
+      [deliveryIds, leaseMs],
+    );
+  }
+
   /** Deliveries whose worker died mid-attempt (lease ran out) become due again. */
   async releaseExpiredLeases(): Promise<number> {
     const [, affected] = await this.ds.query(
