@@ -8,13 +8,19 @@ export interface ReceivedRequest {
   at: number;
 }
 
-export type Responder = (req: ReceivedRequest, index: number) => { status: number; body?: string; headers?: Record<string, string> } | 'hang';
+export type Responder = (
+  req: ReceivedRequest,
+  index: number,
+) => { status: number; body?: string; headers?: Record<string, string>; /** answer after this long */ delayMs?: number } | 'hang';
 
 /** A real HTTP receiver on loopback that records every request and answers as told (200 by default). */
 export class TestReceiver {
   readonly requests: ReceivedRequest[] = [];
   private server!: Server;
   private waiters: Array<{ n: number; resolve: () => void }> = [];
+  /** Requests being answered right now, and the most there ever were at once. */
+  active = 0;
+  maxActive = 0;
   respond: Responder = () => ({ status: 200, body: '{"ok":true}' });
 
   async start(): Promise<this> {
@@ -22,13 +28,19 @@ export class TestReceiver {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
+        this.maxActive = Math.max(this.maxActive, ++this.active);
+        res.on('close', () => this.active--);
         const r = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
         this.requests.push(r);
         const answer = this.respond(r, this.requests.length - 1);
         this.waiters = this.waiters.filter((w) => (this.requests.length >= w.n ? (w.resolve(), false) : true));
         if (answer === 'hang') return;
-        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-        res.end(answer.body ?? '');
+        const reply = () => {
+          res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+          res.end(answer.body ?? '');
+        };
+        if (answer.delayMs) setTimeout(reply, answer.delayMs);
+        else reply();
       });
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));

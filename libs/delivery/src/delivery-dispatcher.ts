@@ -3,6 +3,7 @@ import { Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, 
 import { DeliveryJob, DeliveryRepository, AttemptResolution } from '@switchyard/persistence';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { Metrics, eventTypeLabel } from '@switchyard/observability';
+import { RateLimiter } from './rate-limiter';
 import { RetryPolicy } from './retry-policy';
 import { AttemptResult, WebhookSender } from './webhook-sender';
 
@@ -38,7 +39,9 @@ export class DeliveryDispatcher {
   private stopped = true;
   private polling = false;
   private pollAgain = false;
-  private readonly running = new Set<Promise<void>>();
+  /** Attempts under way, with the delivery each holds a lease on. */
+  private readonly running = new Map<Promise<void>, string>();
+  private readonly rates = new RateLimiter();
 
   constructor(
     private readonly repo: DeliveryRepository,
@@ -53,13 +56,18 @@ export class DeliveryDispatcher {
   start(): void {
     this.stopped = false;
     this.schedulePoll(0);
+    // Three times per lease: renew the leases of attempts under way (an attempt may outlast one lease),
+    // then free the leases of workers that stopped renewing (crashed).
     this.reaper = setInterval(() => {
-      this.repo.releaseExpiredLeases().then(
-        (n) => n > 0 && this.log.warn({ released: n }, 'deliveries whose lease ran out are due again'),
-        (err) => this.log.error({ err }, 'releasing expired leases failed'),
-      );
+      this.repo
+        .renewLeases([...this.running.values()], this.limits.leaseMs)
+        .then(() => this.repo.releaseExpiredLeases())
+        .then(
+          (n) => n > 0 && this.log.warn({ released: n }, 'deliveries whose lease ran out are due again'),
+          (err) => this.log.error({ err }, 'renewing or releasing leases failed'),
+        );
       this.repo.countDue().then((n) => this.metrics.deliveriesDue.set(n), () => undefined);
-    }, Math.max(1_000, Math.floor(this.limits.leaseMs / 4)));
+    }, Math.max(100, Math.floor(this.limits.leaseMs / 3)));
     this.reaper.unref();
   }
 
@@ -68,17 +76,34 @@ export class DeliveryDispatcher {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.reaper);
-    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await Promise.race([Promise.allSettled([...this.running.keys()]), new Promise((r) => setTimeout(r, graceMs).unref())]);
   }
 
-  /** Whether a new delivery to this subscriber may start right away in this process. */
-  hasRoomFor(subscriberId: string, subscriberLimit: number | null): boolean {
-    return this.total < this.limits.concurrency && (this.inFlight.get(subscriberId) ?? 0) < (subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
+  /**
+   * Reserves a slot for a new delivery to this subscriber if it may start right away in this process.
+   * The slot is taken now, before the delivery is stored, so concurrent fan-outs cannot all see the same
+   * free slot; hand it over with `offer(jobs, true)` or give it back with `release`.
+   */
+  reserve(subscriberId: string, subscriberLimit: number | null): boolean {
+    const room = this.total < this.limits.concurrency && (this.inFlight.get(subscriberId) ?? 0) < (subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
+    if (room) this.occupy(subscriberId);
+    return room;
   }
 
-  /** Starts attempts for deliveries this process already holds a lease on. */
-  offer(jobs: DeliveryJob[]): void {
-    for (const job of jobs) this.run(job);
+  /** Gives back a slot taken by `reserve` that no delivery used. */
+  release(subscriberId: string): void {
+    const n = (this.inFlight.get(subscriberId) ?? 1) - 1;
+    if (n <= 0) this.inFlight.delete(subscriberId);
+    else this.inFlight.set(subscriberId, n);
+    this.total--;
+  }
+
+  /** Starts attempts for deliveries this process already holds a lease on (`reserved`: their slots are taken). */
+  offer(jobs: DeliveryJob[], reserved = false): void {
+    for (const job of jobs) {
+      if (!reserved) this.occupy(job.subscriber.id);
+      this.run(job);
+    }
   }
 
   /** Asks the poller to look for due work now (e.g. after a replay). */
@@ -104,8 +129,7 @@ export class DeliveryDispatcher {
     try {
       const room = this.limits.concurrency - this.total;
       if (room > 0) {
-        const busy = [...this.inFlight.entries()].filter(([, n]) => n >= this.limits.maxInFlightPerSubscriber).map(([id]) => id);
-        const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, busy, this.limits.leaseMs);
+        const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, new Map(this.inFlight), this.limits.leaseMs);
         took = jobs.length;
         this.offer(jobs);
       }
@@ -120,24 +144,33 @@ export class DeliveryDispatcher {
     this.schedulePoll(again ? 10 : this.limits.pollIntervalMs);
   }
 
+  private occupy(subscriberId: string): void {
+    this.inFlight.set(subscriberId, (this.inFlight.get(subscriberId) ?? 0) + 1);
+    this.total++;
+  }
+
+  /** Runs one attempt in a slot already occupied for its subscriber, and frees the slot after. */
   private run(job: DeliveryJob): void {
     const sid = job.subscriber.id;
-    this.inFlight.set(sid, (this.inFlight.get(sid) ?? 0) + 1);
-    this.total++;
+    const waitMs = this.rates.take(sid, job.subscriber.rateLimitPerSecond);
+    if (waitMs > 0) {
+      this.release(sid);
+      // Throttled, not failed: back in the queue without spending an attempt.
+      this.log.debug({ delivery_id: job.deliveryId, subscriber_id: sid, retry_in_ms: waitMs }, 'delivery throttled by the subscriber rate limit');
+      this.repo.defer(job.deliveryId, waitMs).catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'deferring a throttled delivery failed'));
+      return;
+    }
     this.metrics.deliveriesInFlight.inc();
     const p = this.attempt(job)
       .catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
-        const n = (this.inFlight.get(sid) ?? 1) - 1;
-        if (n <= 0) this.inFlight.delete(sid);
-        else this.inFlight.set(sid, n);
-        this.total--;
+        this.release(sid);
         this.metrics.deliveriesInFlight.dec();
         this.running.delete(p);
         this.pollAgain = true;
         if (!this.polling) this.schedulePoll(0);
       });
-    this.running.add(p);
+    this.running.set(p, job.deliveryId);
   }
 
   /**

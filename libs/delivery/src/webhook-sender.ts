@@ -92,7 +92,11 @@ export class WebhookSender {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const excerpt = await readExcerpt(res.body, RESPONSE_EXCERPT_BYTES).catch(() => '');
+      // A body still arriving when the attempt's time runs out makes the attempt a timeout, whatever the status.
+      const excerpt = await readExcerpt(res.body, RESPONSE_EXCERPT_BYTES).catch((err) => {
+        if (signal.aborted) throw err;
+        return '';
+      });
       const code = res.statusCode;
       const ok = code >= 200 && code < 300;
       return {

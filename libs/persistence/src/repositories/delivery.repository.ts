@@ -73,39 +73,50 @@ export class DeliveryRepository {
         statuses.push(!s.enabled ? 'parked' : takeNow.has(s.id) ? 'delivering' : 'pending');
       }
       const rows: Array<{ id: string; subscriber_id: string; status: DeliveryStatus }> = await em.query(
-        `INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, status, next_attempt_at, lease_until)
-         SELECT d.id, $1, $2, d.subscriber_id, $3, d.status,
+        `INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, entity_id, event_received_at, status, next_attempt_at, lease_until)
+         SELECT d.id, $1, $2, d.subscriber_id, $3, $8, $9, d.status,
                 CASE WHEN d.status = 'parked' THEN NULL ELSE now() END,
                 CASE WHEN d.status = 'delivering' THEN now() + make_interval(secs => $7::double precision / 1000) END
            FROM unnest($4::uuid[], $5::uuid[], $6::text[]) AS d(id, subscriber_id, status)
          ON CONFLICT (event_id, subscriber_id) DO NOTHING
          RETURNING id, subscriber_id, status`,
-        [event.id, event.clinicId, event.eventName, ids, subscriberIds, statuses, leaseMs],
+        [event.id, event.clinicId, event.eventName, ids, subscriberIds, statuses, leaseMs, event.entityId, event.receivedAt],
       );
       return { created: true, deliveries: rows.map((r) => ({ id: r.id, subscriberId: r.subscriber_id, status: r.status })) };
     });
   }
 
   /**
-   * Takes up to `limit` due deliveries under a lease, at most `perSubscriber` of any one subscriber and
-   * none of the subscribers in `skipSubscribers` (already busy in this process). Rows locked by another
-   * worker are skipped, not waited for. Returns them with their event and subscriber.
+   * Takes up to `limit` due deliveries under a lease, subscribers whose work has waited longest first
+   * (so no subscriber is left out for good when more have work than there is room). Each subscriber gets at most its own in-flight limit
+   * (`max_in_flight`, else `defaultPerSubscriber`) minus what this process already has under way for it
+   * (`inFlight`), so a stuck subscriber holds only its own slots. For an `ordered` subscriber a delivery is
+   * taken only when no earlier-received delivery about the same entity is still unfinished (pending or
+   * delivering), so one entity in backoff waits alone while the subscriber's other entities go on.
+   * Rows locked by another worker are skipped, not waited for. Returns them with their event and subscriber.
    */
-  async leaseDue(limit: number, perSubscriber: number, skipSubscribers: string[], leaseMs: number): Promise<DeliveryJob[]> {
+  async leaseDue(limit: number, defaultPerSubscriber: number, inFlight: Map<string, number>, leaseMs: number): Promise<DeliveryJob[]> {
     const rows: any[] = await this.ds.query(
-      `WITH busy AS (SELECT unnest($3::uuid[]) AS id),
+      `WITH busy AS (SELECT * FROM unnest($3::uuid[], $5::int[]) AS b(id, n)),
        due_subscribers AS (
-         SELECT DISTINCT d.subscriber_id FROM deliveries d
-          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-            AND d.subscriber_id NOT IN (SELECT id FROM busy)
-            AND d.subscriber_id IN (SELECT id FROM subscribers WHERE enabled AND deleted_at IS NULL)
-          LIMIT $1
+         SELECT s.id, s.ordered, COALESCE(s.max_in_flight, $2) - COALESCE(b.n, 0) AS room
+           FROM subscribers s LEFT JOIN busy b ON b.id = s.id
+          CROSS JOIN LATERAL (SELECT min(d.next_attempt_at) AS first_due FROM deliveries d WHERE d.subscriber_id = s.id AND d.status = 'pending') due
+          WHERE s.enabled AND s.deleted_at IS NULL
+            AND COALESCE(s.max_in_flight, $2) > COALESCE(b.n, 0)
+            AND due.first_due <= now()
+          ORDER BY due.first_due LIMIT $1
        ),
        picked AS (
          SELECT p.id FROM due_subscribers s CROSS JOIN LATERAL (
            SELECT d.id FROM deliveries d
-            WHERE d.subscriber_id = s.subscriber_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-            ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED
+            WHERE d.subscriber_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+              AND (NOT s.ordered OR d.entity_id IS NULL OR NOT EXISTS (
+                SELECT 1 FROM deliveries x
+                 WHERE x.subscriber_id = d.subscriber_id AND x.entity_id = d.entity_id
+                   AND x.status IN ('pending', 'delivering')
+                   AND (x.event_received_at, x.id) < (d.event_received_at, d.id)))
+            ORDER BY d.next_attempt_at LIMIT s.room FOR UPDATE SKIP LOCKED
          ) p LIMIT $1
        ),
        leased AS (
@@ -116,7 +127,7 @@ export class DeliveryRepository {
        SELECT l.id AS delivery_id, l.attempt_count, e.id AS event_id, e.clinic_id AS event_clinic_id, e.event_name,
               e.entity_id, e.payload, e.received_at, e.trace_parent, ${TARGET_COLUMNS}
          FROM leased l JOIN events e ON e.id = l.event_id JOIN subscribers s ON s.id = l.subscriber_id`,
-      [limit, perSubscriber, skipSubscribers, leaseMs],
+      [limit, defaultPerSubscriber, [...inFlight.keys()], leaseMs, [...inFlight.values()]],
     );
     return rows.map((r) => ({
       deliveryId: r.delivery_id,
@@ -132,6 +143,16 @@ export class DeliveryRepository {
       },
       subscriber: toTarget(r),
     }));
+  }
+
+  /** Extends the leases of deliveries this worker is still attempting, so a slow attempt is not taken twice. */
+  async renewLeases(deliveryIds: string[], leaseMs: number): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await this.ds.query(
+      `UPDATE deliveries SET lease_until = now() + make_interval(secs => $2::double precision / 1000)
+        WHERE id = ANY($1::uuid[]) AND status = 'delivering'`,
+      [deliveryIds, leaseMs],
+    );
   }
 
   /** Deliveries whose worker died mid-attempt (lease ran out) become due again. */
@@ -175,6 +196,16 @@ export class DeliveryRepository {
       `UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = now(), updated_at = now()
         WHERE id = ANY($1::uuid[]) AND status = 'delivering'`,
       [deliveryIds],
+    );
+  }
+
+  /** Puts a leased delivery back, due after `delayMs`, without spending an attempt (it was throttled). */
+  async defer(deliveryId: string, delayMs: number): Promise<void> {
+    await this.ds.query(
+      `UPDATE deliveries SET status = 'pending', lease_until = NULL,
+              next_attempt_at = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
+        WHERE id = $1 AND status = 'delivering'`,
+      [deliveryId, delayMs],
     );
   }
 

@@ -21,6 +21,7 @@ export interface SubscriberTarget {
   apiKey: string | null;
   timeoutMs: number | null;
   maxInFlight: number | null;
+  rateLimitPerSecond: number | null;
   ordered: boolean;
 }
 
@@ -36,11 +37,12 @@ interface TargetRow {
   api_key: string | null;
   timeout_ms: number | null;
   max_in_flight: number | null;
+  rate_limit_per_second: number | null;
   ordered: boolean;
 }
 
 export const TARGET_COLUMNS = `s.id, s.clinic_id, s.url, s.format, s.enabled, s.secret, s.previous_secret,
-  s.previous_secret_expires_at, s.api_key, s.timeout_ms, s.max_in_flight, s.ordered`;
+  s.previous_secret_expires_at, s.api_key, s.timeout_ms, s.max_in_flight, s.rate_limit_per_second, s.ordered`;
 
 export function toTarget(row: TargetRow, now = Date.now()): SubscriberTarget {
   const secrets = [row.secret];
@@ -57,6 +59,7 @@ export function toTarget(row: TargetRow, now = Date.now()): SubscriberTarget {
     apiKey: row.api_key,
     timeoutMs: row.timeout_ms,
     maxInFlight: row.max_in_flight,
+    rateLimitPerSecond: row.rate_limit_per_second,
     ordered: row.ordered,
   };
 }
