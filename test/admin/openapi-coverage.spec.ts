@@ -58,8 +58,8 @@ describe('OpenAPI: /docs and /docs-json describe every route the admin app serve
     const served = parseFastifyRouteTree(admin.app.getHttpAdapter().getInstance().printRoutes({ commonPrefix: false }))
       .filter((r) => !OPS_ROUTES.includes(r.path))
       .map((r) => `${r.method} ${r.path}`);
-    const doc = await (await fetch(`${admin.url}/docs-json`)).json();
-    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+    const doc = (await (await fetch(`${admin.url}/docs-json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
     );
     expect(served.length).toBeGreaterThanOrEqual(16);
