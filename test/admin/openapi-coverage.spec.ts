@@ -49,7 +49,7 @@ describe('OpenAPI: /docs and /docs-json describe every route the admin app serve
     expect((await fetch(`${admin.url}/docs/swagger-ui-bundle.js`)).status).toBe(200);
     const json = await fetch(`${admin.url}/docs-json`);
     expect(json.status).toBe(200);
-    const doc = await json.json();
+    const doc = (await json.json()) as { openapi: string; components: { securitySchemes: object } };
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes).toEqual(expect.objectContaining({ bearer: expect.any(Object), 'clinic-key': expect.any(Object) }));
   });
