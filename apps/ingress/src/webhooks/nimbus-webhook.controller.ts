@@ -3,7 +3,6 @@ import type { RawBodyRequest } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ClinicAuthenticator } from '@switchyard/tenancy';
 import { ApiError } from '@switchyard/web';
-import { ClinicRateLimiter } from './clinic-rate-limiter';
 import { ReceiveNimbusEventUseCase, ReceiveResult } from './receive-nimbus-event.usecase';
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
@@ -14,7 +13,6 @@ export class NimbusWebhookController {
   constructor(
     private readonly authenticator: ClinicAuthenticator,
     private readonly receive: ReceiveNimbusEventUseCase,
-    private readonly limiter: ClinicRateLimiter,
   ) {}
 
   @Post('nimbus')
@@ -23,8 +21,6 @@ export class NimbusWebhookController {
     if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) throw ApiError.unsupportedMediaType();
     const clinic = await this.authenticator.authenticate(req.headers['x-api-key']);
     if (!clinic) throw ApiError.unauthorized('missing or invalid X-API-Key');
-    const allowed = this.limiter.take(clinic.clinicId);
-    if (!allowed.ok) throw ApiError.rateLimited(allowed.retryAfterSeconds);
     if (!req.rawBody || req.rawBody.length === 0) throw new ApiError(400, 'invalid_json', 'body is empty; expected a JSON object');
     return this.receive.execute({ clinicId: clinic.clinicId, body: req.body, rawBody: req.rawBody });
   }
