@@ -28,7 +28,13 @@ describe('clinics and keys: onboarding, disable, rotation with grace, revocation
     await receiver?.stop();
   });
 
-  const ingressStatus = async (key: string) => (await stack.send(key, event())).status;
+  /** Every ingress answer body: none may echo a key either. */
+  const ingressBodies: string[] = [];
+  const ingressStatus = async (key: string) => {
+    const res = await stack.send(key, event());
+    ingressBodies.push(JSON.stringify(res.body));
+    return res.status;
+  };
   const waitForIngress = (key: string, status: number, what: string) =>
     eventually(async () => (await ingressStatus(key)) === status, AUTH_CACHE_TTL_MS + 3_000, what);
 
@@ -133,12 +139,14 @@ describe('clinics and keys: onboarding, disable, rotation with grace, revocation
     expect(views[0]!.body.data).not.toHaveProperty('api_key');
   });
 
-  it('never writes a key or a secret to a log line (admin and ingress logs captured at debug)', async () => {
-    await stack.send(`swy_${'A'.repeat(40)}`, event()); // a malformed key is refused, and not logged either
+  it('never writes a key or a secret to a log line (dedupe, ingress, admin logs at debug) or an ingress answer', async () => {
+    expect(await ingressStatus(`swy_${'A'.repeat(40)}`)).toBe(401); // a malformed key is refused, and not logged either
     await new Promise((r) => setTimeout(r, 200));
-    expect(logs.lines.length).toBeGreaterThan(10);
+    const apps = new Set(logs.lines.map((l) => JSON.parse(l).app));
+    expect([...apps].sort()).toEqual(['admin', 'dedupe', 'ingress']);
     expect(secrets.length).toBeGreaterThanOrEqual(8);
     expect(logs.linesContaining(secrets)).toEqual([]);
+    expect(ingressBodies.filter((b) => secrets.some((s) => b.includes(s)))).toEqual([]);
     expect(logs.linesContaining([stack.config.ADMIN_TOKEN])).toEqual([]);
   });
 });
