@@ -64,14 +64,17 @@ describe('SSRF: strict policy at registration and at connect time; a loopback ca
     expect((await stack.admin('DELETE', `/api/external/webhook/${ok.id}`)).status).toBe(200);
   });
 
-  it('blocks delivery at connect time to rows written straight into the database (outcome "blocked")', async () => {
+  it('blocks delivery at connect time to rows inserted straight into the database (outcome "blocked")', async () => {
     const targets = [canary.url, canary.url.replace('http:', 'https:'), `http://localhost:${canaryPort()}/hook`, `http://[::ffff:127.0.0.1]:${canaryPort()}/hook`];
     const ids: string[] = [];
     for (const url of targets) {
-      const sub = await stack.createSubscriber(clinic.id, 'https://93.184.216.34/hook');
-      // bypass validation: what a bad migration, a manual fix or a rebinding name would leave behind
-      await stack.db.query(`UPDATE subscribers SET url = $1 WHERE id = $2`, [url, sub.id]);
-      ids.push(sub.id);
+      // bypass validation: what a bad migration, a manual fix or a restored backup could leave behind
+      const [row] = await stack.db.query(
+        `INSERT INTO subscribers (id, clinic_id, url, event_types, format, enabled, secret)
+         VALUES (gen_random_uuid(), $1, $2, ARRAY['*'], 'cloudevents', true, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw') RETURNING id`,
+        [clinic.id, url],
+      );
+      ids.push(row.id);
     }
     const body = clone(nimbusFixtures['shipment:created']);
     body.event_data.shipment_id = 'ssrf-canary-1';
