@@ -66,4 +66,18 @@ describe('OpenAPI: /docs and /docs-json describe every route the admin app serve
     expect(served.filter((r) => !documented.includes(r))).toEqual([]);
     expect(documented.filter((r) => !served.includes(r))).toEqual([]);
   });
+
+  it('describes a success answer with a schema for every operation (204 excepted)', async () => {
+    type Operation = { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> };
+    const doc = (await (await fetch(`${admin.url}/docs-json`)).json()) as { paths: Record<string, Record<string, Operation>> };
+    const missing = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => {
+          const codes = Object.keys(op.responses ?? {}).filter((c) => c.startsWith('2'));
+          return !codes.some((c) => c === '204' || op.responses[c]!.content?.['application/json']?.schema);
+        })
+        .map(([m]) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(missing).toEqual([]);
+  });
 });
