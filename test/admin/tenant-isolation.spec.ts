@@ -135,6 +135,8 @@ describe('tenant isolation: every admin route × clinic A\'s key × clinic B\'s 
     const named = await stack.admin('GET', `/api/external/webhook?clinic_id=${a.id}`, undefined, { authorization: '', 'x-api-key': a.apiKey });
     expect(named.body.data.map((w: { webhook_id: string }) => w.webhook_id)).toEqual([a.webhookId]);
     expect((await stack.admin('GET', `/api/external/webhook/${a.webhookId}`, undefined, { authorization: '', 'x-api-key': a.apiKey })).status).toBe(200);
+    const patched = await stack.admin('PATCH', `/api/external/webhook/${a.webhookId}`, { event_types: ['*'] }, { authorization: '', 'x-api-key': a.apiKey });
+    expect(patched.status).toBe(200);
   });
 
   it('lets the operator see every clinic\'s data', async () => {
@@ -148,5 +150,9 @@ describe('tenant isolation: every admin route × clinic A\'s key × clinic B\'s 
     expect(new Set(all)).toEqual(new Set([a.id, b.id]));
     const clinics = (await stack.admin('GET', '/admin/clinics')).body.items.map((c: { id: string }) => c.id);
     expect(clinics).toEqual(expect.arrayContaining([a.id, b.id]));
+    // an operator names the clinic whose webhooks it lists (there is no unbounded cross-tenant listing)
+    const unnamed = await stack.admin('GET', '/api/external/webhook');
+    expect(unnamed.status).toBe(400);
+    expect(unnamed.body.error.message).toBe('clinic_id: is required');
   });
 });
