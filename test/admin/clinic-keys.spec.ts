@@ -114,6 +114,21 @@ describe('clinics and keys: onboarding, disable, rotation with grace, revocation
     expect((await stack.admin('DELETE', `/admin/clinics/${clinic.id}/keys/${keyId}`)).status).toBe(404);
   });
 
+  it('pages through the clinic list with limit and after', async () => {
+    const everything = (await stack.admin('GET', '/admin/clinics?limit=500')).body.items.map((c: { id: string }) => c.id);
+    expect(everything.length).toBeGreaterThanOrEqual(4);
+    const paged: string[] = [];
+    let after: string | null = null;
+    do {
+      const page: { status: number; body: { items: Array<{ id: string }>; next_cursor: string | null } } = await stack.admin('GET', `/admin/clinics?limit=2${after ? `&after=${after}` : ''}`);
+      expect(page.status).toBe(200);
+      paged.push(...page.body.items.map((c) => c.id));
+      after = page.body.next_cursor;
+    } while (after && paged.length <= everything.length);
+    expect(paged).toEqual(everything);
+    expect((await stack.admin('GET', '/admin/clinics?limit=0')).status).toBe(400);
+  });
+
   it('a subscriber shows api_key_set, never its api_key or signing secret', async () => {
     const clinic = await stack.createClinic('Subscriber Secrets');
     secrets.push(clinic.apiKey);
