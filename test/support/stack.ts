@@ -6,6 +6,7 @@ import { AppConfig, loadConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, deleteStreams, ensureStreams } from '@switchyard/messaging';
 import { createDataSource, runMigrations } from '@switchyard/persistence';
+import type { DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
 import { startAdmin } from '../../apps/admin/src/main';
 import { startDedupe } from '../../apps/dedupe/src/main';
@@ -14,6 +15,11 @@ import { startIngress } from '../../apps/ingress/src/main';
 import { freePort } from './free-port';
 
 export type AppName = 'ingress' | 'dedupe' | 'fanout' | 'admin';
+
+export interface StackOptions {
+  /** Receives the JSON log lines of dedupe, ingress and admin (instead of stdout). */
+  logs?: DestinationStream;
+}
 
 interface Running {
   close(): Promise<void>;
@@ -30,9 +36,17 @@ export class TestStack {
   db!: DataSource;
   nc!: NatsConnection;
 
-  private constructor(readonly config: AppConfig) {}
+  private constructor(
+    readonly config: AppConfig,
+    private readonly options: StackOptions,
+  ) {}
 
-  static async start(testFile: string, env: Record<string, string> = {}, apps: AppName[] = ['dedupe', 'ingress', 'fanout', 'admin']) {
+  static async start(
+    testFile: string,
+    env: Record<string, string> = {},
+    apps: AppName[] = ['dedupe', 'ingress', 'fanout', 'admin'],
+    options: StackOptions = {},
+  ) {
     const id = `${basename(testFile).replace(/\W+/g, '_').slice(0, 30)}_${randomBytes(3).toString('hex')}`.toLowerCase();
     const grpcPort = await freePort();
     const config = loadConfig({
@@ -51,7 +65,7 @@ export class TestStack {
       DATABASE_POOL_SIZE: '5',
       ...env,
     });
-    const stack = new TestStack(config);
+    const stack = new TestStack(config, options);
     await runMigrations({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'test' });
     stack.nc = await connectNats(config.NATS_URL, 'test');
     await ensureStreams(stack.nc, subjectsFor(config.NATS_PREFIX), {
@@ -69,19 +83,19 @@ export class TestStack {
     const c = this.config;
     switch (app) {
       case 'dedupe':
-        this.apps.set(app, await startDedupe(c));
+        this.apps.set(app, await startDedupe(c, { logDestination: this.options.logs }));
         break;
       case 'ingress': {
-        const s = await startIngress(c);
+        const s = await startIngress(c, { logDestination: this.options.logs });
         this.ingressUrl = s.url.replace('[::1]', '127.0.0.1');
         this.apps.set(app, s);
         break;
       }
       case 'fanout':
-        this.apps.set(app, await startFanout(c));
+        this.apps.set(app, await startFanout(c, { logDestination: this.options.logs }));
         break;
       case 'admin': {
-        const s = await startAdmin(c);
+        const s = await startAdmin(c, { logDestination: this.options.logs });
         this.adminUrl = s.url.replace('[::1]', '127.0.0.1');
         this.apps.set(app, s);
         break;
@@ -153,14 +167,16 @@ export class TestStack {
   }
 }
 
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, what = 'condition'): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v;
+      if (v) return v as Truthy<T>;
     } catch (err) {
       last = err;
     }

@@ -8,14 +8,14 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
-import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, registerOpsRoutes } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
 import { HttpErrorFilter, installFastifyErrorHandling } from '@switchyard/web';
 import { AdminAppModule } from './app.module';
 import { setUpOpenApi } from './openapi';
 
 /** Starts the admin API on ADMIN_PORT, with /healthz, /readyz, /metrics and OpenAPI at /docs, /docs-json. */
-export async function startAdmin(config: AppConfig) {
-  const log = createLogger('admin', config.LOG_LEVEL);
+export async function startAdmin(config: AppConfig, options: StartOptions = {}) {
+  const log = createLogger('admin', config.LOG_LEVEL, options.logDestination);
   const metrics = new Metrics('admin');
 
   @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), AdminAppModule] })

@@ -8,13 +8,13 @@ import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DEDUPE_PROTO_PATH, HEALTH_PROTO_PATH } from '@switchyard/contracts';
-import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, startOpsServer } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer } from '@switchyard/observability';
 import { DedupeAppModule } from './app.module';
 import { Module } from '@nestjs/common';
 
 /** Starts the dedupe service: gRPC on DEDUPE_GRPC_PORT, health and metrics over HTTP on DEDUPE_HTTP_PORT. */
-export async function startDedupe(config: AppConfig) {
-  const log = createLogger('dedupe', config.LOG_LEVEL);
+export async function startDedupe(config: AppConfig, options: StartOptions = {}) {
+  const log = createLogger('dedupe', config.LOG_LEVEL, options.logDestination);
   const metrics = new Metrics('dedupe');
 
   @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), DedupeAppModule] })

@@ -9,13 +9,13 @@ import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
-import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, startOpsServer } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer } from '@switchyard/observability';
 import { FanoutAppModule } from './app.module';
 import { NATS } from '@switchyard/messaging';
 
 /** Starts fan-out: the inbound consumer and the delivery dispatcher, with health and metrics on FANOUT_HTTP_PORT. */
-export async function startFanout(config: AppConfig) {
-  const log = createLogger('fanout', config.LOG_LEVEL);
+export async function startFanout(config: AppConfig, options: StartOptions = {}) {
+  const log = createLogger('fanout', config.LOG_LEVEL, options.logDestination);
   const metrics = new Metrics('fanout', { clinicLabel: config.METRICS_CLINIC_LABEL, eventTypes: KNOWN_EVENT_NAMES });
 
   @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), FanoutAppModule] })

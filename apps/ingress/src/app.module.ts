@@ -5,6 +5,7 @@ import { DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher, NATS, natsProvider } from '@switchyard/messaging';
 import { ApiKeyRepository, PersistenceModule } from '@switchyard/persistence';
 import { ClinicAuthenticator } from '@switchyard/tenancy';
+import { ClinicRateLimiter } from './webhooks/clinic-rate-limiter';
 import { NimbusWebhookController } from './webhooks/nimbus-webhook.controller';
 import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.usecase';
 
@@ -18,6 +19,12 @@ import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.useca
       provide: InboundPublisher,
       inject: [NATS, APP_CONFIG],
       useFactory: (nc, c: AppConfig) => new InboundPublisher(nc, subjectsFor(c.NATS_PREFIX), c.PUBLISH_TIMEOUT),
+    },
+    {
+      provide: ClinicRateLimiter,
+      inject: [APP_CONFIG],
+      useFactory: (c: AppConfig) =>
+        new ClinicRateLimiter(c.INGRESS_RATE_LIMIT, c.INGRESS_RATE_BURST || Math.max(1, Math.ceil(c.INGRESS_RATE_LIMIT))),
     },
     { provide: DedupeClient, inject: [APP_CONFIG], useFactory: (c: AppConfig) => new DedupeClient(c.DEDUPE_GRPC_URL, c.DEDUPE_TIMEOUT) },
     {

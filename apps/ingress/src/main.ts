@@ -8,13 +8,13 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher } from '@switchyard/messaging';
-import { Metrics, NestPinoLogger, ObservabilityModule, createLogger, registerOpsRoutes } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
 import { HttpErrorFilter, installFastifyErrorHandling } from '@switchyard/web';
 import { IngressAppModule } from './app.module';
 
 /** Starts ingress: `POST /webhooks/nimbus` on INGRESS_PORT, with /healthz, /readyz, /metrics. */
-export async function startIngress(config: AppConfig) {
-  const log = createLogger('ingress', config.LOG_LEVEL);
+export async function startIngress(config: AppConfig, options: StartOptions = {}) {
+  const log = createLogger('ingress', config.LOG_LEVEL, options.logDestination);
   const metrics = new Metrics('ingress', { clinicLabel: config.METRICS_CLINIC_LABEL });
 
   @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), IngressAppModule] })

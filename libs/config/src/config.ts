@@ -68,7 +68,10 @@ const schema = z
       .string()
       .default('256KiB')
       .transform((v) => parseBytes(v)),
+    /** Events per second per clinic at ingress (token bucket, 429 above it); 0 = off. */
     INGRESS_RATE_LIMIT: z.coerce.number().min(0).default(0),
+    /** Bucket size: events a clinic may send at once; 0 = one second's worth of INGRESS_RATE_LIMIT (at least 1). */
+    INGRESS_RATE_BURST: z.coerce.number().int().min(0).default(0),
     DEDUPE_TIMEOUT: duration('2s'),
     PUBLISH_TIMEOUT: duration('3s'),
 

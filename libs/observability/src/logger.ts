@@ -51,3 +51,8 @@ export function createLogger(app: string, level = 'info', destination?: pino.Des
 }
 
 export type { Logger } from 'pino';
+
+/** Optional hooks of an app's `start…` function (tests capture the log lines with `logDestination`). */
+export interface StartOptions {
+  logDestination?: pino.DestinationStream;
+}

@@ -27,6 +27,11 @@ export class ApiError extends HttpException {
   static unsupportedMediaType(message = 'Content-Type must be application/json') {
     return new ApiError(415, 'unsupported_media_type', message);
   }
+  static rateLimited(retryAfterSeconds: number) {
+    return new ApiError(429, 'rate_limited', `too many events for this clinic; retry after ${retryAfterSeconds} s`, undefined, {
+      'retry-after': String(retryAfterSeconds),
+    });
+  }
   static unavailable(message: string, retryAfterSeconds: number) {
     return new ApiError(503, 'unavailable', message, undefined, { 'retry-after': String(retryAfterSeconds) });
   }

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ClinicRepository, ApiKeyRepository } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
 import { AdminAuthGuard } from '../auth/admin-auth.guard';
@@ -7,6 +7,8 @@ import { parse, pathId } from '../validation';
 import { ClinicOnboardingService } from './clinic-onboarding.service';
 import {
   ClinicDto,
+  ClinicPageDto,
+  ClinicWithKeysDto,
   CreateClinicDto,
   CreatedClinicDto,
   IssueKeyDto,
@@ -37,7 +39,9 @@ export class ClinicsController {
   }
 
   @Get()
-  @ApiOkResponse({ type: [ClinicDto] })
+  @ApiQuery({ name: 'limit', required: false })
+  @ApiQuery({ name: 'after', required: false, description: 'next_cursor of the previous page' })
+  @ApiOkResponse({ type: ClinicPageDto })
   async list(@Query() query: Record<string, string>) {
     const q = parse(listSchema, query, 'query');
     const items = await this.clinics.list(q.limit, q.after);
@@ -45,7 +49,7 @@ export class ClinicsController {
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: ClinicDto })
+  @ApiOkResponse({ type: ClinicWithKeysDto })
   async get(@Param('id') id: string) {
     const clinic = await this.clinics.get(pathId(id, 'clinic'));
     if (!clinic) throw ApiError.notFound('clinic');

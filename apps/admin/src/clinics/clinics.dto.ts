@@ -21,6 +21,20 @@ export class ClinicDto {
   @ApiProperty() enabled: boolean;
   @ApiProperty() created_at: string;
 }
+export class ClinicPageDto {
+  @ApiProperty({ type: [ClinicDto] }) items: ClinicDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `after` for the next page; null on the last page.' }) next_cursor: string | null;
+}
+export class KeyDto {
+  @ApiProperty() key_id: string;
+  @ApiProperty({ example: 'swy_…a1B2', description: 'The last characters only; the key itself is never shown again.' }) hint: string;
+  @ApiProperty() created_at: string;
+  @ApiProperty({ nullable: true, type: String }) expires_at: string | null;
+  @ApiProperty({ nullable: true, type: String }) revoked_at: string | null;
+}
+export class ClinicWithKeysDto extends ClinicDto {
+  @ApiProperty({ type: [KeyDto] }) keys: KeyDto[];
+}
 export class CreatedClinicDto extends ClinicDto {
   @ApiProperty({ description: 'The first API key, shown only in this response.' }) api_key: string;
 }

@@ -1,40 +1,10 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
+import { ApiBearerAuth, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DELIVERY_STATUSES, DeliveryQueryRepository, InvalidCursorError } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
 import { AdminAuthGuard } from '../auth/admin-auth.guard';
-import { parse, pathId, uuid } from '../validation';
-
-const listQuery = z.object({
-  clinic_id: uuid.optional(),
-  webhook_id: uuid.optional(),
-  status: z.enum(DELIVERY_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(200).optional(),
-});
-
-const replayBody = z
-  .object({
-    ids: z.array(uuid).min(1).max(10_000).optional(),
-    clinic_id: uuid.optional(),
-    webhook_id: uuid.optional(),
-    since: z.string().datetime({ offset: true }).optional(),
-    until: z.string().datetime({ offset: true }).optional(),
-  })
-  .strict()
-  .refine((b) => b.ids || b.clinic_id || b.webhook_id || b.since || b.until, 'give ids or at least one filter (clinic_id, webhook_id, since, until)');
-
-class ReplayDto {
-  @ApiPropertyOptional({ type: [String] }) ids?: string[];
-  @ApiPropertyOptional() clinic_id?: string;
-  @ApiPropertyOptional() webhook_id?: string;
-  @ApiPropertyOptional({ format: 'date-time' }) since?: string;
-  @ApiPropertyOptional({ format: 'date-time' }) until?: string;
-}
-class ReplayedDto {
-  @ApiProperty() queued: number;
-}
+import { parse, pathId } from '../validation';
+import { DeliveryPageDto, DeliveryWithAttemptsDto, ReplayDto, ReplayedDto, listQuery, replayBody } from './deliveries.dto';
 
 /** Operator routes: deliveries with their attempts, dead letters and replay. */
 @ApiTags('deliveries')
@@ -66,11 +36,13 @@ export class DeliveriesController {
   @ApiQuery({ name: 'status', required: false, enum: DELIVERY_STATUSES })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiQuery({ name: 'limit', required: false })
+  @ApiOkResponse({ type: DeliveryPageDto })
   list(@Query() query: Record<string, string>) {
     return this.page(query);
   }
 
   @Get('deliveries/:id')
+  @ApiOkResponse({ type: DeliveryWithAttemptsDto })
   async get(@Param('id') id: string) {
     const delivery = await this.deliveries.get(null, pathId(id, 'delivery'));
     if (!delivery) throw ApiError.notFound('delivery');
@@ -82,6 +54,7 @@ export class DeliveriesController {
   @ApiQuery({ name: 'webhook_id', required: false })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiQuery({ name: 'limit', required: false })
+  @ApiOkResponse({ type: DeliveryPageDto })
   deadLetters(@Query() query: Record<string, string>) {
     return this.page(query, 'dead');
   }

@@ -11,8 +11,10 @@ import {
   CreateSubscriberDto,
   CreatedWebhookDto,
   RotateSecretDto,
+  DeletedWebhookDto,
   UpdateSubscriberDto,
-  WebhookDto,
+  WebhookEnvelopeDto,
+  WebhookListDto,
   createSubscriberSchema,
   rotateSecretSchema,
   updateSubscriberSchema,
@@ -67,7 +69,7 @@ export class ExternalWebhookController {
 
   @Get()
   @ApiQuery({ name: 'clinic_id', required: false })
-  @ApiOkResponse({ type: [WebhookDto] })
+  @ApiOkResponse({ type: WebhookListDto })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, string>) {
     const q = parse(z.object({ clinic_id: z.string().uuid('must be a UUID').optional() }), query, 'query');
     const clinicId = this.scope(principal, q.clinic_id, 'clinic');
@@ -76,13 +78,13 @@ export class ExternalWebhookController {
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: WebhookDto })
+  @ApiOkResponse({ type: WebhookEnvelopeDto })
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     return { success: true, data: toWebhookView(await this.find(principal, id)) };
   }
 
   @Patch(':id')
-  @ApiOkResponse({ type: WebhookDto })
+  @ApiOkResponse({ type: WebhookEnvelopeDto })
   async update(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: UpdateSubscriberDto) {
     const existing = await this.find(principal, id);
     const updated = await this.registration.update(existing.clinicId, existing.id, parse(updateSubscriberSchema, body));
@@ -91,6 +93,7 @@ export class ExternalWebhookController {
 
   @Delete(':id')
   @HttpCode(200)
+  @ApiOkResponse({ type: DeletedWebhookDto })
   async remove(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     const existing = await this.find(principal, id);
     await this.subscribers.remove(existing.clinicId, existing.id);

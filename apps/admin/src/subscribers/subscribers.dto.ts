@@ -63,12 +63,33 @@ export class WebhookDto {
   @ApiProperty() clinic_id: string;
   @ApiProperty() webhook_url: string;
   @ApiProperty({ type: [String] }) event_types: string[];
-  @ApiProperty() format: string;
+  @ApiProperty({ enum: SUBSCRIBER_FORMATS }) format: string;
   @ApiProperty() enabled: boolean;
-  @ApiProperty({ nullable: true }) disabled_reason: string | null;
-  @ApiProperty() api_key_set: boolean;
+  @ApiProperty({ nullable: true, type: String }) disabled_reason: string | null;
+  @ApiProperty({ description: 'Whether an X-API-Key is sent on deliveries (its value is never shown).' }) api_key_set: boolean;
+  @ApiProperty({ nullable: true, type: Number }) timeout_ms: number | null;
   @ApiProperty() ordered: boolean;
+  @ApiProperty({ nullable: true, type: Number }) max_in_flight: number | null;
+  @ApiProperty({ nullable: true, type: Number }) rate_limit_per_second: number | null;
   @ApiProperty() created_at: string;
+  @ApiProperty() updated_at: string;
+}
+export class WebhookEnvelopeDto {
+  @ApiProperty() success: boolean;
+  @ApiProperty({ type: WebhookDto }) data: WebhookDto;
+  @ApiPropertyOptional() message?: string;
+}
+export class WebhookListDto {
+  @ApiProperty() success: boolean;
+  @ApiProperty({ type: [WebhookDto] }) data: WebhookDto[];
+}
+class DeletedWebhookData {
+  @ApiProperty() webhook_id: string;
+}
+export class DeletedWebhookDto {
+  @ApiProperty() success: boolean;
+  @ApiProperty({ type: DeletedWebhookData }) data: DeletedWebhookData;
+  @ApiProperty() message: string;
 }
 class CreatedWebhookData {
   @ApiProperty() webhook_id: string;

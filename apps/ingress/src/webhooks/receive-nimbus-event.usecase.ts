@@ -5,6 +5,7 @@ import { ClaimReply, DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher } from '@switchyard/messaging';
 import { LOGGER, Logger, Metrics, eventTypeLabel } from '@switchyard/observability';
 import { ApiError } from '@switchyard/web';
+import { ClinicRateLimiter } from './clinic-rate-limiter';
 
 export interface ReceivedEvent {
   clinicId: string;
@@ -16,12 +17,18 @@ export interface ReceivedEvent {
 
 export type ReceiveResult = { received: true; event_id: string; duplicate?: true };
 
+/** The event name a body claims before it is validated (for the metric label), or ''. */
+function claimedEventName(body: unknown): string {
+  const name = (body as { event_name?: unknown })?.event_name;
+  return typeof name === 'string' ? name : '';
+}
+
 /** Seconds a sender is asked to wait before retrying when we could not store its event. */
 const RETRY_AFTER_SECONDS = 5;
 
 /**
- * Validate → claim the idempotency key → publish and await the PubAck → complete the claim. A 200 is
- * answered only once the event is in JetStream; if publishing fails the claim is released so the
+ * Per-clinic rate limit → validate → claim the idempotency key → publish and await the PubAck → complete
+ * the claim. A 200 is answered only once the event is in JetStream; if publishing fails the claim is released so the
  * sender's retry counts as new, and the answer is 503 with Retry-After.
  */
 @Injectable()
@@ -32,13 +39,18 @@ export class ReceiveNimbusEventUseCase {
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
+    private readonly limiter: ClinicRateLimiter,
   ) {}
 
   async execute(input: ReceivedEvent): Promise<ReceiveResult> {
+    const allowed = this.limiter.take(input.clinicId);
+    if (!allowed.ok) {
+      this.count(input.clinicId, claimedEventName(input.body), 'rejected', 'rate_limited');
+      throw ApiError.rateLimited(allowed.retryAfterSeconds);
+    }
     const validation = validateNimbusEvent(input.body);
     if (!validation.ok) {
-      const eventName = (input.body as { event_name?: unknown })?.event_name;
-      this.count(input.clinicId, typeof eventName === 'string' ? eventName : '', 'rejected', 'invalid');
+      this.count(input.clinicId, claimedEventName(input.body), 'rejected', 'invalid');
       const first = validation.problems[0]!;
       throw new ApiError(400, 'invalid_event', `${first.field}: ${first.message}`, validation.problems);
     }

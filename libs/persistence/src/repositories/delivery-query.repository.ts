@@ -65,10 +65,15 @@ function toView(r: any): DeliveryView {
   };
 }
 
-const encodeCursor = (createdAt: Date, id: string) => Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+/**
+ * The cursor carries the last row's created_at at Postgres's full (microsecond) precision: a JS Date keeps
+ * milliseconds only, and a truncated cursor skipped the rows created in the same millisecond.
+ */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const encodeCursor = (createdAt: string, id: string) => Buffer.from(`${createdAt}|${id}`).toString('base64url');
 function decodeCursor(cursor: string): [string, string] | null {
   const [ts, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!ts || !id || Number.isNaN(Date.parse(ts)) || !/^[0-9a-f-]{36}$/i.test(id)) return null;
+  if (!ts || !id || !CURSOR_TIME.test(ts) || Number.isNaN(Date.parse(ts)) || !/^[0-9a-f-]{36}$/i.test(id)) return null;
   return [ts, id];
 }
 
@@ -96,13 +101,13 @@ export class DeliveryQueryRepository {
     }
     params.push(f.limit + 1);
     const rows = await this.ds.query(
-      `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_time FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
     const page = rows.slice(0, f.limit);
     const last = page[page.length - 1];
-    return { items: page.map(toView), next_cursor: rows.length > f.limit && last ? encodeCursor(last.created_at, last.id) : null };
+    return { items: page.map(toView), next_cursor: rows.length > f.limit && last ? encodeCursor(last.cursor_time, last.id) : null };
   }
 
   async get(clinicId: string | null, id: string): Promise<(DeliveryView & { attempts: AttemptView[] }) | null> {
