@@ -68,6 +68,8 @@ const schema = z
       .string()
       .default('256KiB')
       .transform((v) => parseBytes(v)),
+    /** The whole request (headers and body) must arrive within this; slower clients get a 408. */
+    INGRESS_REQUEST_TIMEOUT: duration('10s'),
     INGRESS_RATE_LIMIT: z.coerce.number().min(0).default(0),
     DEDUPE_TIMEOUT: duration('2s'),
     PUBLISH_TIMEOUT: duration('3s'),

@@ -1,5 +1,6 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { RawBodyRequest } from '@nestjs/common';
+import { isUtf8 } from 'node:buffer';
 import type { FastifyRequest } from 'fastify';
 import { ClinicAuthenticator } from '@switchyard/tenancy';
 import { ApiError } from '@switchyard/web';
@@ -22,6 +23,8 @@ export class NimbusWebhookController {
     const clinic = await this.authenticator.authenticate(req.headers['x-api-key']);
     if (!clinic) throw ApiError.unauthorized('missing or invalid X-API-Key');
     if (!req.rawBody || req.rawBody.length === 0) throw new ApiError(400, 'invalid_json', 'body is empty; expected a JSON object');
+    // JSON is UTF-8 (RFC 8259); invalid bytes would otherwise be decoded to U+FFFD here and forwarded raw.
+    if (!isUtf8(req.rawBody)) throw new ApiError(400, 'invalid_json', 'body is not valid UTF-8');
     return this.receive.execute({ clinicId: clinic.clinicId, body: req.body, rawBody: req.rawBody });
   }
 }
