@@ -20,4 +20,6 @@ module.exports = {
   },
   testTimeout: 60000,
   maxWorkers: 2,
+  // Prints the reliability ledger table (test/reliability) at the end of a run that has rows.
+  reporters: ['default', '<rootDir>/test/reliability/support/table-reporter.js'],
 };

@@ -21,7 +21,7 @@ export interface ReconcileRow {
 }
 
 interface Tracked {
-  receiver: TestReceiver;
+  receiver?: TestReceiver;
   clinicId: string;
   subscriberId: string;
   /** event id → 2xx answers given for it. */
@@ -75,6 +75,14 @@ export class Ledger {
       return answer;
     };
     this.tracked.push(t);
+  }
+
+  /**
+   * A subscriber whose endpoint never answers 2xx (or is not a TestReceiver): every accepted event of its
+   * clinic must end dead-lettered for it.
+   */
+  expectSubscriber(clinicId: string, subscriberId: string): void {
+    this.tracked.push({ clinicId, subscriberId, ok: new Map(), crossTenant: 0 });
   }
 
   async reconcile(db: DataSource, schema: string): Promise<ReconcileRow> {
