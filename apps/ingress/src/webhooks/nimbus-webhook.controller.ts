@@ -20,7 +20,13 @@ export class NimbusWebhookController {
   @HttpCode(200)
   async nimbus(@Req() req: RawBodyRequest<FastifyRequest>): Promise<ReceiveResult> {
     if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) throw ApiError.unsupportedMediaType();
-    const clinic = await this.authenticator.authenticate(req.headers['x-api-key']);
+    let clinic: Awaited<ReturnType<ClinicAuthenticator['authenticate']>>;
+    try {
+      clinic = await this.authenticator.authenticate(req.headers['x-api-key']);
+    } catch {
+      // The key store (Postgres) is unreachable: not the sender's fault, and it must retry (not a 401 or a 500).
+      throw ApiError.unavailable('cannot verify the API key right now; retry later', 5);
+    }
     if (!clinic) throw ApiError.unauthorized('missing or invalid X-API-Key');
     if (!req.rawBody || req.rawBody.length === 0) throw new ApiError(400, 'invalid_json', 'body is empty; expected a JSON object');
     // JSON is UTF-8 (RFC 8259); invalid bytes would otherwise be decoded to U+FFFD here and forwarded raw.
