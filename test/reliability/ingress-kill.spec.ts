@@ -4,7 +4,7 @@ import { TestReceiver } from '../support/receiver';
 import { freePort } from '../support/free-port';
 import { TestStack, eventually } from '../support/stack';
 import { Ledger, report } from './support/ledger';
-import { FULL, itFull, scaled } from './support/mode';
+import { FULL, itFull, scaled, FULL_TIMEOUT } from './support/mode';
 import { pool, sendUntilAccepted, shipment } from './support/sender';
 
 const ROOT = resolve(__dirname, '../..');
@@ -105,5 +105,5 @@ describe('reliability: ingress killed with SIGKILL under load', () => {
     report(row);
     process.stdout.write(`ingress kill: answers by status ${JSON.stringify(Object.fromEntries(ledger.statuses))}\n`);
     expect(row).toMatchObject({ accepted: total, lost: 0, crossTenant: 0 });
-  });
+  }, FULL_TIMEOUT);
 });

@@ -1,7 +1,7 @@
 import { TestReceiver } from '../support/receiver';
 import { TestStack } from '../support/stack';
 import { Ledger, report } from './support/ledger';
-import { FULL, scaled } from './support/mode';
+import { FULL, scaled, FULL_TIMEOUT } from './support/mode';
 import { pool, sendUntilAccepted, shipment } from './support/sender';
 
 /**
@@ -57,5 +57,5 @@ describe('reliability: load across three clinics', () => {
     process.stdout.write(`load: ${total} events accepted in ${ingestS.toFixed(1)} s (${(total / ingestS).toFixed(0)}/s), reconciled after ${totalS.toFixed(1)} s\n`);
     report(row);
     expect(row).toMatchObject({ accepted: total, lost: 0, crossTenant: 0, expected: total * 4 });
-  });
+  }, FULL_TIMEOUT);
 });

@@ -3,7 +3,7 @@ import { TestStack } from '../support/stack';
 import { Ledger, report } from './support/ledger';
 import { PrivateNats } from './support/nats-server';
 import { Answer, pool, sendUntilAccepted, shipment } from './support/sender';
-import { FULL, scaled } from './support/mode';
+import { FULL, scaled, FULL_TIMEOUT } from './support/mode';
 
 /**
  * Scenario 1: a private `nats-server -js` killed (SIGKILL) and restarted under load. While it is down the
@@ -66,5 +66,5 @@ describe('reliability: NATS killed and restarted under load', () => {
     const row = await ledger.settle(stack.db, stack.config.DATABASE_SCHEMA, 60_000);
     report(row);
     expect(row).toMatchObject({ accepted: total, lost: 0, crossTenant: 0 });
-  });
+  }, FULL_TIMEOUT);
 });

@@ -13,3 +13,6 @@ export function scaled(short: number, full: number): number {
 
 /** `it` in the full run, `it.skip` inside `npm test`. */
 export const itFull: jest.It = FULL ? it : it.skip;
+
+/** Per-test timeout: the full run moves thousands of events through a shared two-core machine. */
+export const FULL_TIMEOUT = FULL ? 900_000 : 60_000;
