@@ -28,7 +28,7 @@ describe('reliability: load across three clinics', () => {
   });
 
   it('reconciles to 0 lost with 1 % of deliveries failing', async () => {
-    const total = scaled(300, 3_000);
+    const total = scaled(200, 3_000);
     const ledger = new Ledger(`load: 3 clinics x 3 subscribers, 1 % failing${FULL ? '' : ' (short)'}`);
     const clinics: Array<{ id: string; apiKey: string }> = [];
     let seed = 42;

@@ -37,7 +37,7 @@ describe('reliability: NATS killed and restarted under load', () => {
   });
 
   it('answers 503 while NATS is down and delivers everything accepted after it is back', async () => {
-    const total = scaled(400, 3_000);
+    const total = scaled(200, 3_000);
     const down = { from: 0, to: 0 };
     const during: Answer[] = [];
     const onAnswer = (a: Answer) => {
