@@ -1,4 +1,5 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module, OnApplicationShutdown } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { createDataSource } from './data-source';
@@ -8,7 +9,19 @@ import { DeliveryQueryRepository } from './repositories/delivery-query.repositor
 /** The data source of the app (initialised at start, closed at shutdown) and the repositories on it. */
 @Global()
 @Module({})
-export class PersistenceModule {
+export class PersistenceModule implements OnApplicationShutdown {
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  /**
+   * Closes the pool. Runs after the app's own shutdown hooks (this module is deeper in the graph), so
+   * work they finish on the way out still has its connections; without it every stopped app left its
+   * Postgres connections open (and a test process that restarts apps could not exit).
+   */
+  async onApplicationShutdown() {
+    const ds = this.moduleRef.get(DataSource, { strict: false });
+    if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
+  }
+
   static forApp(appName: string): DynamicModule {
     const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, SubscriberRepository, DeliveryQueryRepository];
     return {
