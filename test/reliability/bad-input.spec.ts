@@ -66,6 +66,9 @@ describe('reliability: bad input at the ingress', () => {
       ['both Content-Length and chunked', [head(clinic.apiKey, [json, 'Content-Length: 4', 'Transfer-Encoding: chunked']), '4\r\nnull\r\n0\r\n\r\n'], 400],
       ['objects nested 10,000 deep', [head(clinic.apiKey, [json, `Content-Length: ${deep(10_000).length}`]), deep(10_000)], 400],
       ['arrays nested 10,000 deep', [head(clinic.apiKey, [json, `Content-Length: ${deepArray(10_000).length}`]), deepArray(10_000)], 400],
+      // As deep as fits in the body limit: the parser itself must not overflow the stack.
+      ['objects nested 40,000 deep', [head(clinic.apiKey, [json, `Content-Length: ${deep(40_000).length}`]), deep(40_000)], 400],
+      ['arrays nested 120,000 deep', [head(clinic.apiKey, [json, `Content-Length: ${deepArray(120_000).length}`]), deepArray(120_000)], 400],
       [
         'invalid UTF-8',
         (() => {

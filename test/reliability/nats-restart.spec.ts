@@ -40,6 +40,7 @@ describe('reliability: NATS killed and restarted under load', () => {
     const total = scaled(200, 3_000);
     const down = { from: 0, to: 0 };
     const during: Answer[] = [];
+    let readyWhileDown = 0;
     const onAnswer = (a: Answer) => {
       if (down.from && a.startedAt > down.from && (!down.to || a.endedAt < down.to)) during.push(a);
     };
@@ -47,7 +48,9 @@ describe('reliability: NATS killed and restarted under load', () => {
       await new Promise((r) => setTimeout(r, 500));
       await nats.stop('SIGKILL');
       down.from = Date.now();
-      await new Promise((r) => setTimeout(r, 3_000));
+      await new Promise((r) => setTimeout(r, 1_500));
+      readyWhileDown = (await fetch(`${stack.ingressUrl}/readyz`)).status;
+      await new Promise((r) => setTimeout(r, 1_500));
       down.to = Date.now();
       await nats.start();
     })();
@@ -59,6 +62,7 @@ describe('reliability: NATS killed and restarted under load', () => {
       }),
       outage,
     ]);
+    expect(readyWhileDown).toBe(503);
     expect(during.length).toBeGreaterThan(0);
     expect(during.filter((a) => a.status === 200)).toEqual([]);
     expect(during.every((a) => a.status === 503)).toBe(true);
