@@ -103,10 +103,12 @@ describe('reliability: hostile receivers', () => {
     process.stdout.write(`hits: ${JSON.stringify(Object.fromEntries(Object.entries(behaviours).map(([k, b]) => [k, b.state.hits])))}\n`);
     expect(row).toMatchObject({ accepted: n, lost: 0, crossTenant: 0, delivered: n, deadLettered: n * Object.keys(behaviours).length });
     expect(canary.state.hits).toBe(0);
-    // Every hostile receiver was tried exactly 3 times per event (first attempt + the two retries).
-    expect(Object.fromEntries(Object.entries(behaviours).map(([k, b]) => [k, b.state.hits]))).toEqual(
-      Object.fromEntries(Object.keys(behaviours).map((k) => [k, n * 3])),
+    // Every hostile delivery was attempted 3 times (first attempt + the two retries) and then dead-lettered.
+    // A receiver may see fewer requests than attempts: on a loaded machine a connect can time out first.
+    expect(states.filter((r) => byUrl[r.url]).map((r) => [byUrl[r.url], r.status, r.attempts]).sort()).toEqual(
+      Object.keys(behaviours).map((k) => [k, 'dead', 3]).sort(),
     );
+    for (const b of Object.values(behaviours)) expect(b.state.hits).toBeLessThanOrEqual(n * 3);
     const attempts: Array<{ outcome: string; n: string }> = await stack.db.query(
       `SELECT outcome, count(*) AS n FROM "${stack.config.DATABASE_SCHEMA}".delivery_attempts GROUP BY outcome ORDER BY outcome`,
     );
