@@ -29,7 +29,7 @@ describe('reliability: load across three clinics', () => {
 
   it('reconciles to 0 lost with 1 % of deliveries failing', async () => {
     const total = scaled(200, 3_000);
-    const ledger = new Ledger(`load: 3 clinics x 3 subscribers, 1 % failing${FULL ? '' : ' (short)'}`);
+    const ledger = new Ledger(`load: 3 clinics x 4 subscribers (3 failing 1 %, 1 always)${FULL ? '' : ' (short)'}`);
     const clinics: Array<{ id: string; apiKey: string }> = [];
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
