@@ -9,7 +9,7 @@ import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher } from '@switchyard/messaging';
 import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
-import { HttpErrorFilter, installFastifyErrorHandling } from '@switchyard/web';
+import { HttpErrorFilter, hardenedServerOptions, installFastifyErrorHandling } from '@switchyard/web';
 import { IngressAppModule } from './app.module';
 
 /** Starts ingress: `POST /webhooks/nimbus` on INGRESS_PORT, with /healthz, /readyz, /metrics. */
@@ -20,7 +20,13 @@ export async function startIngress(config: AppConfig, options: StartOptions = {}
   @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), IngressAppModule] })
   class RootModule {}
 
-  const adapter = new FastifyAdapter({ bodyLimit: config.INGRESS_BODY_LIMIT, logger: false, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.INGRESS_BODY_LIMIT,
+    logger: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ...hardenedServerOptions(config.INGRESS_REQUEST_TIMEOUT),
+  });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, { logger: new NestPinoLogger(log), rawBody: true });
   const fastify = app.getHttpAdapter().getInstance();
   installFastifyErrorHandling(fastify, log);

@@ -11,6 +11,7 @@ describe('config', () => {
     expect(c.DELIVERY_TIMEOUT).toBe(10_000);
     expect(c.DEDUPE_TTL).toBe(24 * 3_600_000);
     expect(c.INGRESS_BODY_LIMIT).toBe(256 * 1024);
+    expect(c.INGRESS_REQUEST_TIMEOUT).toBe(10_000);
     expect(c.ALLOW_INSECURE_SUBSCRIBER_URLS).toBe(false);
   });
 

@@ -69,6 +69,8 @@ const schema = z
       .default('256KiB')
       .transform((v) => parseBytes(v)),
     /** Events per second per clinic at ingress (token bucket, 429 above it); 0 = off. */
+    /** The whole request (headers and body) must arrive within this; slower clients get a 408. */
+    INGRESS_REQUEST_TIMEOUT: duration('10s'),
     INGRESS_RATE_LIMIT: z.coerce.number().min(0).default(0),
     /** Bucket size: events a clinic may send at once; 0 = one second's worth of INGRESS_RATE_LIMIT (at least 1). */
     INGRESS_RATE_BURST: z.coerce.number().int().min(0).default(0),

@@ -1,4 +1,5 @@
 import { DynamicModule, Global, Module, OnApplicationShutdown } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { createDataSource } from './data-source';
@@ -9,11 +10,16 @@ import { DeliveryQueryRepository } from './repositories/delivery-query.repositor
 @Global()
 @Module({})
 export class PersistenceModule implements OnApplicationShutdown {
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly moduleRef: ModuleRef) {}
 
-  /** Closes the pool when the app closes, so a stopped app leaves no connection behind. */
+  /**
+   * Closes the pool. Runs after the app's own shutdown hooks (this module is deeper in the graph), so
+   * work they finish on the way out still has its connections; without it every stopped app left its
+   * Postgres connections open (and a test process that restarts apps could not exit).
+   */
   async onApplicationShutdown() {
-    if (this.ds.isInitialized) await this.ds.destroy();
+    const ds = this.moduleRef.get(DataSource, { strict: false });
+    if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
   }
 
   static forApp(appName: string): DynamicModule {

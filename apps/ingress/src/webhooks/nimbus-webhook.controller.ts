@@ -1,5 +1,6 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { RawBodyRequest } from '@nestjs/common';
+import { isUtf8 } from 'node:buffer';
 import type { FastifyRequest } from 'fastify';
 import { Metrics } from '@switchyard/observability';
 import { ClinicAuthenticator } from '@switchyard/tenancy';
@@ -21,11 +22,19 @@ export class NimbusWebhookController {
   @HttpCode(200)
   async nimbus(@Req() req: RawBodyRequest<FastifyRequest>): Promise<ReceiveResult> {
     if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) throw this.rejected('unsupported_media_type', ApiError.unsupportedMediaType());
-    const clinic = await this.authenticator.authenticate(req.headers['x-api-key']);
+    let clinic: Awaited<ReturnType<ClinicAuthenticator['authenticate']>>;
+    try {
+      clinic = await this.authenticator.authenticate(req.headers['x-api-key']);
+    } catch {
+      // The key store (Postgres) is unreachable: not the sender's fault, and it must retry (not a 401 or a 500).
+      throw this.rejected('unavailable', ApiError.unavailable('cannot verify the API key right now; retry later', 5));
+    }
     if (!clinic) throw this.rejected('unauthorized', ApiError.unauthorized('missing or invalid X-API-Key'));
     if (!req.rawBody || req.rawBody.length === 0) {
       throw this.rejected('empty_body', new ApiError(400, 'invalid_json', 'body is empty; expected a JSON object'));
     }
+    // JSON is UTF-8 (RFC 8259); invalid bytes would otherwise be decoded to U+FFFD here and forwarded raw.
+    if (!isUtf8(req.rawBody)) throw this.rejected('invalid_utf8', new ApiError(400, 'invalid_json', 'body is not valid UTF-8'));
     return this.receive.execute({ clinicId: clinic.clinicId, body: req.body, rawBody: req.rawBody });
   }
 

@@ -35,6 +35,9 @@ export function validateNimbusEvent(body: unknown): ValidationResult {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, problems: [{ field: '(body)', message: 'must be a JSON object with event_name and event_data' }] };
   }
+  if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+    return { ok: false, problems: [{ field: '(body)', message: `must not be nested deeper than ${MAX_JSON_DEPTH} levels` }] };
+  }
   const envelope = envelopeSchema.safeParse(body);
   if (!envelope.success) return { ok: false, problems: problemsOf(envelope.error, '') };
 
@@ -45,6 +48,24 @@ export function validateNimbusEvent(body: unknown): ValidationResult {
   const parsed = EVENT_DATA_SCHEMAS[eventName].safeParse(data);
   if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error, 'event_data') };
   return { ok: true, event: { eventName, known: true, data, body: body as Record<string, unknown> } };
+}
+
+/**
+ * How deep a body may nest. Real Nimbus events nest 3 levels; the idempotency key's canonical JSON and the
+ * schema checks recurse, so a body nested thousands deep would otherwise overflow the stack (a 500).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests objects/arrays deeper than `max` levels (iterative: no recursion on hostile input). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** The id of the entity an event is about, used as CloudEvents `subject` and for ordering. */

@@ -1,0 +1,62 @@
+import { Server, Socket, createServer, connect } from 'node:net';
+import { AddressInfo } from 'node:net';
+
+/**
+ * A TCP proxy a test controls, between the apps and a real server (Postgres). `unplug()` destroys every
+ * open connection and refuses new ones (they are reset at once) until `plug()`.
+ */
+export class TcpProxy {
+  private server!: Server;
+  private readonly sockets = new Set<Socket>();
+  private plugged = true;
+  connections = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((client) => {
+      if (!this.plugged) {
+        client.resetAndDestroy();
+        return;
+      }
+      this.connections++;
+      const upstream = connect(this.targetPort, this.targetHost);
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return this;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  unplug(): void {
+    this.plugged = false;
+    for (const s of this.sockets) s.resetAndDestroy();
+    this.sockets.clear();
+  }
+
+  plug(): void {
+    this.plugged = true;
+  }
+
+  async stop(): Promise<void> {
+    this.unplug();
+    await new Promise((r) => this.server.close(r));
+  }
+}
