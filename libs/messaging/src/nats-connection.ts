@@ -17,6 +17,9 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
       reconnectTimeWait: 500,
       waitOnFirstConnect: false,
       timeout: 3_000,
+      // Without this, every request (each JetStream publish) builds two Error objects up front just to keep
+      // an async stack trace: ~7 % of ingress CPU at saturation, and garbage.
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw new NatsUnavailableError(
