@@ -20,6 +20,7 @@ import { LoadResult, runLoad } from './lib/load';
 import { RequestMix } from './lib/payloads';
 import { Child, freePort, round1, rssOf, sleep, startChild } from './lib/procs';
 import { seedTenants } from './lib/seed';
+import { scrapeStages, stageMeans } from './lib/stages';
 
 const env = process.env;
 const num = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
@@ -145,13 +146,17 @@ async function main() {
     // ── Ingress ──────────────────────────────────────────────────────────────────────────────
     if (S.only !== 'fanout') {
       log(`ingress: saturation, ${S.connections} connections, ${S.saturationSeconds} s`);
+      const stages = () => scrapeStages(`http://127.0.0.1:${ports.ingress}/metrics`, `http://127.0.0.1:${ports.dedupeHttp}/metrics`);
+      let before = await stages();
       const sat = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.connections, seconds: S.saturationSeconds });
+      const stageMs: Record<string, ReturnType<typeof stageMeans>> = { saturation: stageMeans(before, (before = await stages())) };
       const rates: Record<string, LoadResult> = {};
       for (const rate of S.rates) {
         log(`ingress: ${rate} req/s for ${S.rateSeconds} s`);
         rates[rate] = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
+        stageMs[rate] = stageMeans(before, (before = await stages()));
       }
-      results.ingress = { saturation: sat, rates };
+      results.ingress = { saturation: sat, rates, stageMs };
     }
 
     if (S.only === 'all' || S.only === 'fanout') {
@@ -308,10 +313,16 @@ function table(r: Record<string, any>): string {
   rows.push(['  same, vs raw PG claim insert (8 conc.)', '', `${fmt(r.postgresRaw?.single.perSecond)} rows/s`, fmt(ratio(sat?.okPerSecond, r.postgresRaw?.single.perSecond))]);
   rows.push(['  same, vs raw PG batched claims (unnest)', '', `${fmt(r.postgresRaw?.batched.perSecond)} rows/s`, fmt(ratio(sat?.okPerSecond, r.postgresRaw?.batched.perSecond))]);
   rows.push(['  ingress non-2xx / errors at saturation', `${fmt(sat?.non2xx)} / ${fmt(sat?.errors)}`, '', '']);
+  const stage = (phase: string) => {
+    const m = r.ingress?.stageMs?.[phase];
+    return m ? `server ${fmt(m.server)} = claim ${fmt(m.claim)} (db ${fmt(m.claimDb)}) + publish ${fmt(m.publish)} + rest (ms, means)` : '';
+  };
+  if (r.ingress?.stageMs) rows.push(['  where the time goes at saturation', stage('saturation'), '', '']);
   for (const [rate, res] of Object.entries((r.ingress?.rates ?? {}) as Record<string, LoadResult>)) {
     const b = bare?.rates?.[rate] as LoadResult | undefined;
     rows.push([`ingress p50 @ ${rate} req/s (got ${fmt(res.okPerSecond)}/s)`, fmt(res.latencyMs.p50, ' ms'), `bare ${fmt(b?.latencyMs.p50, ' ms')}`, fmt(ratio(res.latencyMs.p50, b?.latencyMs.p50))]);
     rows.push([`ingress p99 @ ${rate} req/s`, fmt(res.latencyMs.p99, ' ms'), `bare ${fmt(b?.latencyMs.p99, ' ms')}`, fmt(ratio(res.latencyMs.p99, b?.latencyMs.p99))]);
+    if (r.ingress?.stageMs?.[rate]) rows.push([`  where the time goes @ ${rate} req/s`, stage(rate), '', '']);
   }
   if (r.endToEnd) {
     const e = r.endToEnd;

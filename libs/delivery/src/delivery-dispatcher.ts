@@ -39,6 +39,13 @@ export class DeliveryDispatcher {
   private stopped = true;
   private polling = false;
   private pollAgain = false;
+  /**
+   * Whether due work may be waiting for a free slot: the last poll filled all the room it had, or fan-out
+   * stored deliveries it could not start (`wake`). Only then does a finished attempt trigger a poll;
+   * otherwise the interval finds retries as they fall due (a poll per finished attempt cost more Postgres
+   * round trips than the deliveries themselves).
+   */
+  private backlog = true;
   /** Attempts under way, with the delivery each holds a lease on. */
   private readonly running = new Map<Promise<void>, string>();
   private readonly rates = new RateLimiter();
@@ -108,7 +115,9 @@ export class DeliveryDispatcher {
 
   /** Asks the poller to look for due work now (e.g. after a replay). */
   wake(): void {
-    this.schedulePoll(0);
+    this.backlog = true;
+    if (this.polling) this.pollAgain = true;
+    else this.schedulePoll(0);
   }
 
   private schedulePoll(delayMs: number): void {
@@ -131,15 +140,18 @@ export class DeliveryDispatcher {
       if (room > 0) {
         const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, new Map(this.inFlight), this.limits.leaseMs);
         took = jobs.length;
+        this.backlog = took >= room;
         this.offer(jobs);
+      } else {
+        this.backlog = true;
       }
     } catch (err) {
       this.log.error({ err }, 'looking for due deliveries failed');
     } finally {
       this.polling = false;
     }
-    // A full batch means more may be due: look again soon; otherwise wait for the interval.
-    const again = this.pollAgain || took > 0;
+    // Asked again meanwhile, or a full batch (more may be due): look again soon; otherwise wait for the interval.
+    const again = this.pollAgain || (took > 0 && this.backlog);
     this.pollAgain = false;
     this.schedulePoll(again ? 10 : this.limits.pollIntervalMs);
   }
@@ -167,8 +179,10 @@ export class DeliveryDispatcher {
         this.release(sid);
         this.metrics.deliveriesInFlight.dec();
         this.running.delete(p);
-        this.pollAgain = true;
-        if (!this.polling) this.schedulePoll(0);
+        if (this.backlog) {
+          this.pollAgain = true;
+          if (!this.polling) this.schedulePoll(0);
+        }
       });
     this.running.set(p, job.deliveryId);
   }

@@ -44,11 +44,11 @@ export class DeliveryRepository {
   constructor(private readonly ds: DataSource) {}
 
   /**
-   * Stores an event and one delivery per subscriber in one transaction, idempotently: a redelivered
-   * input creates nothing new. Deliveries to subscribers in `takeNow` are created already leased by the
-   * caller (status `delivering`), so their first attempt needs no extra round trip; the others wait for
-   * the scheduler (`pending`, due now), and those of disabled subscribers are `parked`.
-   * Returns the deliveries created by this call (none on a redelivery).
+   * Stores an event and one delivery per subscriber in one statement (so one round trip and one commit),
+   * idempotently: a redelivered input creates nothing new. Deliveries to subscribers in `takeNow` are
+   * created already leased by the caller (status `delivering`), so their first attempt needs no extra round
+   * trip; the others wait for the scheduler (`pending`, due now), and those of disabled subscribers are
+   * `parked`. Returns whether the event is new and the deliveries created by this call.
    */
   async storeEvent(
     event: StoredEvent,
@@ -56,34 +56,41 @@ export class DeliveryRepository {
     takeNow: Set<string>,
     leaseMs: number,
   ): Promise<{ created: boolean; deliveries: Array<{ id: string; subscriberId: string; status: DeliveryStatus }> }> {
-    return this.ds.transaction(async (em) => {
-      const inserted = await em.query(
-        `INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at, trace_parent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [event.id, event.clinicId, event.eventName, event.entityId, event.payload, event.receivedAt, event.traceParent],
-      );
-      if (inserted.length === 0 || subscribers.length === 0) return { created: inserted.length > 0, deliveries: [] };
-
-      const ids: string[] = [];
-      const subscriberIds: string[] = [];
-      const statuses: DeliveryStatus[] = [];
-      for (const s of subscribers) {
-        ids.push(randomUUID());
-        subscriberIds.push(s.id);
-        statuses.push(!s.enabled ? 'parked' : takeNow.has(s.id) ? 'delivering' : 'pending');
-      }
-      const rows: Array<{ id: string; subscriber_id: string; status: DeliveryStatus }> = await em.query(
-        `INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, entity_id, event_received_at, status, next_attempt_at, lease_until)
+    const ids: string[] = [];
+    const subscriberIds: string[] = [];
+    const statuses: DeliveryStatus[] = [];
+    for (const s of subscribers) {
+      ids.push(randomUUID());
+      subscriberIds.push(s.id);
+      statuses.push(!s.enabled ? 'parked' : takeNow.has(s.id) ? 'delivering' : 'pending');
+    }
+    // The deliveries reference the event inserted by the same statement: foreign keys are checked at the
+    // end of the statement, when the event row exists. Nothing is inserted for an event seen before.
+    const rows: Array<{ kind: 'event' | 'delivery'; id: string; subscriber_id: string | null; status: DeliveryStatus | null }> = await this.ds.query(
+      `WITH ev AS (
+         INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at, trace_parent)
+         VALUES ($1, $2, $3, $8, $10, $9, $11) ON CONFLICT (id) DO NOTHING RETURNING id
+       ),
+       dl AS (
+         INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, entity_id, event_received_at, status, next_attempt_at, lease_until)
          SELECT d.id, $1, $2, d.subscriber_id, $3, $8, $9, d.status,
                 CASE WHEN d.status = 'parked' THEN NULL ELSE now() END,
                 CASE WHEN d.status = 'delivering' THEN now() + make_interval(secs => $7::double precision / 1000) END
            FROM unnest($4::uuid[], $5::uuid[], $6::text[]) AS d(id, subscriber_id, status)
+          WHERE EXISTS (SELECT 1 FROM ev)
          ON CONFLICT (event_id, subscriber_id) DO NOTHING
-         RETURNING id, subscriber_id, status`,
-        [event.id, event.clinicId, event.eventName, ids, subscriberIds, statuses, leaseMs, event.entityId, event.receivedAt],
-      );
-      return { created: true, deliveries: rows.map((r) => ({ id: r.id, subscriberId: r.subscriber_id, status: r.status })) };
-    });
+         RETURNING id, subscriber_id, status
+       )
+       SELECT 'event' AS kind, id, NULL::uuid AS subscriber_id, NULL::text AS status FROM ev
+       UNION ALL SELECT 'delivery', id, subscriber_id, status FROM dl`,
+      [event.id, event.clinicId, event.eventName, ids, subscriberIds, statuses, leaseMs, event.entityId, event.receivedAt, event.payload, event.traceParent],
+    );
+    return {
+      created: rows.some((r) => r.kind === 'event'),
+      deliveries: rows
+        .filter((r) => r.kind === 'delivery')
+        .map((r) => ({ id: r.id, subscriberId: r.subscriber_id!, status: r.status! })),
+    };
   }
 
   /**
