@@ -1,3 +1,4 @@
 export * from './claim-store';
 export * from './dedupe-client';
-export * from './micro-batcher';
+/** Moved to persistence (fan-out batches attempt records with it too); re-exported for existing imports. */
+export { MicroBatcher } from '@switchyard/persistence';

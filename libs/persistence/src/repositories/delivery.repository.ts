@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
+import { MicroBatcher } from '../micro-batcher';
 import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
 
 export interface StoredEvent {
@@ -171,28 +172,80 @@ export class DeliveryRepository {
     return affected;
   }
 
-  /** Records an attempt and moves the delivery on, in one statement. */
+  /**
+   * Records an attempt and moves the delivery on. Attempts that finish together are written in one
+   * statement (see MicroBatcher): a lone attempt is written at once, under load one commit carries many.
+   * Resolves once this attempt's row is committed; rejects only for this attempt's own failure.
+   */
   async recordAttempt(a: AttemptRecord, resolution: AttemptResolution): Promise<void> {
-    const status: DeliveryStatus =
-      resolution.kind === 'succeeded' ? 'succeeded' : resolution.kind === 'retry' ? 'pending' : resolution.kind === 'dead' ? 'dead' : 'parked';
-    const delayMs = resolution.kind === 'retry' ? resolution.delayMs : null;
+    const failure = await this.attempts.submit({ ...a, resolution });
+    if (failure) throw failure;
+  }
+
+  private readonly attempts = new MicroBatcher<AttemptRecord & { resolution: AttemptResolution }, Error | null>((batch) =>
+    this.writeAttempts(batch),
+  );
+
+  /**
+   * One statement for a batch. If it fails (e.g. one delivery was deleted meanwhile and its attempt row
+   * breaks the foreign key), the records are written one by one so that only the bad one fails. A
+   * delivery listed twice (its lease ran out mid-attempt and it was taken again) is written one by one too,
+   * in order, as before batching.
+   */
+  private async writeAttempts(batch: Array<AttemptRecord & { resolution: AttemptResolution }>): Promise<Array<Error | null>> {
+    const distinct = new Set(batch.map((a) => a.deliveryId)).size === batch.length;
+    if (batch.length > 1 && distinct) {
+      try {
+        await this.writeAttemptRows(batch);
+        return batch.map(() => null);
+      } catch {
+        // fall through: one by one
+      }
+    }
+    const results: Array<Error | null> = [];
+    for (const a of batch) {
+      results.push(await this.writeAttemptRows([a]).then(() => null, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
+    }
+    return results;
+  }
+
+  private async writeAttemptRows(batch: Array<AttemptRecord & { resolution: AttemptResolution }>): Promise<void> {
+    const statusOf = (r: AttemptResolution): DeliveryStatus =>
+      r.kind === 'succeeded' ? 'succeeded' : r.kind === 'retry' ? 'pending' : r.kind === 'dead' ? 'dead' : 'parked';
     await this.ds.query(
-      `WITH attempt AS (
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::timestamptz[],
+                              $9::text[], $10::double precision[])
+           AS i(delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at, status, delay_ms)
+       ),
+       attempt AS (
          INSERT INTO delivery_attempts (delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         SELECT delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at FROM input
        )
-       UPDATE deliveries SET
-         status = $9,
-         attempt_count = GREATEST(attempt_count, $2),
+       UPDATE deliveries d SET
+         status = i.status,
+         attempt_count = GREATEST(d.attempt_count, i.attempt),
          lease_until = NULL,
-         next_attempt_at = CASE WHEN $9 = 'pending' THEN now() + make_interval(secs => $10::double precision / 1000) ELSE NULL END,
-         last_status_code = $4,
-         last_error = $6,
-         delivered_at = CASE WHEN $9 = 'succeeded' THEN now() ELSE delivered_at END,
-         dead_at = CASE WHEN $9 = 'dead' THEN now() ELSE dead_at END,
+         next_attempt_at = CASE WHEN i.status = 'pending' THEN now() + make_interval(secs => i.delay_ms / 1000) ELSE NULL END,
+         last_status_code = i.status_code,
+         last_error = i.error,
+         delivered_at = CASE WHEN i.status = 'succeeded' THEN now() ELSE d.delivered_at END,
+         dead_at = CASE WHEN i.status = 'dead' THEN now() ELSE d.dead_at END,
          updated_at = now()
-       WHERE id = $1`,
-      [a.deliveryId, a.attempt, a.outcome, a.statusCode, a.durationMs, a.error, a.responseExcerpt, a.startedAt, status, delayMs],
+       FROM input i
+       WHERE d.id = i.delivery_id`,
+      [
+        batch.map((a) => a.deliveryId),
+        batch.map((a) => a.attempt),
+        batch.map((a) => a.outcome),
+        batch.map((a) => a.statusCode),
+        batch.map((a) => a.durationMs),
+        batch.map((a) => a.error),
+        batch.map((a) => a.responseExcerpt),
+        batch.map((a) => a.startedAt),
+        batch.map((a) => statusOf(a.resolution)),
+        batch.map((a) => (a.resolution.kind === 'retry' ? a.resolution.delayMs : null)),
+      ],
     );
   }
 
