@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { MicroBatcher } from '@switchyard/persistence';
+import { MicroBatcher } from '@switchyard/batching';
 
 export type ClaimOutcome = 'new' | 'duplicate' | 'in_progress';
 

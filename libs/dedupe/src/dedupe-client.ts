@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { DEDUPE_PROTO_PATH, dedupeV1 } from '@switchyard/contracts';
-import { MicroBatcher } from './micro-batcher';
+import { MicroBatcher } from '@switchyard/batching';
 
 export class DedupeUnavailableError extends Error {
   readonly code = 'DEDUPE_UNAVAILABLE';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
-import { MicroBatcher } from '../micro-batcher';
+import { MicroBatcher } from '@switchyard/batching';
 import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
 
 export interface StoredEvent {
