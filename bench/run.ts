@@ -17,6 +17,7 @@ import { InboundPublisher, connectNats, deleteStreams, ensureStreams } from '@sw
 import { runMigrations } from '@switchyard/persistence';
 import { jetstreamPublishBaseline, postgresClaimBaselines } from './lib/baselines';
 import { LoadResult, runLoad } from './lib/load';
+import { runPaced } from './lib/paced-load';
 import { RequestMix } from './lib/payloads';
 import { Child, freePort, round1, rssOf, sleep, startChild } from './lib/procs';
 import { seedTenants } from './lib/seed';
@@ -133,7 +134,7 @@ async function main() {
       log('baseline: bare http handler');
       const bareSat = await runLoad(bareUrl, new RequestMix(keys), { connections: S.connections, seconds: S.saturationSeconds });
       const bareRates: Record<string, LoadResult> = {};
-      for (const rate of S.rates) bareRates[rate] = await runLoad(bareUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
+      for (const rate of S.rates) bareRates[rate] = await runPaced(bareUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
       results.bareHttp = { saturation: bareSat, rates: bareRates, rss: rssOf(bare.proc.pid) };
       await bare.stop();
 
@@ -153,7 +154,7 @@ async function main() {
       const rates: Record<string, LoadResult> = {};
       for (const rate of S.rates) {
         log(`ingress: ${rate} req/s for ${S.rateSeconds} s`);
-        rates[rate] = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
+        rates[rate] = await runPaced(ingressUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
         stageMs[rate] = stageMeans(before, (before = await stages()));
       }
       results.ingress = { saturation: sat, rates, stageMs };
@@ -212,7 +213,7 @@ async function main() {
       log(`end to end: ${S.e2eRate} events/s for ${S.e2eSeconds} s, ${S.subscribersPerClinic} subscribers per clinic`);
       await resetReceiver(receiverUrl, true);
       const e2eMix = new RequestMix(keys);
-      const e2eLoad = await runLoad(ingressUrl, e2eMix, { connections: S.rateConnections, seconds: S.e2eSeconds, rate: S.e2eRate });
+      const e2eLoad = await runPaced(ingressUrl, e2eMix, { connections: S.rateConnections, seconds: S.e2eSeconds, rate: S.e2eRate });
       const e2eExpected = e2eLoad.newEvents * S.subscribersPerClinic;
       const e2eComplete = await waitForDeliveries(receiverUrl, e2eExpected, 60_000);
       const e2eStats = await receiverStats(receiverUrl);
@@ -237,7 +238,7 @@ async function main() {
       }, 1000);
       await resetReceiver(receiverUrl, true);
       const steadyMix = new RequestMix(keys);
-      const steadyLoad = await runLoad(ingressUrl, steadyMix, { connections: S.rateConnections, seconds: S.steadySeconds, rate: S.steadyRate });
+      const steadyLoad = await runPaced(ingressUrl, steadyMix, { connections: S.rateConnections, seconds: S.steadySeconds, rate: S.steadyRate });
       await waitForDeliveries(receiverUrl, steadyLoad.newEvents * S.subscribersPerClinic, 30_000);
       clearInterval(sampler);
       const endRss = sample();

@@ -46,6 +46,12 @@ export class DeliveryDispatcher {
    * round trips than the deliveries themselves).
    */
   private backlog = true;
+  /**
+   * Subscribers with deliveries waiting in the queue (and their in-flight limit). New deliveries to them
+   * do not take the fast path, so they cannot overtake older ones; the flag drops once a poll finds less
+   * waiting than the subscriber had room for.
+   */
+  private readonly waiting = new Map<string, number>();
   /** Attempts under way, with the delivery each holds a lease on. */
   private readonly running = new Map<Promise<void>, string>();
   private readonly rates = new RateLimiter();
@@ -92,6 +98,7 @@ export class DeliveryDispatcher {
    * free slot; hand it over with `offer(jobs, true)` or give it back with `release`.
    */
   reserve(subscriberId: string, subscriberLimit: number | null): boolean {
+    if (this.waiting.has(subscriberId)) return false;
     const room = this.total < this.limits.concurrency && (this.inFlight.get(subscriberId) ?? 0) < (subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
     if (room) this.occupy(subscriberId);
     return room;
@@ -99,10 +106,15 @@ export class DeliveryDispatcher {
 
   /** Gives back a slot taken by `reserve` that no delivery used. */
   release(subscriberId: string): void {
+    this.freeSubscriberSlot(subscriberId);
+    this.total--;
+  }
+
+  /** The subscriber's side of a slot: free once its HTTP exchange is over, even before the attempt is recorded. */
+  private freeSubscriberSlot(subscriberId: string): void {
     const n = (this.inFlight.get(subscriberId) ?? 1) - 1;
     if (n <= 0) this.inFlight.delete(subscriberId);
     else this.inFlight.set(subscriberId, n);
-    this.total--;
   }
 
   /** Starts attempts for deliveries this process already holds a lease on (`reserved`: their slots are taken). */
@@ -111,6 +123,11 @@ export class DeliveryDispatcher {
       if (!reserved) this.occupy(job.subscriber.id);
       this.run(job);
     }
+  }
+
+  /** Notes that deliveries to this subscriber wait in the queue (fan-out stored them `pending`). */
+  noteWaiting(subscriberId: string, subscriberLimit: number | null): void {
+    this.waiting.set(subscriberId, subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
   }
 
   /** Asks the poller to look for due work now (e.g. after a replay). */
@@ -138,9 +155,11 @@ export class DeliveryDispatcher {
     try {
       const room = this.limits.concurrency - this.total;
       if (room > 0) {
-        const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, new Map(this.inFlight), this.limits.leaseMs);
+        const inFlightBefore = new Map(this.inFlight);
+        const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, inFlightBefore, this.limits.leaseMs);
         took = jobs.length;
         this.backlog = took >= room;
+        if (!this.backlog) this.forgetDrained(jobs, inFlightBefore);
         this.offer(jobs);
       } else {
         this.backlog = true;
@@ -154,6 +173,15 @@ export class DeliveryDispatcher {
     const again = this.pollAgain || (took > 0 && this.backlog);
     this.pollAgain = false;
     this.schedulePoll(again ? 10 : this.limits.pollIntervalMs);
+  }
+
+  /** After a poll that was not cut short by the global limit: subscribers that got less than their room have nothing left waiting. */
+  private forgetDrained(jobs: DeliveryJob[], inFlightBefore: Map<string, number>): void {
+    const got = new Map<string, number>();
+    for (const j of jobs) got.set(j.subscriber.id, (got.get(j.subscriber.id) ?? 0) + 1);
+    for (const [id, limit] of this.waiting) {
+      if ((got.get(id) ?? 0) < limit - (inFlightBefore.get(id) ?? 0)) this.waiting.delete(id);
+    }
   }
 
   private occupy(subscriberId: string): void {
@@ -173,18 +201,32 @@ export class DeliveryDispatcher {
       return;
     }
     this.metrics.deliveriesInFlight.inc();
-    const p = this.attempt(job)
+    // The subscriber's slot is freed as soon as its answer is in (max_in_flight counts requests to the
+    // subscriber); the process-wide slot only once the attempt is recorded, which bounds the work queued
+    // behind Postgres.
+    let subscriberSlotHeld = true;
+    const onAnswered = () => {
+      if (!subscriberSlotHeld) return;
+      subscriberSlotHeld = false;
+      this.freeSubscriberSlot(sid);
+      this.metrics.deliveriesInFlight.dec();
+      this.pollIfBacklog();
+    };
+    const p = this.attempt(job, onAnswered)
       .catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
-        this.release(sid);
-        this.metrics.deliveriesInFlight.dec();
+        onAnswered();
+        this.total--;
         this.running.delete(p);
-        if (this.backlog) {
-          this.pollAgain = true;
-          if (!this.polling) this.schedulePoll(0);
-        }
+        this.pollIfBacklog();
       });
     this.running.set(p, job.deliveryId);
+  }
+
+  private pollIfBacklog(): void {
+    if (!this.backlog) return;
+    this.pollAgain = true;
+    if (!this.polling) this.schedulePoll(0);
   }
 
   /**
@@ -193,7 +235,7 @@ export class DeliveryDispatcher {
    * the `traceparent` of its CLIENT span to the request (it appends: sending ours as well would duplicate
    * the header); when it is off, the stored traceparent is passed through unchanged.
    */
-  private attempt(job: DeliveryJob): Promise<void> {
+  private attempt(job: DeliveryJob, onAnswered: () => void): Promise<void> {
     const attempt = job.attemptCount + 1;
     return context.with(storedTraceContext(job.event.traceParent), () =>
       tracer.startActiveSpan(
@@ -214,7 +256,7 @@ export class DeliveryDispatcher {
             propagation.inject(context.active(), propagated);
             const extra: Record<string, string> =
               propagated.traceparent || !job.event.traceParent ? {} : { traceparent: job.event.traceParent };
-            const outcome = await this.attemptIn(job, attempt, extra);
+            const outcome = await this.attemptIn(job, attempt, extra, onAnswered);
             span.setAttribute('switchyard.outcome', outcome);
             if (outcome !== 'success') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
           } finally {
@@ -225,9 +267,10 @@ export class DeliveryDispatcher {
     );
   }
 
-  private async attemptIn(job: DeliveryJob, attempt: number, extra: Record<string, string>): Promise<string> {
+  private async attemptIn(job: DeliveryJob, attempt: number, extra: Record<string, string>, onAnswered: () => void): Promise<string> {
     const eventType = eventTypeLabel(job.event.eventName, KNOWN_EVENT_NAMES);
     const result = await this.sender.send(job, extra);
+    onAnswered();
     const resolution = this.resolve(result, attempt);
 
     await this.repo.recordAttempt(

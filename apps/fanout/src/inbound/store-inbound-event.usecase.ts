@@ -59,7 +59,9 @@ export class StoreInboundEventUseCase {
       taken.map((d) => ({ deliveryId: d.id, attemptCount: 0, event: stored, subscriber: byId.get(d.subscriberId)! })),
       true,
     );
-    if (result.deliveries.some((d) => d.status === 'pending')) this.dispatcher.wake();
+    const waiting = result.deliveries.filter((d) => d.status === 'pending');
+    for (const d of waiting) this.dispatcher.noteWaiting(d.subscriberId, byId.get(d.subscriberId)!.maxInFlight);
+    if (waiting.length > 0) this.dispatcher.wake();
     return { created: result.created, deliveries: result.deliveries.length };
   }
 }
