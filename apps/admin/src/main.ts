@@ -9,7 +9,7 @@ import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
-import { HttpErrorFilter, installFastifyErrorHandling } from '@switchyard/web';
+import { HttpErrorFilter } from '@switchyard/web';
 import { AdminAppModule } from './app.module';
 import { setUpOpenApi } from './openapi';
 
@@ -24,7 +24,6 @@ export async function startAdmin(config: AppConfig, options: StartOptions = {}) 
   const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, logger: false, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, { logger: new NestPinoLogger(log) });
   const fastify = app.getHttpAdapter().getInstance();
-  installFastifyErrorHandling(fastify, log);
   app.useGlobalFilters(new HttpErrorFilter(log));
   const ds = app.get(DataSource);
   registerOpsRoutes(fastify, metrics, async () => ({ postgres: await postgresAnswers(ds) }));

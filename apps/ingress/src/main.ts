@@ -9,7 +9,7 @@ import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher } from '@switchyard/messaging';
 import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
-import { HttpErrorFilter, hardenedServerOptions, installFastifyErrorHandling } from '@switchyard/web';
+import { HttpErrorFilter, hardenedServerOptions } from '@switchyard/web';
 import { IngressAppModule } from './app.module';
 
 /** Starts ingress: `POST /webhooks/nimbus` on INGRESS_PORT, with /healthz, /readyz, /metrics. */
@@ -29,7 +29,6 @@ export async function startIngress(config: AppConfig, options: StartOptions = {}
   });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, { logger: new NestPinoLogger(log), rawBody: true });
   const fastify = app.getHttpAdapter().getInstance();
-  installFastifyErrorHandling(fastify, log);
   app.useGlobalFilters(new HttpErrorFilter(log));
   const publisher = app.get(InboundPublisher);
   publisher.watchStatus();

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError } from './api-error';
 
@@ -60,7 +60,10 @@ function jsonSyntaxProblem(err: unknown): string | null {
   return null;
 }
 
-/** Nest side: errors thrown by controllers and guards. */
+/**
+ * Every error of a Nest-on-Fastify app, also those Fastify raises before a handler runs (body limit, content
+ * type, JSON syntax): Nest routes them all through its exception filters.
+ */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   constructor(private readonly log: Logger) {}
@@ -70,12 +73,4 @@ export class HttpErrorFilter implements ExceptionFilter {
     const { status, body, headers } = toErrorResponse(exception, this.log);
     void reply.code(status).headers(headers).send(body);
   }
-}
-
-/** Fastify side: errors raised before Nest sees the request (body limit, content type, JSON syntax) and unknown routes. */
-export function installFastifyErrorHandling(fastify: FastifyInstance, log: Logger): void {
-  fastify.setErrorHandler((err, _request: FastifyRequest, reply: FastifyReply) => {
-    const { status, body, headers } = toErrorResponse(err, log);
-    void reply.code(status).headers(headers).send(body);
-  });
 }
