@@ -20,9 +20,6 @@ module.exports = {
   },
   testTimeout: 60000,
   maxWorkers: 2,
-  // The apps' HTTP keep-alive agents and NATS/gRPC reconnect timers can outlive a file's afterAll by a
-  // few seconds; every spec closes what it starts, so do not wait for the stragglers.
-  forceExit: true,
   // Prints the reliability ledger table (test/reliability) at the end of a run that has rows.
   reporters: ['default', '<rootDir>/test/reliability/support/table-reporter.js'],
 };
