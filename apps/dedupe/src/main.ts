@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DEDUPE_PROTO_PATH, HEALTH_PROTO_PATH } from '@switchyard/contracts';
-import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer, withOpsServer } from '@switchyard/observability';
 import { DedupeAppModule } from './app.module';
 import { Module } from '@nestjs/common';
 
@@ -37,14 +37,7 @@ export async function startDedupe(config: AppConfig, options: StartOptions = {})
     postgres: await postgresAnswers(ds),
   }));
   log.info({ grpc_port: config.DEDUPE_GRPC_PORT, http_port: config.DEDUPE_HTTP_PORT }, 'dedupe service listening');
-  return {
-    app,
-    log,
-    async close() {
-      await ops.close();
-      await app.close();
-    },
-  };
+  return withOpsServer(app, log, ops);
 }
 
 startWhenMain(module, 'dedupe', startDedupe);

@@ -9,7 +9,7 @@ import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
-import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer, withOpsServer } from '@switchyard/observability';
 import { FanoutAppModule } from './app.module';
 import { NATS } from '@switchyard/messaging';
 
@@ -31,14 +31,7 @@ export async function startFanout(config: AppConfig, options: StartOptions = {})
     nats: !nc.isClosed() && (await nc.flush().then(() => true, () => false)),
   }));
   log.info({ port: config.FANOUT_HTTP_PORT }, 'fan-out running');
-  return {
-    app,
-    log,
-    async close() {
-      await ops.close();
-      await app.close();
-    },
-  };
+  return withOpsServer(app, log, ops);
 }
 
 startWhenMain(module, 'fanout', startFanout);

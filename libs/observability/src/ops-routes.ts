@@ -68,3 +68,15 @@ export async function startOpsServer(
   await app.listen({ port, host });
   return app;
 }
+
+/** An app with a standalone ops server, closed together: ops server first, then the app. */
+export function withOpsServer<A extends { close(): Promise<unknown> }, L>(app: A, log: L, ops: FastifyInstance) {
+  return {
+    app,
+    log,
+    async close() {
+      await ops.close();
+      await app.close();
+    },
+  };
+}
