@@ -1,6 +1,5 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export interface Child {
@@ -10,18 +9,8 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** The tests' own helper: a free TCP port on loopback. */
+export { freePort } from '../../test/support/free-port';
 
 /**
  * Forks a compiled bench script; resolves when it reports `ready` over IPC. Its stdout and stderr go

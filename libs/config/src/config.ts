@@ -133,12 +133,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return result.data;
 }
 
-/** Config for code that must not fail on start-up errors twice: loads once per process. */
-let cached: AppConfig | undefined;
-export function config(): AppConfig {
-  return (cached ??= loadConfig());
-}
-
 /** Exit code for a configuration error (EX_CONFIG): the supervisor does not restart such a process. */
 export const EXIT_CONFIG = 78;
 

@@ -71,10 +71,6 @@ export function eventTypeLabel(eventName: string, known: readonly string[]): str
   return known.includes(eventName) ? eventName : 'other';
 }
 
-export function statusClass(code: number): string {
-  return `${Math.floor(code / 100)}xx`;
-}
-
 export class Metrics {
   readonly registry = new Registry();
 

@@ -79,31 +79,54 @@ function decodeCursor(cursor: string): [string, string] | null {
 
 export class InvalidCursorError extends Error {}
 
+/** Conditions joined by AND, each with its value as the next numbered parameter (`?` marks its place). */
+class Conditions {
+  readonly sql: string[];
+  readonly params: unknown[] = [];
+
+  constructor(...fixed: string[]) {
+    this.sql = fixed;
+  }
+
+  add(condition: string, ...values: unknown[]): void {
+    let sql = condition;
+    for (const value of values) {
+      this.params.push(value);
+      sql = sql.replace('?', `$${this.params.length}`);
+    }
+    this.sql.push(sql);
+  }
+
+  /** The next parameter's placeholder, for a value used outside the conditions (e.g. LIMIT). */
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  get where(): string {
+    return this.sql.length ? `WHERE ${this.sql.join(' AND ')}` : '';
+  }
+}
+
 /** Read side of deliveries for the admin API, plus replay. Newest first, keyset-paginated. */
 export class DeliveryQueryRepository {
   constructor(private readonly ds: DataSource) {}
 
   async list(f: DeliveryFilter): Promise<{ items: DeliveryView[]; next_cursor: string | null }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (f.clinicId) add('clinic_id = ?', f.clinicId);
-    if (f.subscriberId) add('subscriber_id = ?', f.subscriberId);
-    if (f.status) add('status = ?', f.status);
+    const c = new Conditions();
+    if (f.clinicId) c.add('clinic_id = ?', f.clinicId);
+    if (f.subscriberId) c.add('subscriber_id = ?', f.subscriberId);
+    if (f.status) c.add('status = ?', f.status);
     if (f.cursor) {
-      const c = decodeCursor(f.cursor);
-      if (!c) throw new InvalidCursorError('cursor is not valid');
-      params.push(c[0], c[1]);
-      where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+      const cursor = decodeCursor(f.cursor);
+      if (!cursor) throw new InvalidCursorError('cursor is not valid');
+      c.add('(created_at, id) < (?::timestamptz, ?::uuid)', cursor[0], cursor[1]);
     }
-    params.push(f.limit + 1);
+    const limit = c.param(f.limit + 1);
     const rows = await this.ds.query(
-      `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_time FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
-      params,
+      `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_time FROM deliveries ${c.where}
+        ORDER BY created_at DESC, id DESC LIMIT ${limit}`,
+      c.params,
     );
     const page = rows.slice(0, f.limit);
     const last = page[page.length - 1];
@@ -129,22 +152,17 @@ export class DeliveryQueryRepository {
 
   /** Puts dead-lettered deliveries back in the queue, due now, with a fresh retry budget; returns how many. */
   async replay(f: ReplayFilter): Promise<number> {
-    const where: string[] = [`status = 'dead'`];
-    const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (f.clinicId) add('clinic_id = ?', f.clinicId);
-    if (f.ids) add('id = ANY(?::uuid[])', f.ids);
-    if (f.subscriberId) add('subscriber_id = ?', f.subscriberId);
-    if (f.since) add('dead_at >= ?', f.since);
-    if (f.until) add('dead_at < ?', f.until);
+    const c = new Conditions(`status = 'dead'`);
+    if (f.clinicId) c.add('clinic_id = ?', f.clinicId);
+    if (f.ids) c.add('id = ANY(?::uuid[])', f.ids);
+    if (f.subscriberId) c.add('subscriber_id = ?', f.subscriberId);
+    if (f.since) c.add('dead_at >= ?', f.since);
+    if (f.until) c.add('dead_at < ?', f.until);
     const [, affected] = await this.ds.query(
       `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
-        WHERE ${where.join(' AND ')}
+        ${c.where}
           AND subscriber_id IN (SELECT id FROM subscribers WHERE deleted_at IS NULL)`,
-      params,
+      c.params,
     );
     return affected;
   }

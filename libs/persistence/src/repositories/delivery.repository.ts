@@ -249,16 +249,6 @@ export class DeliveryRepository {
     );
   }
 
-  /** Puts a delivery taken under a lease back, due now, without spending an attempt (e.g. on shutdown). */
-  async returnToQueue(deliveryIds: string[]): Promise<void> {
-    if (deliveryIds.length === 0) return;
-    await this.ds.query(
-      `UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = now(), updated_at = now()
-        WHERE id = ANY($1::uuid[]) AND status = 'delivering'`,
-      [deliveryIds],
-    );
-  }
-
   /** Puts a leased delivery back, due after `delayMs`, without spending an attempt (it was throttled). */
   async defer(deliveryId: string, delayMs: number): Promise<void> {
     await this.ds.query(
