@@ -25,10 +25,11 @@ interface RawClient extends grpc.Client {
 }
 
 /**
- * Ingress's client of the dedupe service, on the generated request/response types. Claims and
- * completions that are made while a call is under way travel together in one ClaimBatch / CompleteBatch
- * call (a lone one goes at once, alone). Each call has a deadline; any transport failure becomes
- * DedupeUnavailableError (ingress answers 503).
+ * Ingress's client of the dedupe service, on the generated request/response types. The claims (and the
+ * completions) made in one turn of the event loop travel together in one ClaimBatch / CompleteBatch call;
+ * up to 32 claim calls are in flight before further claims wait and batch up (a bound of 8 queued claims
+ * behind busy calls at 500 req/s and doubled their latency). Each call has a deadline; any transport
+ * failure becomes DedupeUnavailableError (ingress answers 503).
  */
 export class DedupeClient {
   private readonly client: RawClient;
@@ -47,7 +48,7 @@ export class DedupeClient {
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2_000,
     }) as unknown as RawClient;
-    this.claims = new MicroBatcher(async (claims) => (await this.call(this.client.ClaimBatch, { claims }, new grpc.Metadata())).results, 128, 8);
+    this.claims = new MicroBatcher(async (claims) => (await this.call(this.client.ClaimBatch, { claims }, new grpc.Metadata())).results, 128, 32);
     this.completions = new MicroBatcher(
       async (completions) => (await this.call(this.client.CompleteBatch, { completions }, new grpc.Metadata())).completed,
       256,

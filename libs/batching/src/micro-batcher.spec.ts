@@ -1,0 +1,88 @@
+import { MicroBatcher } from './micro-batcher';
+
+/** A batch writer whose batches finish only when the test says so. */
+function controlledWriter() {
+  const batches: Array<{ inputs: number[]; finish: () => void; fail: (e: Error) => void }> = [];
+  const write = (inputs: number[]) =>
+    new Promise<number[]>((resolve, reject) => {
+      batches.push({ inputs, finish: () => resolve(inputs.map((i) => i * 10)), fail: reject });
+    });
+  return { batches, write };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('MicroBatcher', () => {
+  it('writes the calls made in one turn of the event loop as one batch, answering each with its own result', async () => {
+    const w = controlledWriter();
+    const batcher = new MicroBatcher(w.write);
+    const answers = [1, 2, 3].map((i) => batcher.submit(i));
+    expect(w.batches).toHaveLength(0); // nothing is written synchronously: the turn may still add calls
+    await turn();
+    expect(w.batches.map((b) => b.inputs)).toEqual([[1, 2, 3]]);
+    w.batches[0]!.finish();
+    await expect(Promise.all(answers)).resolves.toEqual([10, 20, 30]);
+  });
+
+  it('writes a lone call in the next turn, without waiting for a timer or for other calls', async () => {
+    const w = controlledWriter();
+    const batcher = new MicroBatcher(w.write);
+    const answer = batcher.submit(7);
+    await turn();
+    expect(w.batches.map((b) => b.inputs)).toEqual([[7]]);
+    w.batches[0]!.finish();
+    await expect(answer).resolves.toBe(70);
+  });
+
+  it('keeps at most maxConcurrentBatches in flight; calls made meanwhile wait and go together', async () => {
+    const w = controlledWriter();
+    const batcher = new MicroBatcher(w.write, 256, 2);
+    const answers: Array<Promise<number>> = [];
+    answers.push(batcher.submit(1));
+    await turn();
+    answers.push(batcher.submit(2));
+    await turn();
+    answers.push(batcher.submit(3), batcher.submit(4));
+    await turn();
+    answers.push(batcher.submit(5));
+    await turn();
+    expect(w.batches.map((b) => b.inputs)).toEqual([[1], [2]]);
+    w.batches[0]!.finish();
+    await answers[0];
+    await turn();
+    expect(w.batches.map((b) => b.inputs)).toEqual([[1], [2], [3, 4, 5]]);
+    w.batches[1]!.finish();
+    w.batches[2]!.finish();
+    await expect(Promise.all(answers)).resolves.toEqual([10, 20, 30, 40, 50]);
+  });
+
+  it('splits a turn larger than maxBatch into several batches', async () => {
+    const w = controlledWriter();
+    const batcher = new MicroBatcher(w.write, 2, 4);
+    const answers = [1, 2, 3, 4, 5].map((i) => batcher.submit(i));
+    await turn();
+    expect(w.batches.map((b) => b.inputs)).toEqual([[1, 2], [3, 4], [5]]);
+    w.batches.forEach((b) => b.finish());
+    await expect(Promise.all(answers)).resolves.toEqual([10, 20, 30, 40, 50]);
+  });
+
+  it('rejects every call of a failed batch and goes on with the next ones', async () => {
+    const w = controlledWriter();
+    const batcher = new MicroBatcher(w.write, 256, 1);
+    const failed = [batcher.submit(1), batcher.submit(2)];
+    await turn();
+    w.batches[0]!.fail(new Error('database down'));
+    await Promise.all(failed.map((p) => expect(p).rejects.toThrow('database down')));
+    const next = batcher.submit(3);
+    await turn();
+    w.batches[1]!.finish();
+    await expect(next).resolves.toBe(30);
+  });
+
+  it('rejects the calls of a batch whose writer throws synchronously', async () => {
+    const batcher = new MicroBatcher<number, number>(() => {
+      throw new Error('bad input');
+    });
+    await expect(batcher.submit(1)).rejects.toThrow('bad input');
+  });
+});
