@@ -22,6 +22,7 @@ import { RequestMix } from './lib/payloads';
 import { Child, freePort, round1, rssOf, sleep, startChild } from './lib/procs';
 import { seedTenants } from './lib/seed';
 import { scrapeStages, stageMeans } from './lib/stages';
+import { pidsNamed, startCpuMeter } from './lib/cpu';
 
 const env = process.env;
 const num = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
@@ -31,15 +32,19 @@ const S = {
   rates: (env.BENCH_RATES ?? '500,2000').split(',').map(Number),
   connections: num('BENCH_CONNECTIONS', 100),
   rateConnections: num('BENCH_RATE_CONNECTIONS', 50),
-  e2eRate: num('BENCH_E2E_RATE', 200),
-  e2eSeconds: num('BENCH_E2E_SECONDS', 15),
+  /** End-to-end latency and CPU per event at each of these rates (events/s), to show where the knee is. */
+  e2eRates: (env.BENCH_E2E_RATES ?? '50,200').split(',').map(Number),
+  e2eSeconds: num('BENCH_E2E_SECONDS', 10),
   fanoutEvents: num('BENCH_FANOUT_EVENTS', 4000),
   steadyRate: num('BENCH_STEADY_RATE', 200),
   steadySeconds: num('BENCH_STEADY_SECONDS', 60),
   baselineSeconds: num('BENCH_BASELINE_SECONDS', 5),
   clinics: 100,
   subscribersPerClinic: 3,
-  /** `ingress` runs only the ingress phases, `fanout` only the fan-out backlog phase (for profiling); `all` (default) everything. */
+  /**
+   * `ingress` runs only the ingress phases, `fanout` only the fan-out backlog phase, `e2e` only the
+   * end-to-end and steady phases (for profiling); `all` (default) everything.
+   */
   only: env.BENCH_ONLY ?? 'all',
   /** Comma-separated apps to run with `--cpu-prof` (profiles land in the run's log dir). */
   cpuProf: (env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean),
@@ -145,7 +150,7 @@ async function main() {
     }
 
     // ── Ingress ──────────────────────────────────────────────────────────────────────────────
-    if (S.only !== 'fanout') {
+    if (S.only === 'all' || S.only === 'ingress') {
       log(`ingress: saturation, ${S.connections} connections, ${S.saturationSeconds} s`);
       const stages = () => scrapeStages(`http://127.0.0.1:${ports.ingress}/metrics`, `http://127.0.0.1:${ports.dedupeHttp}/metrics`);
       let before = await stages();
@@ -206,26 +211,41 @@ async function main() {
       };
       log(`fan-out: ${results.fanout.deliveriesPerSecond} deliveries/s`);
     }
-    if (S.only === 'all') {
-      const fanout = children.find((c) => c.name === 'fanout')!;
+    if (S.only === 'all' || S.only === 'e2e') {
+      const fanout = children.find((c) => c.name === 'fanout') ?? (await startApp('fanout'));
 
-      // ── End to end at a fixed rate ─────────────────────────────────────────────────────────
-      log(`end to end: ${S.e2eRate} events/s for ${S.e2eSeconds} s, ${S.subscribersPerClinic} subscribers per clinic`);
-      await resetReceiver(receiverUrl, true);
-      const e2eMix = new RequestMix(keys);
-      const e2eLoad = await runPaced(ingressUrl, e2eMix, { connections: S.rateConnections, seconds: S.e2eSeconds, rate: S.e2eRate });
-      const e2eExpected = e2eLoad.newEvents * S.subscribersPerClinic;
-      const e2eComplete = await waitForDeliveries(receiverUrl, e2eExpected, 60_000);
-      const e2eStats = await receiverStats(receiverUrl);
-      results.endToEnd = {
-        rate: S.e2eRate,
-        ingress: e2eLoad,
-        expectedDeliveries: e2eExpected,
-        delivered: e2eStats.count,
-        doubleDeliveries: e2eStats.duplicates,
-        complete: e2eComplete,
-        latencyMs: e2eStats.latency,
+      // ── End to end at fixed rates, with the CPU each process spends per event ────────────────
+      const receiver = children.find((c) => c.name === 'receiver')!;
+      const pidOf = (c: Child) => () => (c.proc.pid ? [c.proc.pid] : []);
+      const cpuGroups = {
+        ingress: pidOf(ingress),
+        dedupe: pidOf(dedupe),
+        fanout: pidOf(fanout),
+        receiver: pidOf(receiver),
+        postgres: () => pidsNamed('postgres'),
+        'nats-server': () => pidsNamed('nats-server'),
       };
+      results.endToEnd = {};
+      for (const rate of S.e2eRates) {
+        log(`end to end: ${rate} events/s for ${S.e2eSeconds} s, ${S.subscribersPerClinic} subscribers per clinic`);
+        await resetReceiver(receiverUrl, true);
+        const meter = startCpuMeter(cpuGroups);
+        const e2eLoad = await runPaced(ingressUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.e2eSeconds, rate });
+        const e2eExpected = e2eLoad.newEvents * S.subscribersPerClinic;
+        const e2eComplete = await waitForDeliveries(receiverUrl, e2eExpected, 60_000);
+        const cpu = meter.stop(e2eLoad.ok);
+        const e2eStats = await receiverStats(receiverUrl);
+        results.endToEnd[rate] = {
+          rate,
+          ingress: e2eLoad,
+          expectedDeliveries: e2eExpected,
+          delivered: e2eStats.count,
+          doubleDeliveries: e2eStats.duplicates,
+          complete: e2eComplete,
+          latencyMs: e2eStats.latency,
+          cpu,
+        };
+      }
 
       // ── Memory over a steady phase ─────────────────────────────────────────────────────────
       log(`steady: ${S.steadyRate} events/s for ${S.steadySeconds} s (BENCH_STEADY_SECONDS=120 for the issue's 2 minutes)`);
@@ -325,11 +345,12 @@ function table(r: Record<string, any>): string {
     rows.push([`ingress p99 @ ${rate} req/s`, fmt(res.latencyMs.p99, ' ms'), `bare ${fmt(b?.latencyMs.p99, ' ms')}`, fmt(ratio(res.latencyMs.p99, b?.latencyMs.p99))]);
     if (r.ingress?.stageMs?.[rate]) rows.push([`  where the time goes @ ${rate} req/s`, stage(rate), '', '']);
   }
-  if (r.endToEnd) {
-    const e = r.endToEnd;
-    rows.push([`end to end p50 @ ${e.rate} ev/s × 3 subs`, fmt(e.latencyMs.p50, ' ms'), '—', '—']);
-    rows.push([`end to end p99 @ ${e.rate} ev/s × 3 subs`, fmt(e.latencyMs.p99, ' ms'), '—', '—']);
+  for (const e of Object.values((r.endToEnd ?? {}) as Record<string, any>)) {
+    rows.push([`end to end p50 / p99 @ ${e.rate} ev/s × 3 subs`, `${fmt(e.latencyMs.p50)} / ${fmt(e.latencyMs.p99)} ms`, '—', '—']);
     rows.push(['  delivered / expected (double)', `${fmt(e.delivered)} / ${fmt(e.expectedDeliveries)} (${fmt(e.doubleDeliveries)})`, '', '']);
+    const perEvent = Object.entries(e.cpu.msPerEvent as Record<string, number | null>).map(([k, v]) => `${k} ${fmt(v)}`);
+    const total = Object.values(e.cpu.msPerEvent as Record<string, number | null>).reduce((n: number, v) => n + (v ?? 0), 0);
+    rows.push([`  CPU ms per event (machine ${e.cpu.machineBusyPercent} % busy)`, `${perEvent.join(', ')}; total ${round1(total)}`, '', '']);
   }
   if (r.fanout) {
     const f = r.fanout;
