@@ -27,6 +27,31 @@ describe('ClaimStore (real Postgres)', () => {
     await expect(store.claim(input(first.key))).resolves.toEqual({ outcome: 'duplicate', token: '', eventId: first.eventId });
   });
 
+  it('writes claims and completions made together in one statement, completions first', async () => {
+    const first = input();
+    const claim = await store.claim(first);
+    if (claim.outcome !== 'new') throw new Error('expected a new claim');
+    const other = input();
+    batches.length = 0;
+    const [completed, resend, unrelated] = await Promise.all([
+      store.complete(first.key, claim.token),
+      store.claim(input(first.key)),
+      store.claim(other),
+    ]);
+    expect(batches).toEqual([3]);
+    expect(completed).toBe(true);
+    expect(resend).toEqual({ outcome: 'duplicate', token: '', eventId: first.eventId });
+    expect(unrelated.outcome).toBe('new');
+  });
+
+  it('answers in progress for a claim whose key a failed completion in the same statement did not finish', async () => {
+    const first = input();
+    await store.claim(first);
+    const [completed, resend] = await Promise.all([store.complete(first.key, 'not-the-token'), store.claim(input(first.key))]);
+    expect(completed).toBe(false);
+    expect(resend.outcome).toBe('in_progress');
+  });
+
   it('frees a released key so the retry is new, and refuses a release with the wrong token', async () => {
     const first = input();
     const claim = await store.claim(first);

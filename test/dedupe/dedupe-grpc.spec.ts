@@ -14,7 +14,7 @@ describe('dedupe service over gRPC', () => {
     client = new DedupeClient(stack.config.DEDUPE_GRPC_URL, 2_000);
   });
   afterAll(async () => {
-    client?.close();
+    await client?.close();
     await stack?.stop();
   });
 
@@ -25,6 +25,40 @@ describe('dedupe service over gRPC', () => {
     if (claim.outcome !== 'new') return;
     await expect(client.complete(req.key, claim.token)).resolves.toBe(true);
     await expect(client.claim({ ...req, eventId: randomUUID() })).resolves.toEqual({ outcome: 'duplicate', eventId: req.eventId });
+  });
+
+  it('carries a completion along with the next claim, so a resend right after is a duplicate', async () => {
+    const patient = new DedupeClient(stack.config.DEDUPE_GRPC_URL, 2_000, 60_000); // the linger never runs out here
+    try {
+      const req = { key: randomUUID(), clinicId: 'c1', eventId: randomUUID(), leaseMs: 0 };
+      const claim = await patient.claim(req);
+      if (claim.outcome !== 'new') throw new Error('expected a new claim');
+      let completed: boolean | undefined;
+      const completion = patient.complete(req.key, claim.token).then((c) => (completed = c));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(completed).toBeUndefined(); // waiting for a call to ride along with
+      await expect(patient.claim({ ...req, eventId: randomUUID() })).resolves.toEqual({ outcome: 'duplicate', eventId: req.eventId });
+      await completion;
+      expect(completed).toBe(true);
+    } finally {
+      await patient.close();
+    }
+  });
+
+  it('sends waiting completions on their own after the linger, and on close', async () => {
+    const req = { key: randomUUID(), clinicId: 'c1', eventId: randomUUID(), leaseMs: 0 };
+    const claim = await client.claim(req);
+    if (claim.outcome !== 'new') throw new Error('expected a new claim');
+    await expect(client.complete(req.key, claim.token)).resolves.toBe(true);
+
+    const closing = new DedupeClient(stack.config.DEDUPE_GRPC_URL, 2_000, 60_000);
+    const second = { key: randomUUID(), clinicId: 'c1', eventId: randomUUID(), leaseMs: 0 };
+    const secondClaim = await closing.claim(second);
+    if (secondClaim.outcome !== 'new') throw new Error('expected a new claim');
+    const completion = closing.complete(second.key, secondClaim.token);
+    await closing.close();
+    await expect(completion).resolves.toBe(true);
+    await expect(client.claim(second)).resolves.toEqual({ outcome: 'duplicate', eventId: second.eventId });
   });
 
   it('refuses a malformed claim with INVALID_ARGUMENT', async () => {

@@ -41,7 +41,7 @@ export class IngressAppModule implements OnApplicationShutdown {
   ) {}
 
   async onApplicationShutdown() {
-    this.dedupe.close();
+    await this.dedupe.close();
     await this.nc.drain().catch(() => undefined);
   }
 }

@@ -17,14 +17,22 @@ export interface ClaimAnswer {
   eventId: string;
 }
 
+export interface Completion {
+  key: string;
+  token: string;
+}
+
+type Op = { kind: 'claim'; input: ClaimInput } | { kind: 'complete'; completion: Completion };
+type OpAnswer = ClaimAnswer | boolean;
+
 /**
  * Idempotency claims in Postgres. A key is free when it has no row, its row expired (TTL), or it is a
- * `pending` claim whose lease ran out (the claimer crashed before publishing). Claims, completions and
- * releases that arrive together are written in one statement each (see MicroBatcher).
+ * `pending` claim whose lease ran out (the claimer crashed before publishing). The claims and completions
+ * made in one turn of the event loop are written in one statement (see MicroBatcher), completions first:
+ * a claim of a key completed in the same statement is a duplicate.
  */
 export class ClaimStore {
-  private readonly claims: MicroBatcher<ClaimInput, ClaimAnswer>;
-  private readonly completions: MicroBatcher<{ key: string; token: string }, boolean>;
+  private readonly ops: MicroBatcher<Op, OpAnswer>;
 
   constructor(
     private readonly ds: DataSource,
@@ -32,16 +40,15 @@ export class ClaimStore {
     private readonly defaultLeaseMs: number,
     readonly onBatch: (size: number) => void = () => undefined,
   ) {
-    this.claims = new MicroBatcher((inputs) => this.claimBatch(inputs));
-    this.completions = new MicroBatcher((inputs) => this.completeBatch(inputs));
+    this.ops = new MicroBatcher((ops) => this.writeOps(ops));
   }
 
   claim(input: ClaimInput): Promise<ClaimAnswer> {
-    return this.claims.submit(input);
+    return this.ops.submit({ kind: 'claim', input }) as Promise<ClaimAnswer>;
   }
 
   complete(key: string, token: string): Promise<boolean> {
-    return this.completions.submit({ key, token });
+    return this.ops.submit({ kind: 'complete', completion: { key, token } }) as Promise<boolean>;
   }
 
   /** Frees a key whose event could not be stored, so the sender's retry is new. */
@@ -62,49 +69,70 @@ export class ClaimStore {
     return affected;
   }
 
-  private async claimBatch(inputs: ClaimInput[]): Promise<ClaimAnswer[]> {
-    this.onBatch(inputs.length);
+  private async writeOps(ops: Op[]): Promise<OpAnswer[]> {
+    this.onBatch(ops.length);
+    const completions = ops.flatMap((op) => (op.kind === 'complete' ? [op.completion] : []));
+    const completing = new Set(completions.map((c) => c.key));
     // A key may appear twice in one batch (two concurrent resends); the statement takes each key once and
-    // the repeats learn the first one's fate.
+    // the repeats learn the first one's fate. Keys completed in this batch are answered from the completion.
     const firstIndex = new Map<string, number>();
     const unique: Array<ClaimInput & { token: string }> = [];
-    for (const input of inputs) {
-      if (!firstIndex.has(input.key)) {
-        firstIndex.set(input.key, unique.length);
-        unique.push({ ...input, token: randomUUID() });
+    for (const op of ops) {
+      if (op.kind !== 'claim' || completing.has(op.input.key) || firstIndex.has(op.input.key)) continue;
+      firstIndex.set(op.input.key, unique.length);
+      unique.push({ ...op.input, token: randomUUID() });
+    }
+    const rows: Array<{ kind: 'claim' | 'done'; key: string; token: string | null; claimed: boolean; state: string | null; event_id: string | null }> =
+      await this.ds.query(
+        `WITH input AS (
+           SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::int[]) AS i(key, clinic_id, event_id, token, lease_ms)
+         ),
+         done AS (
+           UPDATE idempotency_claims c SET state = 'done'
+             FROM unnest($7::text[], $8::text[]) AS d(key, token)
+            WHERE c.key = d.key AND c.token = d.token
+            RETURNING c.key, c.token, c.event_id
+         ),
+         upserted AS (
+           INSERT INTO idempotency_claims AS c (key, clinic_id, event_id, state, token, lease_until, expires_at, created_at)
+           SELECT key, clinic_id, event_id, 'pending', token, now() + make_interval(secs => lease_ms::double precision / 1000),
+                  now() + make_interval(secs => $6::double precision / 1000), now()
+             FROM input
+           ON CONFLICT (key) DO UPDATE SET
+             clinic_id = EXCLUDED.clinic_id, event_id = EXCLUDED.event_id, state = 'pending', token = EXCLUDED.token,
+             lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at, created_at = now()
+           WHERE c.expires_at <= now() OR (c.state = 'pending' AND c.lease_until <= now())
+           RETURNING c.key
+         )
+         SELECT 'claim' AS kind, i.key, NULL::text AS token, (u.key IS NOT NULL) AS claimed, old.state, old.event_id
+           FROM input i
+           LEFT JOIN upserted u ON u.key = i.key
+           LEFT JOIN idempotency_claims old ON old.key = i.key
+         UNION ALL
+         SELECT 'done', d.key, d.token, true, 'done', d.event_id FROM done d`,
+        [
+          unique.map((u) => u.key),
+          unique.map((u) => u.clinicId),
+          unique.map((u) => u.eventId),
+          unique.map((u) => u.token),
+          unique.map((u) => u.leaseMs || this.defaultLeaseMs),
+          this.ttlMs,
+          completions.map((c) => c.key),
+          completions.map((c) => c.token),
+        ],
+      );
+    const claimRows = new Map<string, (typeof rows)[number]>();
+    const doneTokens = new Set<string>();
+    const completedEventIds = new Map<string, string>();
+    for (const row of rows) {
+      if (row.kind === 'claim') claimRows.set(row.key, row);
+      else {
+        doneTokens.add(`${row.key}\u0000${row.token}`);
+        completedEventIds.set(row.key, row.event_id!);
       }
     }
-    const rows: Array<{ key: string; claimed: boolean; state: string | null; event_id: string | null }> = await this.ds.query(
-      `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::int[]) AS i(key, clinic_id, event_id, token, lease_ms)
-       ),
-       upserted AS (
-         INSERT INTO idempotency_claims AS c (key, clinic_id, event_id, state, token, lease_until, expires_at, created_at)
-         SELECT key, clinic_id, event_id, 'pending', token, now() + make_interval(secs => lease_ms::double precision / 1000),
-                now() + make_interval(secs => $6::double precision / 1000), now()
-           FROM input
-         ON CONFLICT (key) DO UPDATE SET
-           clinic_id = EXCLUDED.clinic_id, event_id = EXCLUDED.event_id, state = 'pending', token = EXCLUDED.token,
-           lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at, created_at = now()
-         WHERE c.expires_at <= now() OR (c.state = 'pending' AND c.lease_until <= now())
-         RETURNING c.key
-       )
-       SELECT i.key, (u.key IS NOT NULL) AS claimed, old.state, old.event_id
-         FROM input i
-         LEFT JOIN upserted u ON u.key = i.key
-         LEFT JOIN idempotency_claims old ON old.key = i.key`,
-      [
-        unique.map((u) => u.key),
-        unique.map((u) => u.clinicId),
-        unique.map((u) => u.eventId),
-        unique.map((u) => u.token),
-        unique.map((u) => u.leaseMs || this.defaultLeaseMs),
-        this.ttlMs,
-      ],
-    );
-    const byKey = new Map(rows.map((r) => [r.key, r]));
     const answers = unique.map((u): ClaimAnswer => {
-      const row = byKey.get(u.key)!;
+      const row = claimRows.get(u.key)!;
       if (row.claimed) return { outcome: 'new', token: u.token, eventId: u.eventId };
       // Not claimed: completed earlier → duplicate; otherwise someone holds the lease (or committed the
       // row after this statement's snapshot) → in progress, and the sender should retry shortly.
@@ -112,26 +140,20 @@ export class ClaimStore {
       return { outcome: 'in_progress', token: '', eventId: row.event_id ?? u.eventId };
     });
     const answered = new Set<string>();
-    return inputs.map((input) => {
-      const answer = answers[firstIndex.get(input.key)!]!;
-      if (!answered.has(input.key)) {
-        answered.add(input.key);
+    return ops.map((op): OpAnswer => {
+      if (op.kind === 'complete') return doneTokens.has(`${op.completion.key}\u0000${op.completion.token}`);
+      const { key, eventId } = op.input;
+      if (completing.has(key)) {
+        const completedAs = completedEventIds.get(key);
+        // The holder's completion failed (its lease ran out and someone else took the key): still held.
+        return completedAs ? { outcome: 'duplicate', token: '', eventId: completedAs } : { outcome: 'in_progress', token: '', eventId };
+      }
+      const answer = answers[firstIndex.get(key)!]!;
+      if (!answered.has(key)) {
+        answered.add(key);
         return answer;
       }
       return answer.outcome === 'new' ? { outcome: 'in_progress', token: '', eventId: answer.eventId } : answer;
     });
-  }
-
-  private async completeBatch(inputs: Array<{ key: string; token: string }>): Promise<boolean[]> {
-    // TypeORM answers an UPDATE with [rows, affected].
-    const [rows]: [Array<{ key: string; token: string }>, number] = await this.ds.query(
-      `UPDATE idempotency_claims c SET state = 'done'
-         FROM unnest($1::text[], $2::text[]) AS i(key, token)
-        WHERE c.key = i.key AND c.token = i.token
-        RETURNING c.key, c.token`,
-      [inputs.map((i) => i.key), inputs.map((i) => i.token)],
-    );
-    const done = new Set(rows.map((r) => `${r.key}\u0000${r.token}`));
-    return inputs.map((i) => done.has(`${i.key}\u0000${i.token}`));
   }
 }

@@ -3,6 +3,12 @@ import * as protoLoader from '@grpc/proto-loader';
 import { DEDUPE_PROTO_PATH, dedupeV1 } from '@switchyard/contracts';
 import { MicroBatcher } from '@switchyard/batching';
 
+interface PendingCompletion {
+  req: dedupeV1.CompleteRequest;
+  resolve: (completed: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
 export class DedupeUnavailableError extends Error {
   readonly code = 'DEDUPE_UNAVAILABLE';
 }
@@ -25,20 +31,24 @@ interface RawClient extends grpc.Client {
 }
 
 /**
- * Ingress's client of the dedupe service, on the generated request/response types. The claims (and the
- * completions) made in one turn of the event loop travel together in one ClaimBatch / CompleteBatch call;
- * up to 32 claim calls are in flight before further claims wait and batch up (a bound of 8 queued claims
- * behind busy calls at 500 req/s and doubled their latency). Each call has a deadline; any transport
- * failure becomes DedupeUnavailableError (ingress answers 503).
+ * Ingress's client of the dedupe service, on the generated request/response types. The claims made in one
+ * turn of the event loop travel together in one ClaimBatch call; up to 32 such calls are in flight before
+ * further claims wait and batch up (a bound of 8 queued claims behind busy calls at 500 req/s and doubled
+ * their latency). Completions are not urgent (the event is stored already): they ride along with the next
+ * ClaimBatch call, so each event costs one round trip to dedupe and one statement there instead of two,
+ * or go in a CompleteBatch call of their own after `completionLingerMs` without claims. Each call has a
+ * deadline; any transport failure becomes DedupeUnavailableError (ingress answers 503).
  */
 export class DedupeClient {
   private readonly client: RawClient;
   private readonly claims: MicroBatcher<dedupeV1.ClaimRequest, dedupeV1.ClaimResponse>;
-  private readonly completions: MicroBatcher<dedupeV1.CompleteRequest, boolean>;
+  private pendingCompletions: PendingCompletion[] = [];
+  private completionTimer?: NodeJS.Timeout;
 
   constructor(
     address: string,
     private readonly timeoutMs: number,
+    private readonly completionLingerMs = 10,
   ) {
     const definition = protoLoader.loadSync(DEDUPE_PROTO_PATH, { keepCase: false, longs: Number, enums: Number, defaults: true });
     const pkg = grpc.loadPackageDefinition(definition) as any;
@@ -48,12 +58,7 @@ export class DedupeClient {
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2_000,
     }) as unknown as RawClient;
-    this.claims = new MicroBatcher(async (claims) => (await this.call(this.client.ClaimBatch, { claims }, new grpc.Metadata())).results, 128, 32);
-    this.completions = new MicroBatcher(
-      async (completions) => (await this.call(this.client.CompleteBatch, { completions }, new grpc.Metadata())).completed,
-      256,
-      4,
-    );
+    this.claims = new MicroBatcher((claims) => this.claimBatch(claims), 128, 32);
   }
 
   async claim(req: dedupeV1.ClaimRequest): Promise<ClaimReply> {
@@ -70,8 +75,12 @@ export class DedupeClient {
     }
   }
 
+  /** Resolves once dedupe has marked the claim done (true), or found it taken over meanwhile (false). */
   complete(key: string, token: string): Promise<boolean> {
-    return this.completions.submit({ key, token });
+    return new Promise((resolve, reject) => {
+      this.pendingCompletions.push({ req: { key, token }, resolve, reject });
+      this.completionTimer ??= setTimeout(() => void this.flushCompletions(), this.completionLingerMs);
+    });
   }
 
   async release(key: string, token: string, metadata = new grpc.Metadata()): Promise<boolean> {
@@ -83,8 +92,43 @@ export class DedupeClient {
     return new Promise((resolve) => this.client.waitForReady(Date.now() + timeoutMs, (err) => resolve(!err)));
   }
 
-  close(): void {
+  /** Sends the completions still waiting, then closes the channel. */
+  async close(): Promise<void> {
+    await this.flushCompletions();
     this.client.close();
+  }
+
+  private async claimBatch(claims: dedupeV1.ClaimRequest[]): Promise<dedupeV1.ClaimResponse[]> {
+    const carried = this.takeCompletions();
+    const request = { claims, completions: carried.map((c) => c.req) };
+    return this.call(this.client.ClaimBatch, request, new grpc.Metadata()).then(
+      (res) => {
+        carried.forEach((c, i) => c.resolve(res.completed[i] ?? false));
+        return res.results;
+      },
+      (err: unknown) => {
+        carried.forEach((c) => c.reject(err));
+        throw err;
+      },
+    );
+  }
+
+  private async flushCompletions(): Promise<void> {
+    while (this.pendingCompletions.length > 0) {
+      const carried = this.takeCompletions();
+      await this.call(this.client.CompleteBatch, { completions: carried.map((c) => c.req) }, new grpc.Metadata()).then(
+        (res) => carried.forEach((c, i) => c.resolve(res.completed[i] ?? false)),
+        (err: unknown) => carried.forEach((c) => c.reject(err)),
+      );
+    }
+  }
+
+  private takeCompletions(max = 256): PendingCompletion[] {
+    clearTimeout(this.completionTimer);
+    this.completionTimer = undefined;
+    const taken = this.pendingCompletions.splice(0, max);
+    if (this.pendingCompletions.length > 0) this.completionTimer = setTimeout(() => void this.flushCompletions(), this.completionLingerMs);
+    return taken;
   }
 
   private call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req, metadata: grpc.Metadata): Promise<Res> {

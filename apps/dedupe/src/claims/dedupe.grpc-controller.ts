@@ -32,10 +32,16 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
     return this.claimValid(req);
   }
 
-  /** The claims of a batch join the store's own batching, so many callers still share one statement. */
+  /**
+   * The claims of a batch, and the completions it carries, join the store's own batching in that order
+   * within one turn of the event loop: one statement, completions first, shared with other callers.
+   */
   async claimBatch(req: dedupeV1.ClaimBatchRequest): Promise<dedupeV1.ClaimBatchResponse> {
     req.claims.forEach(assertValidClaim);
-    return { results: await Promise.all(req.claims.map((c) => this.claimValid(c))) };
+    const completed = req.completions.map((c) => this.guard(() => this.claims.complete(c.key, c.token)));
+    const results = req.claims.map((c) => this.claimValid(c));
+    const [done, answers] = await Promise.all([Promise.all(completed), Promise.all(results)]);
+    return { results: answers, completed: done };
   }
 
   async completeBatch(req: dedupeV1.CompleteBatchRequest): Promise<dedupeV1.CompleteBatchResponse> {

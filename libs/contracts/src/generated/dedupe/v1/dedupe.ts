@@ -58,10 +58,17 @@ export interface ReleaseResponse {
 
 export interface ClaimBatchRequest {
   claims: ClaimRequest[];
+  /**
+   * Completions the caller made since its last call, carried along instead of a CompleteBatch call of
+   * their own. They take effect before the claims: a claim of a key completed here is a DUPLICATE.
+   */
+  completions: CompleteRequest[];
 }
 
 export interface ClaimBatchResponse {
   results: ClaimResponse[];
+  /** One entry per completion of the request, in the order given. */
+  completed: boolean[];
 }
 
 export interface CompleteBatchRequest {
