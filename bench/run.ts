@@ -125,6 +125,16 @@ async function main() {
     const ingress = await startApp('ingress');
     const ingressUrl = `http://127.0.0.1:${ports.ingress}/webhooks/nimbus`;
     log('dedupe and ingress ready (fan-out not started)');
+    const pidOf = (name: string) => () => children.filter((c) => c.name === name && c.proc.pid).map((c) => c.proc.pid!);
+    /** Where the CPU goes (bench/lib/cpu.ts): the apps, the receiver, Postgres and NATS; the load generator is added. */
+    const cpuGroups = {
+      ingress: pidOf('ingress'),
+      dedupe: pidOf('dedupe'),
+      fanout: pidOf('fanout'),
+      receiver: pidOf('receiver'),
+      postgres: () => pidsNamed('postgres'),
+      'nats-server': () => pidsNamed('nats-server'),
+    };
 
     // Warm-up: JIT, connection pools, the auth cache.
     if (S.only !== 'fanout') await runLoad(ingressUrl, new RequestMix(keys), { connections: 20, seconds: 3 });
@@ -154,15 +164,19 @@ async function main() {
       log(`ingress: saturation, ${S.connections} connections, ${S.saturationSeconds} s`);
       const stages = () => scrapeStages(`http://127.0.0.1:${ports.ingress}/metrics`, `http://127.0.0.1:${ports.dedupeHttp}/metrics`);
       let before = await stages();
+      let meter = startCpuMeter(cpuGroups);
       const sat = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.connections, seconds: S.saturationSeconds });
+      const cpu: Record<string, ReturnType<typeof meter.stop>> = { saturation: meter.stop(sat.ok) };
       const stageMs: Record<string, ReturnType<typeof stageMeans>> = { saturation: stageMeans(before, (before = await stages())) };
       const rates: Record<string, LoadResult> = {};
       for (const rate of S.rates) {
         log(`ingress: ${rate} req/s for ${S.rateSeconds} s`);
+        meter = startCpuMeter(cpuGroups);
         rates[rate] = await runPaced(ingressUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
+        cpu[rate] = meter.stop(rates[rate].ok);
         stageMs[rate] = stageMeans(before, (before = await stages()));
       }
-      results.ingress = { saturation: sat, rates, stageMs };
+      results.ingress = { saturation: sat, rates, stageMs, cpu };
     }
 
     if (S.only === 'all' || S.only === 'fanout') {
@@ -212,19 +226,16 @@ async function main() {
       log(`fan-out: ${results.fanout.deliveriesPerSecond} deliveries/s`);
     }
     if (S.only === 'all' || S.only === 'e2e') {
-      const fanout = children.find((c) => c.name === 'fanout') ?? (await startApp('fanout'));
+      let fanout = children.find((c) => c.name === 'fanout');
+      if (!fanout) {
+        // Only this phase runs: the warm-up's events must not become fan-out's backlog.
+        await sleep(3000);
+        await deleteStreams(nc, subjects);
+        await ensureStreams(nc, subjects, streamSettings);
+        fanout = await startApp('fanout');
+      }
 
       // ── End to end at fixed rates, with the CPU each process spends per event ────────────────
-      const receiver = children.find((c) => c.name === 'receiver')!;
-      const pidOf = (c: Child) => () => (c.proc.pid ? [c.proc.pid] : []);
-      const cpuGroups = {
-        ingress: pidOf(ingress),
-        dedupe: pidOf(dedupe),
-        fanout: pidOf(fanout),
-        receiver: pidOf(receiver),
-        postgres: () => pidsNamed('postgres'),
-        'nats-server': () => pidsNamed('nats-server'),
-      };
       results.endToEnd = {};
       for (const rate of S.e2eRates) {
         log(`end to end: ${rate} events/s for ${S.e2eSeconds} s, ${S.subscribersPerClinic} subscribers per clinic`);
@@ -324,9 +335,17 @@ async function waitForDeliveries(url: string, expected: number, timeoutMs: numbe
   return false;
 }
 
+const fmt = (v: unknown, unit = '') => (v === null || v === undefined ? '—' : `${typeof v === 'number' ? v.toLocaleString('en-US') : v}${unit}`);
+
+/** `CPU ms per event`: each process group's share, the total, and how busy the two cores were. */
+function cpuRow(cpu: { msPerEvent: Record<string, number | null>; machineBusyPercent: number }): [string, string, string, string] {
+  const parts = Object.entries(cpu.msPerEvent).filter(([, v]) => v !== null && v > 0);
+  const total = parts.reduce((n, [, v]) => n + v!, 0);
+  return [`  CPU ms per event (machine ${cpu.machineBusyPercent} % busy)`, `${parts.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; total ${round1(total)}`, '', ''];
+}
+
 function table(r: Record<string, any>): string {
   const rows: Array<[string, string, string, string]> = [];
-  const fmt = (v: unknown, unit = '') => (v === null || v === undefined ? '—' : `${typeof v === 'number' ? v.toLocaleString('en-US') : v}${unit}`);
   const sat = r.ingress?.saturation as LoadResult | undefined;
   const bare = r.bareHttp;
   rows.push(['ingress accepted events/s (saturation)', fmt(sat?.okPerSecond), `bare http ${fmt(bare?.saturation.okPerSecond)}`, fmt(ratio(sat?.okPerSecond, bare?.saturation.okPerSecond))]);
@@ -339,18 +358,18 @@ function table(r: Record<string, any>): string {
     return m ? `server ${fmt(m.server)} = claim ${fmt(m.claim)} (db ${fmt(m.claimDb)}) + publish ${fmt(m.publish)} + rest (ms, means)` : '';
   };
   if (r.ingress?.stageMs) rows.push(['  where the time goes at saturation', stage('saturation'), '', '']);
+  if (r.ingress?.cpu?.saturation) rows.push(cpuRow(r.ingress.cpu.saturation));
   for (const [rate, res] of Object.entries((r.ingress?.rates ?? {}) as Record<string, LoadResult>)) {
     const b = bare?.rates?.[rate] as LoadResult | undefined;
     rows.push([`ingress p50 @ ${rate} req/s (got ${fmt(res.okPerSecond)}/s)`, fmt(res.latencyMs.p50, ' ms'), `bare ${fmt(b?.latencyMs.p50, ' ms')}`, fmt(ratio(res.latencyMs.p50, b?.latencyMs.p50))]);
     rows.push([`ingress p99 @ ${rate} req/s`, fmt(res.latencyMs.p99, ' ms'), `bare ${fmt(b?.latencyMs.p99, ' ms')}`, fmt(ratio(res.latencyMs.p99, b?.latencyMs.p99))]);
     if (r.ingress?.stageMs?.[rate]) rows.push([`  where the time goes @ ${rate} req/s`, stage(rate), '', '']);
+    if (r.ingress?.cpu?.[rate]) rows.push(cpuRow(r.ingress.cpu[rate]));
   }
   for (const e of Object.values((r.endToEnd ?? {}) as Record<string, any>)) {
     rows.push([`end to end p50 / p99 @ ${e.rate} ev/s × 3 subs`, `${fmt(e.latencyMs.p50)} / ${fmt(e.latencyMs.p99)} ms`, '—', '—']);
     rows.push(['  delivered / expected (double)', `${fmt(e.delivered)} / ${fmt(e.expectedDeliveries)} (${fmt(e.doubleDeliveries)})`, '', '']);
-    const perEvent = Object.entries(e.cpu.msPerEvent as Record<string, number | null>).map(([k, v]) => `${k} ${fmt(v)}`);
-    const total = Object.values(e.cpu.msPerEvent as Record<string, number | null>).reduce((n: number, v) => n + (v ?? 0), 0);
-    rows.push([`  CPU ms per event (machine ${e.cpu.machineBusyPercent} % busy)`, `${perEvent.join(', ')}; total ${round1(total)}`, '', '']);
+    rows.push(cpuRow(e.cpu));
   }
   if (r.fanout) {
     const f = r.fanout;
