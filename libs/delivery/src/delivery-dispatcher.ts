@@ -95,10 +95,12 @@ export class DeliveryDispatcher {
   /**
    * Reserves a slot for a new delivery to this subscriber if it may start right away in this process.
    * The slot is taken now, before the delivery is stored, so concurrent fan-outs cannot all see the same
-   * free slot; hand it over with `offer(jobs, true)` or give it back with `release`.
+   * free slot; hand it over with `offer(jobs, true)` or give it back with `release`. No slot is given
+   * while the poller is leasing: it sized its lease on the slots free when it started, and a slot taken
+   * meanwhile would let the two together exceed the subscriber's `max_in_flight`.
    */
   reserve(subscriberId: string, subscriberLimit: number | null): boolean {
-    if (this.waiting.has(subscriberId)) return false;
+    if (this.polling || this.waiting.has(subscriberId)) return false;
     const room = this.total < this.limits.concurrency && (this.inFlight.get(subscriberId) ?? 0) < (subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
     if (room) this.occupy(subscriberId);
     return room;
