@@ -99,6 +99,8 @@ const schema = z
     DELIVERY_MAX_IN_FLIGHT_PER_SUBSCRIBER: z.coerce.number().int().min(1).max(1000).default(10),
     DELIVERY_POLL_INTERVAL: duration('1s'),
     DELIVERY_LEASE: duration('60s'),
+    /** Fan-out's memory of each clinic's subscribers, invalidated by NOTIFY on every change; the TTL is a safety net, 0 turns it off. */
+    SUBSCRIBER_CACHE_TTL: duration('30s'),
     ALLOW_INSECURE_SUBSCRIBER_URLS: bool(false),
     /** Comma-separated CIDRs that are allowed even in strict mode (e.g. a mesh-internal receiver). */
     SUBSCRIBER_ALLOWED_CIDRS: z.string().default(''),

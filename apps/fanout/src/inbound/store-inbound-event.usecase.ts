@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { KNOWN_EVENT_NAMES, entityIdOf } from '@switchyard/contracts';
 import { DeliveryDispatcher } from '@switchyard/delivery';
-import { DeliveryRepository, StoredEvent, SubscriberRepository } from '@switchyard/persistence';
+import { DeliveryRepository, StoredEvent, SubscriberCache } from '@switchyard/persistence';
 import { Metrics, eventTypeLabel } from '@switchyard/observability';
 import { SerialByKey } from './serial-by-key';
 
@@ -17,7 +17,7 @@ export class StoreInboundEventUseCase {
   private readonly perEntity = new SerialByKey();
 
   constructor(
-    private readonly subscribers: SubscriberRepository,
+    private readonly subscribers: SubscriberCache,
     private readonly deliveries: DeliveryRepository,
     private readonly dispatcher: DeliveryDispatcher,
     private readonly metrics: Metrics,

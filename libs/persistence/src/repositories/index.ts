@@ -3,3 +3,4 @@ export * from './clinic.repository';
 export * from './delivery.repository';
 export * from './subscriber.repository';
 export * from './delivery-query.repository';
+export * from './subscriber-cache';

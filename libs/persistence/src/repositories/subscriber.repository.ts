@@ -124,4 +124,16 @@ export class SubscriberRepository {
     );
     return rows.map((r) => toTarget(r));
   }
+
+  /** Every subscriber of the clinic that is not deleted, with its event filter (what SubscriberCache keeps). */
+  async findClinicSubscribers(clinicId: string): Promise<ClinicSubscriberRow[]> {
+    return this.ds.query(`SELECT ${TARGET_COLUMNS}, s.event_types FROM subscribers s WHERE s.clinic_id = $1 AND s.deleted_at IS NULL`, [clinicId]);
+  }
+}
+
+export type ClinicSubscriberRow = TargetRow & { event_types: string[] };
+
+/** Whether a subscriber's event filter takes this event: the same test as findSubscribersFor's SQL. */
+export function takesEvent(row: ClinicSubscriberRow, eventName: string): boolean {
+  return row.event_types.includes('*') || row.event_types.includes(eventName);
 }

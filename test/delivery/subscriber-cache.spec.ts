@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { ClinicRepository, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
+import { testDatabase } from '../support/database';
+
+const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Polls until `check` holds (a notification travels asynchronously), failing after `ms`. */
+async function eventually(check: () => Promise<boolean>, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let repo: SubscriberRepository;
+  let cache: SubscriberCache;
+  let loads = 0;
+  const listening: boolean[] = [];
+  const clinicId = randomUUID();
+  const otherClinicId = randomUUID();
+
+  const subscriber = (clinic: string, eventTypes: string[], url = 'https://example.test/hook') => ({
+    id: randomUUID(),
+    clinicId: clinic,
+    url,
+    eventTypes,
+    format: 'cloudevents' as const,
+    secret: 'whsec_test',
+    apiKey: null,
+    timeoutMs: null,
+    ordered: false,
+    maxInFlight: null,
+    rateLimitPerSecond: null,
+  });
+  const urls = async (clinic = clinicId, event = 'shipment:created') => (await cache.findSubscribersFor(clinic, event)).map((t) => t.url).sort();
+
+  beforeAll(async () => {
+    db = await testDatabase(__filename);
+    repo = new SubscriberRepository(db.ds);
+    const clinics = new ClinicRepository(db.ds);
+    for (const id of [clinicId, otherClinicId]) {
+      await clinics.createWithKey({ id, name: `clinic ${id}` }, { id: randomUUID(), keyHash: randomUUID(), hint: 'swy_…' });
+    }
+    const counting = Object.create(repo) as SubscriberRepository;
+    counting.findClinicSubscribers = (id: string) => {
+      loads++;
+      return repo.findClinicSubscribers(id);
+    };
+    cache = new SubscriberCache(counting, {
+      connect: () => new Client({ connectionString: URL, application_name: `cache-test-${db.schema}` }),
+      schema: db.schema,
+      ttlMs: 60_000,
+      retryMs: 50,
+      onListening: (l) => listening.push(l),
+    });
+    await cache.start();
+  });
+  afterAll(async () => {
+    await cache?.stop();
+    await db?.drop();
+  });
+
+  it('answers what findSubscribersFor answers, and reads a clinic once until it changes', async () => {
+    await repo.create(subscriber(clinicId, ['*'], 'https://a.example.test/'));
+    await repo.create(subscriber(clinicId, ['medication:updated'], 'https://b.example.test/'));
+    await repo.create(subscriber(otherClinicId, ['*'], 'https://other.example.test/'));
+    expect(cache.isListening).toBe(true);
+    loads = 0;
+    for (const event of ['shipment:created', 'medication:updated']) {
+      const direct = (await repo.findSubscribersFor(clinicId, event)).map((t) => t.url).sort();
+      expect(await urls(clinicId, event)).toEqual(direct);
+    }
+    expect(await urls(clinicId, 'medication:updated')).toEqual(['https://a.example.test/', 'https://b.example.test/']);
+    expect(loads).toBe(1);
+  });
+
+  it('forgets a clinic as soon as a change to its subscribers commits, and only that clinic', async () => {
+    await urls(otherClinicId);
+    const added = await repo.create(subscriber(clinicId, ['shipment:created'], 'https://c.example.test/'));
+    await eventually(async () => (await urls()).includes('https://c.example.test/'));
+
+    loads = 0;
+    await urls(otherClinicId);
+    expect(loads).toBe(0); // the other clinic's entry survived
+
+    await repo.update(clinicId, added.id, { url: 'https://c2.example.test/' });
+    await eventually(async () => (await urls()).includes('https://c2.example.test/'));
+    await repo.remove(clinicId, added.id);
+    await eventually(async () => !(await urls()).some((u) => u.startsWith('https://c2.')));
+    // A change made with plain SQL, outside the repositories, is announced the same way.
+    await db.ds.query(`UPDATE subscribers SET event_types = ARRAY['medication:updated'] WHERE url = 'https://a.example.test/'`);
+    await eventually(async () => !(await urls()).includes('https://a.example.test/'));
+  });
+
+  it('reads Postgres for every lookup while its connection is down, and caches again once it is back', async () => {
+    await db.ds.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`cache-test-${db.schema}`]);
+    await eventually(async () => !cache.isListening);
+    loads = 0;
+    const changed = await repo.create(subscriber(clinicId, ['*'], 'https://while-down.example.test/'));
+    expect(await urls()).toContain('https://while-down.example.test/');
+    expect(loads).toBe(0); // straight to findSubscribersFor, nothing kept
+
+    await eventually(async () => cache.isListening);
+    expect(listening.slice(-2)).toEqual([false, true]);
+    await repo.update(clinicId, changed.id, { url: 'https://back.example.test/' });
+    await eventually(async () => (await urls()).includes('https://back.example.test/'));
+  });
+});
