@@ -19,7 +19,7 @@ import { jetstreamPublishBaseline, postgresClaimBaselines } from './lib/baseline
 import { LoadResult, runLoad } from './lib/load';
 import { runPaced } from './lib/paced-load';
 import { RequestMix } from './lib/payloads';
-import { Child, freePort, round1, rssOf, sleep, startChild } from './lib/procs';
+import { Child, fileSize, freePort, liveHeapAfterFullGcs, round1, rssOf, sleep, startChild } from './lib/procs';
 import { seedTenants } from './lib/seed';
 import { scrapeStages, stageMeans } from './lib/stages';
 import { pidsNamed, startCpuMeter } from './lib/cpu';
@@ -27,8 +27,8 @@ import { pidsNamed, startCpuMeter } from './lib/cpu';
 const env = process.env;
 const num = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
 const S = {
-  saturationSeconds: num('BENCH_SATURATION_SECONDS', 15),
-  rateSeconds: num('BENCH_RATE_SECONDS', 10),
+  saturationSeconds: num('BENCH_SATURATION_SECONDS', 10),
+  rateSeconds: num('BENCH_RATE_SECONDS', 8),
   rates: (env.BENCH_RATES ?? '500,2000').split(',').map(Number),
   connections: num('BENCH_CONNECTIONS', 100),
   rateConnections: num('BENCH_RATE_CONNECTIONS', 50),
@@ -37,7 +37,7 @@ const S = {
   e2eSeconds: num('BENCH_E2E_SECONDS', 10),
   fanoutEvents: num('BENCH_FANOUT_EVENTS', 4000),
   steadyRate: num('BENCH_STEADY_RATE', 200),
-  steadySeconds: num('BENCH_STEADY_SECONDS', 60),
+  steadySeconds: num('BENCH_STEADY_SECONDS', 120),
   baselineSeconds: num('BENCH_BASELINE_SECONDS', 5),
   clinics: 100,
   subscribersPerClinic: 3,
@@ -48,6 +48,8 @@ const S = {
   only: env.BENCH_ONLY ?? 'all',
   /** Comma-separated apps to run with `--cpu-prof` (profiles land in the run's log dir). */
   cpuProf: (env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean),
+  /** Extra node flags for the apps, e.g. `--trace-gc` (not allowed in NODE_OPTIONS). */
+  nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
 };
 
 const root = resolve(__dirname, '..');
@@ -115,7 +117,8 @@ async function main() {
       FANOUT_HTTP_PORT: String(ports.fanoutHttp),
       ALLOW_INSECURE_SUBSCRIBER_URLS: 'true',
     };
-    const prof = (app: string) => (S.cpuProf.includes(app) ? ['--cpu-prof', '--cpu-prof-dir', logDir] : []);
+    // --trace-gc: the steady phase reads the live heap after each full GC from the apps' logs.
+    const prof = (app: string) => ['--trace-gc', ...(S.cpuProf.includes(app) ? ['--cpu-prof', '--cpu-prof-dir', logDir] : []), ...S.nodeArgs];
     const startApp = async (app: string) => {
       const c = await startChild(app, launcher, [app], appEnv, logDir, prof(app));
       children.push(c);
@@ -259,13 +262,20 @@ async function main() {
       }
 
       // ── Memory over a steady phase ─────────────────────────────────────────────────────────
-      log(`steady: ${S.steadyRate} events/s for ${S.steadySeconds} s (BENCH_STEADY_SECONDS=120 for the issue's 2 minutes)`);
+      log(`steady: ${S.steadyRate} events/s for ${S.steadySeconds} s`);
       const apps = { ingress, dedupe, fanout };
       const sample = () => Object.fromEntries(Object.entries(apps).map(([k, c]) => [k, rssOf(c.proc.pid)?.rssMiB ?? null]));
       const startRss = sample();
+      const appLog = (app: string) => join(logDir, `${app}.log`);
+      const logOffsets = Object.fromEntries(Object.keys(apps).map((k) => [k, fileSize(appLog(k))]));
       const maxRss: Record<string, number> = {};
+      const series: Record<string, number[]> = {};
       const sampler = setInterval(() => {
-        for (const [k, v] of Object.entries(sample())) if (v !== null) maxRss[k] = Math.max(maxRss[k] ?? 0, v);
+        for (const [k, v] of Object.entries(sample())) {
+          if (v === null) continue;
+          maxRss[k] = Math.max(maxRss[k] ?? 0, v);
+          (series[k] ??= []).push(v);
+        }
       }, 1000);
       await resetReceiver(receiverUrl, true);
       const steadyMix = new RequestMix(keys);
@@ -280,7 +290,18 @@ async function main() {
         ingress: steadyLoad,
         endToEndMs: steadyStats.latency,
         rssMiB: Object.fromEntries(
-          Object.entries(apps).map(([k, c]) => [k, { start: startRss[k], end: endRss[k], maxDuringSteady: maxRss[k] ?? null, peakOfRun: rssOf(c.proc.pid)?.peakMiB ?? null }]),
+          Object.entries(apps).map(([k, c]) => [
+            k,
+            {
+              start: startRss[k],
+              // Each quarter's mean: a leak climbs through all four, a heap settling only in the first.
+              quarters: quarterMeans(series[k] ?? []),
+              end: endRss[k],
+              maxDuringSteady: maxRss[k] ?? null,
+              peakOfRun: rssOf(c.proc.pid)?.peakMiB ?? null,
+              liveHeapAfterFullGcMB: liveHeapAfterFullGcs(appLog(k), logOffsets[k]!),
+            },
+          ]),
         ),
       };
     }
@@ -335,6 +356,16 @@ async function waitForDeliveries(url: string, expected: number, timeoutMs: numbe
   return false;
 }
 
+/** The mean of each quarter of a series of samples, to one decimal. */
+function quarterMeans(samples: number[]): number[] {
+  if (samples.length < 4) return [];
+  const q = Math.floor(samples.length / 4);
+  return [0, 1, 2, 3].map((i) => {
+    const part = samples.slice(i * q, i === 3 ? samples.length : (i + 1) * q);
+    return round1(part.reduce((a, b) => a + b, 0) / part.length);
+  });
+}
+
 const fmt = (v: unknown, unit = '') => (v === null || v === undefined ? '—' : `${typeof v === 'number' ? v.toLocaleString('en-US') : v}${unit}`);
 
 /** `CPU ms per event`: each process group's share, the total, and how busy the two cores were. */
@@ -379,11 +410,20 @@ function table(r: Record<string, any>): string {
   if (r.steady) {
     for (const [app, m] of Object.entries(r.steady.rssMiB as Record<string, any>)) {
       rows.push([
-        `RSS ${app}: steady start → end (max) / peak of run`,
-        `${fmt(m.start)} → ${fmt(m.end)} (${fmt(m.maxDuringSteady)}) / ${fmt(m.peakOfRun)} MiB`,
+        `RSS ${app}: steady start → quarter means → end (max) / peak of run`,
+        `${fmt(m.start)} → ${(m.quarters ?? []).map((q: number) => fmt(q)).join(', ')} → ${fmt(m.end)} (${fmt(m.maxDuringSteady)}) / ${fmt(m.peakOfRun)} MiB`,
         app === 'ingress' ? `bare http ${fmt(bare?.rss?.peakMiB)} MiB peak` : '',
         app === 'ingress' ? fmt(ratio(m.peakOfRun, bare?.rss?.peakMiB)) : '',
       ]);
+      const heap = (m.liveHeapAfterFullGcMB ?? []) as number[];
+      if (heap.length > 0) {
+        rows.push([
+          `  live heap after each full GC (${heap.length} in the steady phase)`,
+          `first ${fmt(heap[0])}, last ${fmt(heap[heap.length - 1])}, range ${fmt(Math.min(...heap))}–${fmt(Math.max(...heap))} MB`,
+          '',
+          '',
+        ]);
+      }
     }
     rows.push([`steady e2e p50/p99 @ ${r.steady.rate} ev/s, ${r.steady.seconds} s`, `${fmt(r.steady.endToEndMs.p50)} / ${fmt(r.steady.endToEndMs.p99)} ms`, '', '']);
   }

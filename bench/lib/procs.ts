@@ -1,5 +1,5 @@
 import { ChildProcess, fork } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Child {
@@ -74,3 +74,26 @@ export function rssOf(pid: number | undefined): { rssMiB: number; peakMiB: numbe
 
 export const round1 = (n: number) => Math.round(n * 10) / 10;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The live heap after each full (mark-compact) GC, in MB, that an app started with `--trace-gc` logged
+ * after byte `fromOffset` of its log: the figure that shows a leak, where RSS also moves with how much heap
+ * V8 chooses to keep committed.
+ */
+export function liveHeapAfterFullGcs(logFile: string, fromOffset: number): number[] {
+  let text: string;
+  try {
+    text = readFileSync(logFile).subarray(fromOffset).toString('utf8');
+  } catch {
+    return [];
+  }
+  return [...text.matchAll(/Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/g)].map((m) => Number(m[1]));
+}
+
+export function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
