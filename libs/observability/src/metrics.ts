@@ -115,7 +115,7 @@ export class Metrics {
   });
   readonly dedupeBatchSize = new Histogram({
     name: MetricNames.dedupeBatchSize,
-    help: 'Claims written per database statement.',
+    help: 'Claims and completions written per database statement.',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers: [this.registry],
   });
