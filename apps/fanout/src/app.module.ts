@@ -39,11 +39,10 @@ export class FanoutAppModule implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
     private readonly subscribers: SubscriberCache,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap() {
-    if (this.config.SUBSCRIBER_CACHE_TTL > 0) await this.subscribers.start();
+    await this.subscribers.start();
   }
 
   async onApplicationShutdown() {

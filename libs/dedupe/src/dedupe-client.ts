@@ -9,6 +9,20 @@ interface PendingCompletion {
   reject: (err: unknown) => void;
 }
 
+/** Answers the completions a call carried from its response (`completed`, in order), or rejects them all with its failure. */
+function settle<Res extends { completed: boolean[] }>(carried: PendingCompletion[], call: Promise<Res>): Promise<Res> {
+  return call.then(
+    (res) => {
+      carried.forEach((c, i) => c.resolve(res.completed[i] ?? false));
+      return res;
+    },
+    (err: unknown) => {
+      carried.forEach((c) => c.reject(err));
+      throw err;
+    },
+  );
+}
+
 export class DedupeUnavailableError extends Error {
   readonly code = 'DEDUPE_UNAVAILABLE';
 }
@@ -100,25 +114,15 @@ export class DedupeClient {
 
   private async claimBatch(claims: dedupeV1.ClaimRequest[]): Promise<dedupeV1.ClaimResponse[]> {
     const carried = this.takeCompletions();
-    const request = { claims, completions: carried.map((c) => c.req) };
-    return this.call(this.client.ClaimBatch, request, new grpc.Metadata()).then(
-      (res) => {
-        carried.forEach((c, i) => c.resolve(res.completed[i] ?? false));
-        return res.results;
-      },
-      (err: unknown) => {
-        carried.forEach((c) => c.reject(err));
-        throw err;
-      },
-    );
+    const res = await settle(carried, this.call(this.client.ClaimBatch, { claims, completions: carried.map((c) => c.req) }, new grpc.Metadata()));
+    return res.results;
   }
 
   private async flushCompletions(): Promise<void> {
     while (this.pendingCompletions.length > 0) {
       const carried = this.takeCompletions();
-      await this.call(this.client.CompleteBatch, { completions: carried.map((c) => c.req) }, new grpc.Metadata()).then(
-        (res) => carried.forEach((c, i) => c.resolve(res.completed[i] ?? false)),
-        (err: unknown) => carried.forEach((c) => c.reject(err)),
+      await settle(carried, this.call(this.client.CompleteBatch, { completions: carried.map((c) => c.req) }, new grpc.Metadata())).catch(
+        () => undefined, // each carried completion has its own rejection
       );
     }
   }

@@ -38,14 +38,19 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
    */
   async claimBatch(req: dedupeV1.ClaimBatchRequest): Promise<dedupeV1.ClaimBatchResponse> {
     req.claims.forEach(assertValidClaim);
-    const completed = req.completions.map((c) => this.guard(() => this.claims.complete(c.key, c.token)));
+    const completed = this.completeAll(req.completions);
     const results = req.claims.map((c) => this.claimValid(c));
-    const [done, answers] = await Promise.all([Promise.all(completed), Promise.all(results)]);
+    const [done, answers] = await Promise.all([completed, Promise.all(results)]);
     return { results: answers, completed: done };
   }
 
   async completeBatch(req: dedupeV1.CompleteBatchRequest): Promise<dedupeV1.CompleteBatchResponse> {
-    return { completed: await this.guard(() => Promise.all(req.completions.map((c) => this.claims.complete(c.key, c.token)))) };
+    return { completed: await this.completeAll(req.completions) };
+  }
+
+  /** Submits every completion now (synchronously, so a batch's claims that follow share their statement). */
+  private completeAll(completions: dedupeV1.CompleteRequest[]): Promise<boolean[]> {
+    return this.guard(() => Promise.all(completions.map((c) => this.claims.complete(c.key, c.token))));
   }
 
   private async claimValid(req: dedupeV1.ClaimRequest): Promise<dedupeV1.ClaimResponse> {

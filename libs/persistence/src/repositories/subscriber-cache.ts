@@ -40,9 +40,12 @@ export class SubscriberCache {
     return this.listening;
   }
 
-  /** Starts listening; resolves once the first attempt succeeded or failed (it is retried either way). */
+  /**
+   * Starts listening; resolves once the first attempt succeeded or failed (it is retried either way).
+   * With `ttlMs` 0 the cache is off: it never listens, and every lookup reads Postgres.
+   */
   async start(): Promise<void> {
-    if (!this.stopped) return;
+    if (!this.stopped || this.options.ttlMs <= 0) return;
     this.stopped = false;
     await this.listen();
   }
