@@ -102,6 +102,7 @@ describe('tenant isolation: every admin route × clinic A\'s key × clinic B\'s 
   it("answers clinic A's key on B's ids with 404 (401 on operator-only routes) and shows none of B's data", async () => {
     const secretsOfB = [b.id, b.name, b.keyId, b.webhookId, b.webhookUrl, b.deliveryId, b.eventId];
     const failures: string[] = [];
+    expect(routes).toHaveLength(Object.keys(MATRIX).length);
     for (const { method, path } of routes) {
       const c = MATRIX[`${method} ${path}`]!;
       const res = await stack.admin(method, `${fillPath(path, b)}${c.query?.(b) ?? ''}`, bodyOf(method, c, b, a), { authorization: '', 'x-api-key': a.apiKey });
@@ -120,6 +121,7 @@ describe('tenant isolation: every admin route × clinic A\'s key × clinic B\'s 
   });
 
   it('refuses every route without credentials or with a wrong admin token (401)', async () => {
+    expect(routes).toHaveLength(Object.keys(MATRIX).length);
     for (const { method, path } of routes) {
       for (const headers of [{ authorization: '' }, { authorization: 'Bearer wrong-token-wrong-token' }]) {
         const res = await stack.admin(method, fillPath(path, a), bodyOf(method, MATRIX[`${method} ${path}`]!, a, a), headers);

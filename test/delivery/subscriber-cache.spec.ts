@@ -1,18 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { ClinicRepository, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
-import { testDatabase } from '../support/database';
+import { TEST_DATABASE_URL, testDatabase } from '../support/database';
+import { eventually } from '../support/stack';
 
-const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** Polls until `check` holds (a notification travels asynchronously), failing after `ms`. */
-async function eventually(check: () => Promise<boolean>, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -51,7 +42,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
       return repo.findClinicSubscribers(id);
     };
     cache = new SubscriberCache(counting, {
-      connect: () => new Client({ connectionString: URL, application_name: `cache-test-${db.schema}` }),
+      connect: () => new Client({ connectionString: TEST_DATABASE_URL, application_name: `cache-test-${db.schema}` }),
       schema: db.schema,
       ttlMs: 60_000,
       retryMs: 50,

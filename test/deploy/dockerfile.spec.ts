@@ -186,6 +186,7 @@ describe('deploy/docker/Dockerfile', () => {
     expect(build.flatMap(copies).flatMap((c) => c.sources)).toContain('scripts');
     // the build's own helper must be there too
     const helper = /node (scripts\/\S+\.js)/.exec(buildScript)?.[1];
-    if (helper) expect({ helper, exists: existsSync(repoPath(helper)) }).toEqual({ helper, exists: true });
+    expect(helper).toBeDefined();
+    expect({ helper, exists: existsSync(repoPath(helper!)) }).toEqual({ helper, exists: true });
   });
 });

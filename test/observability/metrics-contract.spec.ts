@@ -180,6 +180,7 @@ describe('metrics contract: dashboards and alerts name exported metrics', () => 
   it('every metric a dashboard or rule names has samples in some app’s /metrics', () => {
     const exported = exportedFamilies(Object.values(scraped).join('\n'));
     const missing: string[] = [];
+    expect(sources().length).toBeGreaterThan(25);
     for (const { where, expr } of sources()) {
       for (const name of metricNamesIn(expr)) {
         if (SYNTHETIC.has(name)) continue;
@@ -212,12 +213,16 @@ describe('metrics contract: dashboards and alerts name exported metrics', () => 
       const file = join(dir, `${app}.prom`);
       writeFileSync(file, text);
       let output = '';
+      let status: number | null = 0;
       try {
         output = execFileSync(promtool(), ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
       } catch (err) {
-        const e = err as { stdout?: string; stderr?: string; status?: number };
+        const e = err as { stdout?: string; stderr?: string; status?: number | null };
         output = `${e.stdout ?? ''}${e.stderr ?? ''}`;
+        status = e.status ?? null;
       }
+      // A failing promtool must say why: an exit without output would otherwise read as "no problems".
+      expect({ app, status, saidWhy: status === 0 || output.trim().length > 0 }).toEqual({ app, status, saidWhy: true });
       // prom-client's default metrics (not ours) name gauges with _total; see shared/TOOLCHAIN.md.
       const problems = output
         .split('\n')

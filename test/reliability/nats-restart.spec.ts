@@ -1,7 +1,7 @@
 import { TestReceiver } from '../support/receiver';
 import { TestStack } from '../support/stack';
 import { Ledger, report } from './support/ledger';
-import { PrivateNats } from './support/nats-server';
+import { PrivateNats } from '../support/private-nats';
 import { Answer, pool, sendUntilAccepted, shipment } from './support/sender';
 import { FULL, scaled, FULL_TIMEOUT } from './support/mode';
 
@@ -18,7 +18,7 @@ describe('reliability: NATS killed and restarted under load', () => {
   const ledger = new Ledger(`NATS kill -9 + restart under load${FULL ? '' : ' (short)'}`);
 
   beforeAll(async () => {
-    nats = await PrivateNats.start();
+    nats = await new PrivateNats().start();
     stack = await TestStack.start(__filename, { NATS_URL: nats.url, PUBLISH_TIMEOUT: '1s' });
     for (const name of ['NATS clinic A', 'NATS clinic B']) {
       const c = await stack.createClinic(name);
@@ -46,7 +46,7 @@ describe('reliability: NATS killed and restarted under load', () => {
     };
     const outage = (async () => {
       await new Promise((r) => setTimeout(r, 500));
-      await nats.stop('SIGKILL');
+      await nats.stop(); // SIGKILL: no goodbye to clients
       down.from = Date.now();
       await new Promise((r) => setTimeout(r, 1_500));
       readyWhileDown = (await fetch(`${stack.ingressUrl}/readyz`)).status;

@@ -5,8 +5,9 @@ import { Ledger, report } from './support/ledger';
 import { Answer, pool, post, sendUntilAccepted, shipment } from './support/sender';
 import { TcpProxy } from './support/tcp-proxy';
 import { itFull } from './support/mode';
+import { TEST_DATABASE_URL } from '../support/database';
 
-const PG = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+const PG = new URL(TEST_DATABASE_URL);
 const through = (proxy: TcpProxy) => {
   const u = new URL(PG);
   u.hostname = '127.0.0.1';

@@ -3,7 +3,9 @@ import { basename } from 'node:path';
 import { DataSource } from 'typeorm';
 import { createDataSource, runMigrations } from '@switchyard/persistence';
 
-const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** The tests' Postgres: DATABASE_URL, or the loopback default of DESIGN.md. */
+export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL = TEST_DATABASE_URL;
 
 /** A migrated schema of its own for one test file, dropped by `drop()`. */
 export async function testDatabase(testFile: string): Promise<{ ds: DataSource; schema: string; drop(): Promise<void> }> {

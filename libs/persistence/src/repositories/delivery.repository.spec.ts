@@ -1,31 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { createDataSource, runMigrations } from '../data-source';
+import { testDatabase } from '../../../../test/support/database';
 import { DeliveryRepository } from './delivery.repository';
 
 /** Integration: real Postgres (DATABASE_URL or the loopback default), a schema of its own. */
-const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `t_delivery_repo_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
 
 describe('DeliveryRepository.recordAttempt', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
   let ds: DataSource;
   let repo: DeliveryRepository;
   const clinicId = randomUUID();
   const subscriberId = randomUUID();
 
   beforeAll(async () => {
-    const options = { url, schema, poolSize: 4, applicationName: 'switchyard-test' };
-    await runMigrations(options);
-    ds = await createDataSource(options).initialize();
+    db = await testDatabase(__filename);
+    ds = db.ds;
     repo = new DeliveryRepository(ds);
     await ds.query(`INSERT INTO clinics (id, name) VALUES ($1, 'c')`, [clinicId]);
     await ds.query(`INSERT INTO subscribers (id, clinic_id, url, secret) VALUES ($1, $2, 'http://127.0.0.1:1/', 'whsec_x')`, [subscriberId, clinicId]);
   });
 
-  afterAll(async () => {
-    await ds?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await ds?.destroy();
-  });
+  afterAll(() => db?.drop());
 
   async function newDelivery(): Promise<string> {
     const eventId = randomUUID();
