@@ -40,6 +40,9 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
   return true;
 }
 
+/** Exports the spans still buffered and stops the SDK (each app's shutdown calls it through ObservabilityModule). */
 export async function stopTracing(): Promise<void> {
-  await sdk?.shutdown().catch(() => undefined);
+  const running = sdk;
+  sdk = undefined;
+  await running?.shutdown().catch(() => undefined);
 }
