@@ -37,8 +37,6 @@ type UnaryMethod<Req, Res> = (
 ) => grpc.ClientUnaryCall;
 
 interface RawClient extends grpc.Client {
-  Claim: UnaryMethod<dedupeV1.ClaimRequest, dedupeV1.ClaimResponse>;
-  Complete: UnaryMethod<dedupeV1.CompleteRequest, dedupeV1.CompleteResponse>;
   Release: UnaryMethod<dedupeV1.ReleaseRequest, dedupeV1.ReleaseResponse>;
   ClaimBatch: UnaryMethod<dedupeV1.ClaimBatchRequest, dedupeV1.ClaimBatchResponse>;
   CompleteBatch: UnaryMethod<dedupeV1.CompleteBatchRequest, dedupeV1.CompleteBatchResponse>;

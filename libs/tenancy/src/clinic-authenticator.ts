@@ -7,7 +7,8 @@ export interface AuthenticatedClinic {
 }
 
 interface CacheEntry {
-  owner: KeyOwner | null;
+  /** The lookup itself, shared by every request for the key that arrives while it runs. */
+  owner: Promise<KeyOwner | null>;
   expiresAt: number;
 }
 
@@ -33,11 +34,14 @@ export class ClinicAuthenticator {
     const now = Date.now();
     let entry = this.cache.get(hash);
     if (!entry || entry.expiresAt <= now) {
-      entry = { owner: await this.keys.findOwner(hash), expiresAt: now + this.ttlMs };
+      const looked: CacheEntry = { owner: this.keys.findOwner(hash), expiresAt: now + this.ttlMs };
+      // A failed lookup (Postgres down) is not kept: the next request asks again.
+      looked.owner.catch(() => this.cache.get(hash) === looked && this.cache.delete(hash));
       if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(hash, entry);
+      this.cache.set(hash, looked);
+      entry = looked;
     }
-    const owner = entry.owner;
+    const owner = await entry.owner;
     if (!owner || !owner.clinicEnabled) return null;
     return { clinicId: owner.clinicId, keyId: owner.keyId };
   }

@@ -3,6 +3,7 @@ import { GrpcMethod } from '@nestjs/microservices';
 import { Observable, from, map } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { healthV1 } from '@switchyard/contracts';
+import { postgresAnswers } from '@switchyard/persistence';
 
 const ServingStatus = healthV1.HealthCheckResponse_ServingStatus;
 
@@ -23,11 +24,6 @@ export class GrpcHealthController {
 
   private async status(service: string): Promise<healthV1.HealthCheckResponse_ServingStatus> {
     if (service && service !== 'dedupe.v1.DedupeService') return ServingStatus.SERVICE_UNKNOWN;
-    try {
-      await this.ds.query('SELECT 1');
-      return ServingStatus.SERVING;
-    } catch {
-      return ServingStatus.NOT_SERVING;
-    }
+    return (await postgresAnswers(this.ds)) ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
   }
 }

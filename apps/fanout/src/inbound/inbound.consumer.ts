@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ROOT_CONTEXT, SpanKind, context, propagation, trace } from '@opentelemetry/api';
-import { ConsumerMessages, JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { ConsumerMessages, JetStreamManager, JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
@@ -19,6 +19,8 @@ const tracer = trace.getTracer('switchyard-fanout');
 export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
   private messages?: ConsumerMessages;
   private lagTimer?: NodeJS.Timeout;
+  /** Made once (it asks NATS for the account info), then reused by every lag report. */
+  private jsm?: JetStreamManager;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly subjects;
   private readonly maxConcurrent = 64;
@@ -105,8 +107,8 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
 
   private async reportLag() {
     try {
-      const jsm = await jetstreamManager(this.nc);
-      const info = await jsm.consumers.info(this.subjects.inboundStream, this.subjects.fanoutConsumer);
+      this.jsm ??= await jetstreamManager(this.nc);
+      const info = await this.jsm.consumers.info(this.subjects.inboundStream, this.subjects.fanoutConsumer);
       this.metrics.consumerPending.set({ consumer: this.subjects.fanoutConsumer }, info.num_pending);
       this.metrics.consumerAckPending.set({ consumer: this.subjects.fanoutConsumer }, info.num_ack_pending);
     } catch {
