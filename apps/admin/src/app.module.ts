@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@switchyard/config';
-import { ApiKeyRepository, PersistenceModule } from '@switchyard/persistence';
-import { ClinicAuthenticator } from '@switchyard/tenancy';
+import { PersistenceModule } from '@switchyard/persistence';
+import { clinicAuthenticatorProvider } from '@switchyard/tenancy';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
 import { ClinicOnboardingService } from './clinics/clinic-onboarding.service';
 import { ClinicsController } from './clinics/clinics.controller';
@@ -16,11 +15,7 @@ import { SubscriberRegistrationService } from './subscribers/subscriber-registra
     AdminAuthGuard,
     ClinicOnboardingService,
     SubscriberRegistrationService,
-    {
-      provide: ClinicAuthenticator,
-      inject: [ApiKeyRepository, APP_CONFIG],
-      useFactory: (keys: ApiKeyRepository, c: AppConfig) => new ClinicAuthenticator(keys, c.KEY_PEPPER, c.AUTH_CACHE_TTL),
-    },
+    clinicAuthenticatorProvider,
   ],
 })
 export class AdminAppModule {}

@@ -3,8 +3,8 @@ import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher, NATS, natsProvider } from '@switchyard/messaging';
-import { ApiKeyRepository, PersistenceModule } from '@switchyard/persistence';
-import { ClinicAuthenticator } from '@switchyard/tenancy';
+import { PersistenceModule } from '@switchyard/persistence';
+import { clinicAuthenticatorProvider } from '@switchyard/tenancy';
 import { ClinicRateLimiter } from './webhooks/clinic-rate-limiter';
 import { NimbusWebhookController } from './webhooks/nimbus-webhook.controller';
 import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.usecase';
@@ -27,11 +27,7 @@ import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.useca
         new ClinicRateLimiter(c.INGRESS_RATE_LIMIT, c.INGRESS_RATE_BURST || Math.max(1, Math.ceil(c.INGRESS_RATE_LIMIT))),
     },
     { provide: DedupeClient, inject: [APP_CONFIG], useFactory: (c: AppConfig) => new DedupeClient(c.DEDUPE_GRPC_URL, c.DEDUPE_TIMEOUT) },
-    {
-      provide: ClinicAuthenticator,
-      inject: [ApiKeyRepository, APP_CONFIG],
-      useFactory: (keys: ApiKeyRepository, c: AppConfig) => new ClinicAuthenticator(keys, c.KEY_PEPPER, c.AUTH_CACHE_TTL),
-    },
+    clinicAuthenticatorProvider,
   ],
 })
 export class IngressAppModule implements OnApplicationShutdown {

@@ -1,2 +1,3 @@
 export * from './api-key';
 export * from './clinic-authenticator';
+export * from './clinic-authenticator.provider';

@@ -5,7 +5,7 @@ import { SubscriberRepository } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
 import { AdminAuthGuard, ClinicKeysAllowed, CurrentPrincipal } from '../auth/admin-auth.guard';
 import { Principal, clinicScope } from '../auth/principal';
-import { parse, pathId } from '../validation';
+import { parse, pathId, uuid } from '../validation';
 import { SubscriberRegistrationService, toWebhookView } from './subscriber-registration.service';
 import {
   CreateSubscriberDto,
@@ -20,6 +20,9 @@ import {
   updateSubscriberSchema,
 } from './subscribers.dto';
 import { z } from 'zod';
+
+/** `GET /api/external/webhook`'s query: operators pass the clinic. */
+const listQuery = z.object({ clinic_id: uuid.optional() });
 
 /**
  * Subscribers through the shapes of Nimbus's own `/api/external/webhook` API, plus what Nimbus makes you
@@ -71,7 +74,7 @@ export class ExternalWebhookController {
   @ApiQuery({ name: 'clinic_id', required: false })
   @ApiOkResponse({ type: WebhookListDto })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, string>) {
-    const q = parse(z.object({ clinic_id: z.string().uuid('must be a UUID').optional() }), query, 'query');
+    const q = parse(listQuery, query, 'query');
     const clinicId = this.scope(principal, q.clinic_id, 'clinic');
     const items = await this.subscribers.list(clinicId);
     return { success: true, data: items.map(toWebhookView) };
