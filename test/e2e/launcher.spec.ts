@@ -67,7 +67,9 @@ describe('switchyard all (npm start)', () => {
     process.kill(pid, 'SIGKILL');
     await eventually(() => /ingress exited \(SIGKILL\); restarting/.test(output), 10_000, 'the restart notice');
     await eventually(() => ready(ports.ingress), 45_000, 'ingress ready again');
-    const pids = [...output.matchAll(/"ingress started \(pid (\d+)\)"/g)].map((m) => Number(m[1]));
+    // The launcher's own line can reach this pipe after the new ingress already answers.
+    const startLines = () => [...output.matchAll(/"ingress started \(pid (\d+)\)"/g)].map((m) => Number(m[1]));
+    const pids = await eventually(() => startLines().length >= 2 && startLines(), 10_000, 'the second start line');
     expect(pids).toHaveLength(2);
     expect(pids[1]).not.toBe(pid);
   });
