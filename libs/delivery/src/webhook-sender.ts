@@ -1,6 +1,6 @@
 import { Dispatcher, errors as undiciErrors } from 'undici';
-import { renderForSubscriber } from '@switchyard/contracts';
-import type { AttemptOutcome, DeliveryJob } from '@switchyard/persistence';
+import { SubscriberFormat, renderForSubscriber } from '@switchyard/contracts';
+import type { AttemptOutcome, DeliveryJob, StoredEvent } from '@switchyard/persistence';
 import { signatureHeader } from './signature';
 
 export const USER_AGENT = 'Switchyard-Webhooks/0.1 (+https://github.com/switchyard)';
@@ -54,17 +54,14 @@ async function readExcerpt(body: Dispatcher.ResponseData['body'], cap: number): 
  * timeout, including a body that trickles.
  */
 export class WebhookSender {
+  /** An event's body per format, rendered once for all its subscribers (fan-out hands them one event object). */
+  private readonly rendered = new WeakMap<StoredEvent, Partial<Record<SubscriberFormat, ReturnType<typeof renderForSubscriber>>>>();
+
   constructor(private readonly options: SenderOptions) {}
 
   async send(job: DeliveryJob, extraHeaders: Record<string, string> = {}): Promise<AttemptResult> {
     const { event, subscriber } = job;
-    const { contentType, payload } = renderForSubscriber(subscriber.format, {
-      eventId: event.id,
-      clinicId: event.clinicId,
-      eventName: event.eventName,
-      receivedAt: event.receivedAt.toISOString(),
-      payload: event.payload,
-    });
+    const { contentType, payload } = this.render(event, subscriber.format);
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'content-type': contentType,
@@ -82,9 +79,10 @@ export class WebhookSender {
     const elapsed = () => Math.round(performance.now() - t0);
     const signal = AbortSignal.timeout(timeoutMs);
     try {
+      const url = new URL(subscriber.url);
       const res = await this.options.dispatcher.request({
-        origin: new URL(subscriber.url).origin,
-        path: pathOf(subscriber.url),
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
         headers,
         body: payload,
@@ -113,6 +111,18 @@ export class WebhookSender {
     }
   }
 
+  private render(event: StoredEvent, format: SubscriberFormat): ReturnType<typeof renderForSubscriber> {
+    let byFormat = this.rendered.get(event);
+    if (!byFormat) this.rendered.set(event, (byFormat = {}));
+    return (byFormat[format] ??= renderForSubscriber(format, {
+      eventId: event.id,
+      clinicId: event.clinicId,
+      eventName: event.eventName,
+      receivedAt: event.receivedAt.toISOString(),
+      payload: event.payload,
+    }));
+  }
+
   private classify(err: unknown, signal: AbortSignal, timeoutMs: number): { outcome: AttemptOutcome; error: string } {
     if (this.options.isBlockedError?.(err)) return { outcome: 'blocked', error: (err as Error).message };
     if (
@@ -127,9 +137,4 @@ export class WebhookSender {
     const code = e.code ?? e.cause?.code;
     return { outcome: 'network_error', error: `${code ? `${code}: ` : ''}${e.message}`.slice(0, 500) };
   }
-}
-
-function pathOf(url: string): string {
-  const u = new URL(url);
-  return `${u.pathname}${u.search}`;
 }
