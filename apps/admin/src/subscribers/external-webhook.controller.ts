@@ -90,7 +90,7 @@ export class ExternalWebhookController {
   @ApiOkResponse({ type: WebhookEnvelopeDto })
   async update(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: UpdateSubscriberDto) {
     const existing = await this.find(principal, id);
-    const updated = await this.registration.update(existing.clinicId, existing.id, parse(updateSubscriberSchema, body));
+    const updated = await this.registration.update(existing, parse(updateSubscriberSchema, body));
     return { success: true, data: toWebhookView(updated), message: 'Webhook updated successfully' };
   }
 

@@ -73,9 +73,9 @@ export class SubscriberRegistrationService {
     return { subscriber: created, secret };
   }
 
-  async update(clinicId: string, id: string, input: z.output<typeof updateSubscriberSchema>) {
-    const existing = await this.subscribers.get(clinicId, id);
-    if (!existing) throw ApiError.notFound('webhook');
+  /** Applies a PATCH to a subscriber the caller has already found (and scoped to its clinic). */
+  async update(existing: SubscriberEntity, input: z.output<typeof updateSubscriberSchema>) {
+    const { clinicId, id } = existing;
     const patch: SubscriberPatch = {};
     if (input.webhook_url !== undefined) patch.url = await this.checkUrl(input.webhook_url);
     if (input.event_types !== undefined) patch.eventTypes = input.event_types;
@@ -90,8 +90,9 @@ export class SubscriberRegistrationService {
       patch.disabledReason = input.enabled ? null : 'disabled by an administrator';
     }
     const updated = await this.subscribers.update(clinicId, id, patch);
+    if (!updated) throw ApiError.notFound('webhook'); // deleted since the caller found it
     if (input.enabled === false) await this.deliveries.parkWaiting(id);
     if (input.enabled === true && !existing.enabled) await this.deliveryQueries.unpark(clinicId, id);
-    return updated!;
+    return updated;
   }
 }
