@@ -22,7 +22,7 @@ import { RequestMix } from './lib/payloads';
 import { Child, fileSize, freePort, liveHeapAfterFullGcs, round1, rssOf, sleep, startChild } from './lib/procs';
 import { seedTenants } from './lib/seed';
 import { scrapeStages, stageMeans } from './lib/stages';
-import { pidsNamed, startCpuMeter } from './lib/cpu';
+import { pidsNamed, round3, startCpuMeter } from './lib/cpu';
 
 const env = process.env;
 const num = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
@@ -150,14 +150,19 @@ async function main() {
       const bareUrl = `http://127.0.0.1:${bare.port}/webhooks/nimbus`;
       await runLoad(bareUrl, new RequestMix(keys), { connections: 20, seconds: 2 });
       log('baseline: bare http handler');
+      const bareMeter = startCpuMeter({ 'bare http': () => (bare.proc.pid ? [bare.proc.pid] : []) });
       const bareSat = await runLoad(bareUrl, new RequestMix(keys), { connections: S.connections, seconds: S.saturationSeconds });
+      const bareCpu = bareMeter.stop(bareSat.ok);
       const bareRates: Record<string, LoadResult> = {};
       for (const rate of S.rates) bareRates[rate] = await runPaced(bareUrl, new RequestMix(keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
-      results.bareHttp = { saturation: bareSat, rates: bareRates, rss: rssOf(bare.proc.pid) };
+      results.bareHttp = { saturation: bareSat, rates: bareRates, rss: rssOf(bare.proc.pid), cpu: bareCpu };
       await bare.stop();
 
       log(`baseline: JetStream publish+ack, ${S.connections} in flight, ${payloadBytes} B`);
-      results.jetstreamRaw = { ...(await jetstreamPublishBaseline(base.NATS_URL, name, payloadBytes, S.connections, S.baselineSeconds)), payloadBytes, inFlight: S.connections };
+      const jsMeter = startCpuMeter({ 'nats-server': cpuGroups['nats-server'] });
+      const jsRaw = await jetstreamPublishBaseline(base.NATS_URL, name, payloadBytes, S.connections, S.baselineSeconds);
+      results.jetstreamRaw = { ...jsRaw, payloadBytes, inFlight: S.connections, cpu: jsMeter.stop(jsRaw.count) };
+      results.ceiling = ingressCeiling(results.bareHttp.cpu, results.jetstreamRaw.cpu, cpus().length);
       log('baseline: Postgres claim inserts');
       results.postgresRaw = await postgresClaimBaselines(base.DATABASE_URL, name, S.baselineSeconds);
     }
@@ -369,10 +374,23 @@ function quarterMeans(samples: number[]): number[] {
 const fmt = (v: unknown, unit = '') => (v === null || v === undefined ? '—' : `${typeof v === 'number' ? v.toLocaleString('en-US') : v}${unit}`);
 
 /** `CPU ms per event`: each process group's share, the total, and how busy the two cores were. */
-function cpuRow(cpu: { msPerEvent: Record<string, number | null>; machineBusyPercent: number }): [string, string, string, string] {
+type CpuPerEvent = { msPerEvent: Record<string, number | null>; machineBusyPercent: number };
+const cpuTotal = (cpu: CpuPerEvent) => Object.values(cpu.msPerEvent).reduce<number>((n, v) => n + (v ?? 0), 0);
+
+function cpuRow(cpu: CpuPerEvent, label = '  CPU ms per event'): [string, string, string, string] {
   const parts = Object.entries(cpu.msPerEvent).filter(([, v]) => v !== null && v > 0);
-  const total = parts.reduce((n, [, v]) => n + v!, 0);
-  return [`  CPU ms per event (machine ${cpu.machineBusyPercent} % busy)`, `${parts.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; total ${round1(total)}`, '', ''];
+  return [`${label} (machine ${cpu.machineBusyPercent} % busy)`, `${parts.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; total ${round3(cpuTotal(cpu))}`, '', ''];
+}
+
+/**
+ * The most events/s any ingress could accept here if it did nothing but what the two baselines do, the HTTP
+ * request (load generator and handler) and the JetStream publish with its ack (client and nats-server), with
+ * every core busy all the time: cores × 1,000 ms ÷ their CPU ms per event added up. Claiming the key, auth and
+ * validation come on top, so the ingress ratio to raw JetStream cannot exceed this one.
+ */
+function ingressCeiling(bareCpu: CpuPerEvent, jetstreamCpu: CpuPerEvent, cores: number) {
+  const msPerEvent = cpuTotal(bareCpu) + cpuTotal(jetstreamCpu);
+  return { msPerEvent: round3(msPerEvent), eventsPerSecond: msPerEvent > 0 ? Math.round((cores * 1000) / msPerEvent) : null };
 }
 
 function table(r: Record<string, any>): string {
@@ -388,6 +406,16 @@ function table(r: Record<string, any>): string {
     const m = r.ingress?.stageMs?.[phase];
     return m ? `server ${fmt(m.server)} = claim ${fmt(m.claim)} (db ${fmt(m.claimDb)}) + publish ${fmt(m.publish)} + rest (ms, means)` : '';
   };
+  if (bare?.cpu) rows.push(cpuRow(bare.cpu, '  bare http: CPU ms per request'));
+  if (r.jetstreamRaw?.cpu) rows.push(cpuRow(r.jetstreamRaw.cpu, '  raw JetStream: CPU ms per publish'));
+  if (r.ceiling) {
+    rows.push([
+      `  ceiling: ${r.machine.cpus} cores ÷ (bare http + JetStream CPU per event)`,
+      `${fmt(r.ceiling.eventsPerSecond)} events/s at most for any ingress`,
+      `${fmt(r.jetstreamRaw?.perSecond)} msg/s`,
+      fmt(ratio(r.ceiling.eventsPerSecond, r.jetstreamRaw?.perSecond)),
+    ]);
+  }
   if (r.ingress?.stageMs) rows.push(['  where the time goes at saturation', stage('saturation'), '', '']);
   if (r.ingress?.cpu?.saturation) rows.push(cpuRow(r.ingress.cpu.saturation));
   for (const [rate, res] of Object.entries((r.ingress?.rates ?? {}) as Record<string, LoadResult>)) {
