@@ -328,6 +328,7 @@ export class DeliveryDispatcher {
 
   private resolve(result: AttemptResult, attempt: number): AttemptResolution {
     if (result.outcome === 'success') return { kind: 'succeeded' };
+    if (result.outcome === 'unrenderable') return { kind: 'dead' };
     if (result.statusCode === 410 && this.hooks.onGone) return { kind: 'parked', reason: 'subscriber answered 410 Gone' };
     const delay = this.policy.delayAfter(attempt, result.retryAfterMs);
     return delay === null ? { kind: 'dead' } : { kind: 'retry', delayMs: delay };

@@ -61,7 +61,16 @@ export class WebhookSender {
 
   async send(job: DeliveryJob, extraHeaders: Record<string, string> = {}): Promise<AttemptResult> {
     const { event, subscriber } = job;
-    const { contentType, payload } = this.render(event, subscriber.format);
+    const startedAt = new Date();
+    let rendered: ReturnType<typeof renderForSubscriber>;
+    try {
+      rendered = this.render(event, subscriber.format);
+    } catch (err) {
+      // Only an event that bypassed ingress's validation can get here; retrying would fail the same way.
+      const error = `the stored payload cannot be rendered as ${subscriber.format}: ${(err as Error).message}`.slice(0, 500);
+      return { outcome: 'unrenderable', statusCode: null, durationMs: 0, error, responseExcerpt: null, startedAt };
+    }
+    const { contentType, payload } = rendered;
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'content-type': contentType,
@@ -74,7 +83,6 @@ export class WebhookSender {
     if (subscriber.apiKey) headers['x-api-key'] = subscriber.apiKey;
 
     const timeoutMs = subscriber.timeoutMs ?? this.options.defaultTimeoutMs;
-    const startedAt = new Date();
     const t0 = performance.now();
     const elapsed = () => Math.round(performance.now() - t0);
     const signal = AbortSignal.timeout(timeoutMs);

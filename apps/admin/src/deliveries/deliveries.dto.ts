@@ -54,7 +54,7 @@ export class DeliveryPageDto {
 }
 export class AttemptDto {
   @ApiProperty() attempt: number;
-  @ApiProperty({ enum: ['success', 'http_error', 'timeout', 'network_error', 'blocked', 'redirect'] }) outcome: string;
+  @ApiProperty({ enum: ['success', 'http_error', 'timeout', 'network_error', 'blocked', 'redirect', 'unrenderable'] }) outcome: string;
   @ApiProperty({ nullable: true, type: Number }) status_code: number | null;
   @ApiProperty() duration_ms: number;
   @ApiProperty({ nullable: true, type: String }) error: string | null;

@@ -1,6 +1,10 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-export type AttemptOutcome = 'success' | 'http_error' | 'timeout' | 'network_error' | 'blocked' | 'redirect';
+/**
+ * `unrenderable`: the stored payload cannot be put in the subscriber's format (a CloudEvent needs JSON); no
+ * request is sent and, since no retry can change that, the delivery is dead-lettered at once.
+ */
+export type AttemptOutcome = 'success' | 'http_error' | 'timeout' | 'network_error' | 'blocked' | 'redirect' | 'unrenderable';
 
 /** One HTTP attempt of a delivery: what was answered, how long it took, what went wrong. */
 @Entity({ name: 'delivery_attempts' })
