@@ -43,6 +43,8 @@ export class ReceiveNimbusEventUseCase {
   ) {}
 
   async execute(input: ReceivedEvent): Promise<ReceiveResult> {
+    // When the request reached us, not when the claim came back: end-to-end latency starts here.
+    const receivedAt = new Date().toISOString();
     const allowed = this.limiter.take(input.clinicId);
     if (!allowed.ok) {
       this.count(input.clinicId, claimedEventName(input.body), 'rejected', 'rate_limited');
@@ -92,7 +94,7 @@ export class ReceiveNimbusEventUseCase {
         eventId,
         clinicId: input.clinicId,
         eventName: event.eventName,
-        receivedAt: new Date().toISOString(),
+        receivedAt,
         body: input.rawBody,
       });
       publishTimer({ outcome: 'ok' });
