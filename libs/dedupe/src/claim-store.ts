@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { MicroBatcher } from '@switchyard/batching';
+import { rawQuery } from '@switchyard/persistence';
 
 export type ClaimOutcome = 'new' | 'duplicate' | 'in_progress';
 
@@ -60,7 +61,7 @@ export class ClaimStore {
 
   /** Frees a key whose event could not be stored, so the sender's retry is new. */
   async release(key: string, token: string): Promise<boolean> {
-    const [, affected] = await this.ds.query(`DELETE FROM idempotency_claims WHERE key = $1 AND token = $2 AND state = 'pending'`, [
+    const [, affected] = await rawQuery(this.ds, `DELETE FROM idempotency_claims WHERE key = $1 AND token = $2 AND state = 'pending'`, [
       key,
       token,
     ]);
@@ -69,7 +70,8 @@ export class ClaimStore {
 
   /** Deletes expired claims, a bounded number per call; returns how many. */
   async deleteExpired(limit = 10_000): Promise<number> {
-    const [, affected] = await this.ds.query(
+    const [, affected] = await rawQuery(
+      this.ds,
       `DELETE FROM idempotency_claims WHERE key IN (SELECT key FROM idempotency_claims WHERE expires_at <= now() LIMIT $1)`,
       [limit],
     );
@@ -90,7 +92,8 @@ export class ClaimStore {
       unique.push({ ...op.input, token: randomUUID() });
     }
     const rows: Array<{ kind: 'claim' | 'done'; key: string; token: string | null; claimed: boolean; state: string | null; event_id: string | null }> =
-      await this.ds.query(
+      await rawQuery(
+        this.ds,
         `WITH input AS (
            SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::int[]) AS i(key, clinic_id, event_id, token, lease_ms)
          ),

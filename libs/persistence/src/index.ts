@@ -1,4 +1,5 @@
 export * from './data-source';
+export * from './raw-query';
 export * from './entities';
 export * from './migrations';
 export * from './repositories';

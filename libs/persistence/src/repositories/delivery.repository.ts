@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { rawQuery } from '../raw-query';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
 import { MicroBatcher } from '@switchyard/batching';
 import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
@@ -67,7 +68,8 @@ export class DeliveryRepository {
     }
     // The deliveries reference the event inserted by the same statement: foreign keys are checked at the
     // end of the statement, when the event row exists. Nothing is inserted for an event seen before.
-    const rows: Array<{ kind: 'event' | 'delivery'; id: string; subscriber_id: string | null; status: DeliveryStatus | null }> = await this.ds.query(
+    const rows: Array<{ kind: 'event' | 'delivery'; id: string; subscriber_id: string | null; status: DeliveryStatus | null }> = await rawQuery(
+      this.ds,
       `WITH ev AS (
          INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at, trace_parent)
          VALUES ($1, $2, $3, $8, $10, $9, $11) ON CONFLICT (id) DO NOTHING RETURNING id
@@ -104,7 +106,8 @@ export class DeliveryRepository {
    * Rows locked by another worker are skipped, not waited for. Returns them with their event and subscriber.
    */
   async leaseDue(limit: number, defaultPerSubscriber: number, inFlight: Map<string, number>, leaseMs: number): Promise<DeliveryJob[]> {
-    const rows: any[] = await this.ds.query(
+    const rows: any[] = await rawQuery(
+      this.ds,
       `WITH busy AS (SELECT * FROM unnest($3::uuid[], $5::int[]) AS b(id, n)),
        due_subscribers AS (
          SELECT s.id, s.ordered, COALESCE(s.max_in_flight, $2) - COALESCE(b.n, 0) AS room
@@ -156,7 +159,8 @@ export class DeliveryRepository {
   /** Extends the leases of deliveries this worker is still attempting, so a slow attempt is not taken twice. */
   async renewLeases(deliveryIds: string[], leaseMs: number): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await this.ds.query(
+    await rawQuery(
+      this.ds,
       `UPDATE deliveries SET lease_until = now() + make_interval(secs => $2::double precision / 1000)
         WHERE id = ANY($1::uuid[]) AND status = 'delivering'`,
       [deliveryIds, leaseMs],
@@ -165,7 +169,8 @@ export class DeliveryRepository {
 
   /** Deliveries whose worker died mid-attempt (lease ran out) become due again. */
   async releaseExpiredLeases(): Promise<number> {
-    const [, affected] = await this.ds.query(
+    const [, affected] = await rawQuery(
+      this.ds,
       `UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = now(), updated_at = now()
         WHERE status = 'delivering' AND lease_until < now()`,
     );
@@ -212,7 +217,8 @@ export class DeliveryRepository {
   private async writeAttemptRows(batch: Array<AttemptRecord & { resolution: AttemptResolution }>): Promise<void> {
     const statusOf = (r: AttemptResolution): DeliveryStatus =>
       r.kind === 'succeeded' ? 'succeeded' : r.kind === 'retry' ? 'pending' : r.kind === 'dead' ? 'dead' : 'parked';
-    await this.ds.query(
+    await rawQuery(
+      this.ds,
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::timestamptz[],
                               $9::text[], $10::double precision[])
@@ -251,7 +257,8 @@ export class DeliveryRepository {
 
   /** Puts a leased delivery back, due after `delayMs`, without spending an attempt (it was throttled). */
   async defer(deliveryId: string, delayMs: number): Promise<void> {
-    await this.ds.query(
+    await rawQuery(
+      this.ds,
       `UPDATE deliveries SET status = 'pending', lease_until = NULL,
               next_attempt_at = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
         WHERE id = $1 AND status = 'delivering'`,
@@ -261,7 +268,8 @@ export class DeliveryRepository {
 
   /** Parks the waiting deliveries of a subscriber (it answered 410 Gone or was disabled); they resume on re-enable. */
   async parkWaiting(subscriberId: string): Promise<number> {
-    const [, affected] = await this.ds.query(
+    const [, affected] = await rawQuery(
+      this.ds,
       `UPDATE deliveries SET status = 'parked', next_attempt_at = NULL, updated_at = now()
         WHERE subscriber_id = $1 AND status = 'pending'`,
       [subscriberId],
@@ -271,7 +279,7 @@ export class DeliveryRepository {
 
   /** Count of deliveries due now and not taken (the delivery backlog gauge). */
   async countDue(): Promise<number> {
-    const [row] = await this.ds.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()`);
+    const [row] = await rawQuery(this.ds, `SELECT count(*)::int AS n FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()`);
     return row.n;
   }
 }

@@ -1,4 +1,5 @@
 import { DataSource, IsNull } from 'typeorm';
+import { rawQuery } from '../raw-query';
 import { SubscriberEntity } from '../entities';
 
 export type NewSubscriber = Pick<
@@ -97,7 +98,8 @@ export class SubscriberRepository {
 
   /** The new secret signs from now on; the old one keeps signing (both are sent) for `overlapSeconds`. */
   async rotateSecret(clinicId: string, id: string, secret: string, overlapSeconds: number): Promise<SubscriberEntity | null> {
-    await this.ds.query(
+    await rawQuery(
+      this.ds,
       `UPDATE subscribers SET previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => $4),
               secret = $3, updated_at = now()
         WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL`,
@@ -117,7 +119,8 @@ export class SubscriberRepository {
    * Disabled ones are included (their deliveries are parked until re-enabled).
    */
   async findSubscribersFor(clinicId: string, eventName: string): Promise<SubscriberTarget[]> {
-    const rows: TargetRow[] = await this.ds.query(
+    const rows: TargetRow[] = await rawQuery(
+      this.ds,
       `SELECT ${TARGET_COLUMNS} FROM subscribers s
         WHERE s.clinic_id = $1 AND s.deleted_at IS NULL AND (s.event_types @> ARRAY['*'] OR s.event_types @> ARRAY[$2])`,
       [clinicId, eventName],
@@ -127,7 +130,7 @@ export class SubscriberRepository {
 
   /** Every subscriber of the clinic that is not deleted, with its event filter (what SubscriberCache keeps). */
   async findClinicSubscribers(clinicId: string): Promise<ClinicSubscriberRow[]> {
-    return this.ds.query(`SELECT ${TARGET_COLUMNS}, s.event_types FROM subscribers s WHERE s.clinic_id = $1 AND s.deleted_at IS NULL`, [clinicId]);
+    return rawQuery(this.ds, `SELECT ${TARGET_COLUMNS}, s.event_types FROM subscribers s WHERE s.clinic_id = $1 AND s.deleted_at IS NULL`, [clinicId]);
   }
 }
 
