@@ -162,9 +162,10 @@ async function main() {
       await bare.stop();
 
       log(`baseline: JetStream publish+ack, ${S.connections} in flight, ${payloadBytes} B`);
-      const jsMeter = startCpuMeter({ 'nats-server': cpuGroups['nats-server'] });
-      const jsRaw = await jetstreamPublishBaseline(base.NATS_URL, name, payloadBytes, S.connections, S.baselineSeconds);
-      results.jetstreamRaw = { ...jsRaw, payloadBytes, inFlight: S.connections, cpu: jsMeter.stop(jsRaw.count) };
+      const jsRaw = await jetstreamPublishBaseline(base.NATS_URL, name, payloadBytes, S.connections, S.baselineSeconds, () =>
+        startCpuMeter({ 'nats-server': cpuGroups['nats-server'] }),
+      );
+      results.jetstreamRaw = { ...jsRaw, payloadBytes, inFlight: S.connections };
       results.ceiling = ingressCeiling(results.bareHttp.cpu, results.jetstreamRaw.cpu, cpus().length);
       log('baseline: Postgres claim inserts');
       results.postgresRaw = await postgresClaimBaselines(base.DATABASE_URL, name, S.baselineSeconds);

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { claimStatementsInFlight } from '@switchyard/dedupe';
 import { pgPool } from './pg';
 
 /** Runs `workers` loops of `op` for `seconds`; returns operations per second and the count. */
@@ -24,7 +25,15 @@ async function closedLoop(workers: number, seconds: number, op: () => Promise<nu
  * JetStream publish with PubAck, `Nats-Msg-Id` set, file storage, `inFlight` publishes outstanding, on a
  * stream of its own (deleted afterwards).
  */
-export async function jetstreamPublishBaseline(natsUrl: string, prefix: string, payloadBytes: number, inFlight: number, seconds: number) {
+export async function jetstreamPublishBaseline<Cpu>(
+  natsUrl: string,
+  prefix: string,
+  payloadBytes: number,
+  inFlight: number,
+  seconds: number,
+  /** Started right before the publishes and stopped right after them (not around connecting or the stream's set-up). */
+  startCpuMeter: () => { stop(events: number): Cpu },
+) {
   const nc = await connect({ servers: natsUrl });
   const jsm = await jetstreamManager(nc);
   const stream = `${prefix.toUpperCase()}_RAW`;
@@ -39,10 +48,12 @@ export async function jetstreamPublishBaseline(natsUrl: string, prefix: string, 
   const js = jetstream(nc);
   const payload = randomBytes(payloadBytes);
   try {
-    return await closedLoop(inFlight, seconds, async () => {
+    const meter = startCpuMeter();
+    const result = await closedLoop(inFlight, seconds, async () => {
       await js.publish(`${prefix}.raw.${Math.floor(Math.random() * 100)}`, payload, { msgID: randomUUID() });
       return 1;
     });
+    return { ...result, cpu: meter.stop(result.count) };
   } finally {
     await jsm.streams.delete(stream).catch(() => undefined);
     await nc.drain();
@@ -51,8 +62,8 @@ export async function jetstreamPublishBaseline(natsUrl: string, prefix: string, 
 
 /**
  * Raw claim inserts into a copy of `idempotency_claims`: single rows with `INSERT … ON CONFLICT DO NOTHING`
- * from `concurrency` connections, and batches of `batchSize` through `unnest` (4 batches in flight, like
- * the dedupe service's MicroBatcher).
+ * from `concurrency` connections, and batches of `batchSize` through `unnest`, as many in flight as the
+ * dedupe service has with its default pool (`claimStatementsInFlight`).
  */
 export async function postgresClaimBaselines(databaseUrl: string, schema: string, seconds: number, concurrency = 8, batchSize = 100) {
   const pool = pgPool(databaseUrl, concurrency, schema);
@@ -67,7 +78,7 @@ export async function postgresClaimBaselines(databaseUrl: string, schema: string
     const insertMany = `INSERT INTO bench_claims (key, clinic_id, event_id, state, token, lease_until, expires_at)
       SELECT k, 'clinic', e, 'pending', t, now() + interval '30 seconds', now() + interval '1 day'
         FROM unnest($1::text[], $2::uuid[], $3::text[]) AS i(k, e, t) ON CONFLICT (key) DO NOTHING`;
-    const batched = await closedLoop(4, seconds, async () => {
+    const batched = await closedLoop(claimStatementsInFlight(10), seconds, async () => {
       const keys = Array.from({ length: batchSize }, () => randomBytes(32).toString('hex'));
       const ids = Array.from({ length: batchSize }, () => randomUUID());
       await pool.query(insertMany, [keys, ids, ids]);

@@ -1,4 +1,4 @@
-/** The slice of `pg` the bench uses (the repo has no @types/pg; the apps reach pg through TypeORM). */
+/** The slice of `pg` the bench uses. */
 export interface PgPool {
   query(sql: string, params?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
   end(): Promise<void>;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { ClaimStore } from '@switchyard/dedupe';
+import { ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
 import { testDatabase } from '../support/database';
 
 describe('ClaimStore (real Postgres)', () => {
@@ -95,5 +95,11 @@ describe('ClaimStore (real Postgres)', () => {
     const racing = await Promise.all(Array.from({ length: 20 }, () => store.claim(input(same))));
     expect(racing.filter((r) => r.outcome === 'new')).toHaveLength(1);
     expect(racing.filter((r) => r.outcome === 'in_progress')).toHaveLength(19);
+  });
+});
+
+describe('claimStatementsInFlight', () => {
+  it('uses up to 8 connections of the pool and always leaves 2, but never fewer than 1 statement', () => {
+    expect([1, 2, 3, 4, 10, 11, 50].map(claimStatementsInFlight)).toEqual([1, 1, 1, 2, 8, 8, 8]);
   });
 });

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
-import { ClaimStore } from '@switchyard/dedupe';
+import { ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
 import { Metrics } from '@switchyard/observability';
 import { PersistenceModule } from '@switchyard/persistence';
 import { ClaimCleanupService } from './claims/claim-cleanup.service';
@@ -16,7 +16,13 @@ import { GrpcHealthController } from './health/grpc-health.controller';
       provide: ClaimStore,
       inject: [DataSource, APP_CONFIG, Metrics],
       useFactory: (ds: DataSource, config: AppConfig, metrics: Metrics) =>
-        new ClaimStore(ds, config.DEDUPE_TTL, config.DEDUPE_LEASE, (size) => metrics.dedupeBatchSize.observe(size)),
+        new ClaimStore(
+          ds,
+          config.DEDUPE_TTL,
+          config.DEDUPE_LEASE,
+          (size) => metrics.dedupeBatchSize.observe(size),
+          claimStatementsInFlight(config.DATABASE_POOL_SIZE),
+        ),
     },
     ClaimCleanupService,
   ],

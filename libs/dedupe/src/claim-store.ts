@@ -27,11 +27,14 @@ type Op = { kind: 'claim'; input: ClaimInput } | { kind: 'complete'; completion:
 type OpAnswer = ClaimAnswer | boolean;
 
 /**
- * Statements in flight at once. At saturation a statement takes ~5 ms (commit included) while the ingress
- * waits on it: 8 instead of MicroBatcher's default 4 took ingress from ~3,800 to ~4,200 events/s (bench/RESULTS.md),
- * and leaves 2 of the default pool of 10 for the sweeper and health checks.
+ * Claim statements in flight at once for a pool of `poolSize` connections: up to 8, leaving 2 connections to
+ * the sweeper and the health checks. At saturation a statement takes ~5 ms (commit included) while ingress
+ * waits on it: 8 instead of MicroBatcher's default 4 took ingress from ~3,900 to ~4,200 events/s
+ * (bench/RESULTS.md).
  */
-const STATEMENTS_IN_FLIGHT = 8;
+export function claimStatementsInFlight(poolSize: number): number {
+  return Math.max(1, Math.min(8, poolSize - 2));
+}
 
 /**
  * Idempotency claims in Postgres. A key is free when it has no row, its row expired (TTL), or it is a
@@ -47,8 +50,9 @@ export class ClaimStore {
     private readonly ttlMs: number,
     private readonly defaultLeaseMs: number,
     readonly onBatch: (size: number) => void = () => undefined,
+    statementsInFlight = claimStatementsInFlight(10),
   ) {
-    this.ops = new MicroBatcher((ops) => this.writeOps(ops), 256, STATEMENTS_IN_FLIGHT);
+    this.ops = new MicroBatcher((ops) => this.writeOps(ops), 256, statementsInFlight);
   }
 
   claim(input: ClaimInput): Promise<ClaimAnswer> {

@@ -316,7 +316,10 @@ export class DeliveryDispatcher {
         break;
       case 'dead':
         this.metrics.deadLetters.inc({ event_type: eventType });
-        this.log.warn({ ...fields, error: result.error }, 'delivery dead-lettered after its last attempt');
+        this.log.warn(
+          { ...fields, error: result.error },
+          result.outcome === 'unrenderable' ? 'delivery dead-lettered: its payload cannot be sent in this format' : 'delivery dead-lettered after its last attempt',
+        );
         break;
       case 'parked':
         this.log.warn({ ...fields, reason: resolution.reason }, 'delivery parked');

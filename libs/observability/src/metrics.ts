@@ -133,7 +133,7 @@ export class Metrics {
   });
   readonly deliveryAttempts = new Counter({
     name: MetricNames.deliveryAttempts,
-    help: 'Delivery attempts, by outcome (success, http_error, timeout, network_error, blocked, redirect) and attempt number.',
+    help: 'Delivery attempts, by outcome (success, http_error, timeout, network_error, blocked, redirect, unrenderable) and attempt number.',
     labelNames: ['outcome', 'attempt', 'clinic_id'] as const,
     registers: [this.registry],
   });

@@ -98,8 +98,7 @@ export class SubscriberRepository {
 
   /** The new secret signs from now on; the old one keeps signing (both are sent) for `overlapSeconds`. */
   async rotateSecret(clinicId: string, id: string, secret: string, overlapSeconds: number): Promise<SubscriberEntity | null> {
-    await rawQuery(
-      this.ds,
+    await this.ds.query(
       `UPDATE subscribers SET previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => $4),
               secret = $3, updated_at = now()
         WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL`,
