@@ -2,6 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { DEDUPE_PROTO_PATH, dedupeV1 } from '@switchyard/contracts';
 import { MicroBatcher } from '@switchyard/batching';
+import { ClaimChannel, DedupeUnavailableError } from './claim-channel';
+
+export { DedupeUnavailableError } from './claim-channel';
 
 interface PendingCompletion {
   req: dedupeV1.CompleteRequest;
@@ -23,10 +26,6 @@ function settle<Res extends { completed: boolean[] }>(carried: PendingCompletion
   );
 }
 
-export class DedupeUnavailableError extends Error {
-  readonly code = 'DEDUPE_UNAVAILABLE';
-}
-
 export type ClaimReply = { outcome: 'new'; token: string; eventId: string } | { outcome: 'duplicate' | 'in_progress'; eventId: string };
 
 type UnaryMethod<Req, Res> = (
@@ -38,21 +37,22 @@ type UnaryMethod<Req, Res> = (
 
 interface RawClient extends grpc.Client {
   Release: UnaryMethod<dedupeV1.ReleaseRequest, dedupeV1.ReleaseResponse>;
-  ClaimBatch: UnaryMethod<dedupeV1.ClaimBatchRequest, dedupeV1.ClaimBatchResponse>;
-  CompleteBatch: UnaryMethod<dedupeV1.CompleteBatchRequest, dedupeV1.CompleteBatchResponse>;
+  ClaimStream: (metadata: grpc.Metadata) => grpc.ClientDuplexStream<dedupeV1.ClaimStreamRequest, dedupeV1.ClaimStreamResponse>;
 }
 
 /**
  * Ingress's client of the dedupe service, on the generated request/response types. The claims made in one
- * turn of the event loop travel together in one ClaimBatch call; up to 32 such calls are in flight before
- * further claims wait and batch up (a bound of 8 queued claims behind busy calls at 500 req/s and doubled
- * their latency). Completions are not urgent (the event is stored already): they ride along with the next
- * ClaimBatch call, so each event costs one round trip to dedupe and one statement there instead of two,
- * or go in a CompleteBatch call of their own after `completionLingerMs` without claims. Each call has a
- * deadline; any transport failure becomes DedupeUnavailableError (ingress answers 503).
+ * turn of the event loop travel together in one batch; up to 32 batches are in flight before further claims
+ * wait and batch up (a bound of 8 queued claims behind busy calls at 500 req/s and doubled their latency).
+ * Batches go over one ClaimStream (ClaimChannel), not a ClaimBatch call each: an HTTP/2 stream per call cost
+ * enough garbage that ingress ran a full GC every ~5 s at 500 req/s. Completions are not urgent (the event is
+ * stored already): they ride along with the next batch of claims, so each event costs one round trip to
+ * dedupe and one statement there instead of two, or go in a batch without claims after `completionLingerMs`.
+ * Each batch has a deadline; any failure becomes DedupeUnavailableError (ingress answers 503).
  */
 export class DedupeClient {
   private readonly client: RawClient;
+  private readonly channel: ClaimChannel;
   private readonly claims: MicroBatcher<dedupeV1.ClaimRequest, dedupeV1.ClaimResponse>;
   private pendingCompletions: PendingCompletion[] = [];
   private completionTimer?: NodeJS.Timeout;
@@ -71,6 +71,7 @@ export class DedupeClient {
       'grpc.max_reconnect_backoff_ms': 2_000,
     }) as unknown as RawClient;
     this.claims = new MicroBatcher((claims) => this.claimBatch(claims), 128, 32);
+    this.channel = new ClaimChannel((metadata) => this.client.ClaimStream(metadata), timeoutMs);
   }
 
   async claim(req: dedupeV1.ClaimRequest): Promise<ClaimReply> {
@@ -107,19 +108,20 @@ export class DedupeClient {
   /** Sends the completions still waiting, then closes the channel. */
   async close(): Promise<void> {
     await this.flushCompletions();
+    await this.channel.close();
     this.client.close();
   }
 
   private async claimBatch(claims: dedupeV1.ClaimRequest[]): Promise<dedupeV1.ClaimResponse[]> {
     const carried = this.takeCompletions();
-    const res = await settle(carried, this.call(this.client.ClaimBatch, { claims, completions: carried.map((c) => c.req) }, new grpc.Metadata()));
+    const res = await settle(carried, this.channel.call({ claims, completions: carried.map((c) => c.req) }));
     return res.results;
   }
 
   private async flushCompletions(): Promise<void> {
     while (this.pendingCompletions.length > 0) {
       const carried = this.takeCompletions();
-      await settle(carried, this.call(this.client.CompleteBatch, { completions: carried.map((c) => c.req) }, new grpc.Metadata())).catch(
+      await settle(carried, this.channel.call({ claims: [], completions: carried.map((c) => c.req) })).catch(
         () => undefined, // each carried completion has its own rejection
       );
     }

@@ -1,2 +1,3 @@
 export * from './claim-store';
 export * from './dedupe-client';
+export * from './claim-channel';

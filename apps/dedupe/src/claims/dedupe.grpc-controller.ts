@@ -1,9 +1,19 @@
 import { Controller, Inject } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { status } from '@grpc/grpc-js';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
+import { Observable, mergeMap } from 'rxjs';
 import { dedupeV1 } from '@switchyard/contracts';
-import { ClaimStore } from '@switchyard/dedupe';
+import { CLAIM_BATCH_SPAN, CLAIM_BATCH_SPAN_ATTRIBUTES, ClaimStore } from '@switchyard/dedupe';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
+
+const tracer = trace.getTracer('switchyard-dedupe');
+
+/** The gRPC status an answer on the stream carries for a failed batch. */
+function statusOf(err: unknown): { code: number; message: string } {
+  const e = err instanceof RpcException ? (err.getError() as { code?: number; message?: string }) : undefined;
+  return { code: e?.code ?? status.INTERNAL, message: e?.message ?? (err as Error).message };
+}
 
 const RESULT = {
   new: dedupeV1.ClaimResult.CLAIM_RESULT_NEW,
@@ -42,6 +52,32 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
     const results = req.claims.map((c) => this.claimValid(c));
     const [done, answers] = await Promise.all([completed, Promise.all(results)]);
     return { results: answers, completed: done };
+  }
+
+  /**
+   * ClaimBatch over one long-lived stream: every request is answered with its id as soon as its batch is
+   * done (batches of one stream are written concurrently, like concurrent calls). A failed batch is answered
+   * with its status instead, and the stream goes on. Each batch is a SERVER span in its caller's trace.
+   */
+  claimStream(requests: Observable<dedupeV1.ClaimStreamRequest>): Observable<dedupeV1.ClaimStreamResponse> {
+    return requests.pipe(mergeMap((req) => this.answerOnStream(req)));
+  }
+
+  private answerOnStream(req: dedupeV1.ClaimStreamRequest): Promise<dedupeV1.ClaimStreamResponse> {
+    const carrier = req.traceparent ? { traceparent: req.traceparent, tracestate: req.tracestate } : {};
+    const parent = propagation.extract(ROOT_CONTEXT, carrier);
+    return tracer.startActiveSpan(CLAIM_BATCH_SPAN, { kind: SpanKind.SERVER, attributes: CLAIM_BATCH_SPAN_ATTRIBUTES }, parent, async (span) => {
+      try {
+        const batch = await this.claimBatch(req.batch ?? { claims: [], completions: [] });
+        return { id: req.id, batch, errorCode: 0, errorMessage: '' };
+      } catch (err) {
+        const { code, message } = statusOf(err);
+        span.setStatus({ code: SpanStatusCode.ERROR, message });
+        return { id: req.id, batch: undefined, errorCode: code, errorMessage: message };
+      } finally {
+        span.end();
+      }
+    });
   }
 
   async completeBatch(req: dedupeV1.CompleteBatchRequest): Promise<dedupeV1.CompleteBatchResponse> {

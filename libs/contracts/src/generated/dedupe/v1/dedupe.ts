@@ -80,6 +80,28 @@ export interface CompleteBatchResponse {
   completed: boolean[];
 }
 
+export interface ClaimStreamRequest {
+  /** Chosen by the caller, unique on its stream; the answer carries it back. */
+  id: number;
+  batch:
+    | ClaimBatchRequest
+    | undefined;
+  /** W3C trace context of the call (a stream carries the calls of many traces). */
+  traceparent: string;
+  tracestate: string;
+}
+
+export interface ClaimStreamResponse {
+  id: number;
+  /**
+   * Absent when the batch failed; then error_code is a gRPC status code (e.g. 3 INVALID_ARGUMENT,
+   * 14 UNAVAILABLE) and error_message says why.
+   */
+  batch: ClaimBatchResponse | undefined;
+  errorCode: number;
+  errorMessage: string;
+}
+
 export interface DedupeServiceClient {
   claim(request: ClaimRequest, metadata?: Metadata): Observable<ClaimResponse>;
 
@@ -95,6 +117,14 @@ export interface DedupeServiceClient {
   claimBatch(request: ClaimBatchRequest, metadata?: Metadata): Observable<ClaimBatchResponse>;
 
   completeBatch(request: CompleteBatchRequest, metadata?: Metadata): Observable<CompleteBatchResponse>;
+
+  /**
+   * ClaimBatch calls on one long-lived stream: each request carries an id and is answered with it, in
+   * any order. A busy caller keeps one such stream open instead of opening an HTTP/2 stream per call (in
+   * Node each of those costs enough garbage that the caller ran a full GC every few seconds at 500 calls/s).
+   */
+
+  claimStream(request: Observable<ClaimStreamRequest>, metadata?: Metadata): Observable<ClaimStreamResponse>;
 }
 
 export interface DedupeServiceController {
@@ -124,6 +154,14 @@ export interface DedupeServiceController {
     request: CompleteBatchRequest,
     metadata?: Metadata,
   ): Promise<CompleteBatchResponse> | Observable<CompleteBatchResponse> | CompleteBatchResponse;
+
+  /**
+   * ClaimBatch calls on one long-lived stream: each request carries an id and is answered with it, in
+   * any order. A busy caller keeps one such stream open instead of opening an HTTP/2 stream per call (in
+   * Node each of those costs enough garbage that the caller ran a full GC every few seconds at 500 calls/s).
+   */
+
+  claimStream(request: Observable<ClaimStreamRequest>, metadata?: Metadata): Observable<ClaimStreamResponse>;
 }
 
 export function DedupeServiceControllerMethods() {
@@ -134,7 +172,7 @@ export function DedupeServiceControllerMethods() {
       GrpcMethod("DedupeService", method)(constructor.prototype[method], method, descriptor);
       Object.defineProperty(constructor.prototype, method, descriptor);
     }
-    const grpcStreamMethods: string[] = [];
+    const grpcStreamMethods: string[] = ["claimStream"];
     for (const method of grpcStreamMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcStreamMethod("DedupeService", method)(constructor.prototype[method], method, descriptor);

@@ -1,0 +1,125 @@
+import * as grpc from '@grpc/grpc-js';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, createContextKey, propagation, trace } from '@opentelemetry/api';
+import { dedupeV1 } from '@switchyard/contracts';
+
+/** What a failed call becomes for its caller (ingress answers 503 to it). */
+export class DedupeUnavailableError extends Error {
+  readonly code = 'DEDUPE_UNAVAILABLE';
+}
+
+/** The name the gRPC instrumentation gives a ClaimBatch call: the span made here per batch keeps it. */
+export const CLAIM_BATCH_SPAN = 'grpc.dedupe.v1.DedupeService/ClaimBatch';
+export const CLAIM_BATCH_SPAN_ATTRIBUTES = { 'rpc.system': 'grpc', 'rpc.service': 'dedupe.v1.DedupeService', 'rpc.method': 'ClaimBatch' };
+
+/**
+ * `@opentelemetry/core`'s suppress-tracing key (`createContextKey` keys are `Symbol.for` their name): the
+ * stream itself is opened under it, so the gRPC instrumentation makes no span that would live as long as
+ * the stream; each batch gets a span of its own below.
+ */
+const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+const tracer = trace.getTracer('switchyard-dedupe');
+
+type Duplex = grpc.ClientDuplexStream<dedupeV1.ClaimStreamRequest, dedupeV1.ClaimStreamResponse>;
+
+interface Pending {
+  resolve: (res: dedupeV1.ClaimBatchResponse) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * ClaimBatch calls over one long-lived `ClaimStream`: a request is written with an id and its answer
+ * found by that id, so a claim costs a message on an open HTTP/2 stream instead of a stream of its own.
+ * The stream is opened on first use; when it fails or ends, every call waiting on it fails with
+ * DedupeUnavailableError and the next call opens a new one (the channel reconnects as for unary calls).
+ * Each call has its own deadline; an answer that comes after it is dropped.
+ */
+export class ClaimChannel {
+  private stream?: Duplex;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(
+    private readonly open: (metadata: grpc.Metadata) => Duplex,
+    private readonly timeoutMs: number,
+  ) {}
+
+  call(batch: dedupeV1.ClaimBatchRequest): Promise<dedupeV1.ClaimBatchResponse> {
+    return tracer.startActiveSpan(
+      CLAIM_BATCH_SPAN,
+      { kind: SpanKind.CLIENT, attributes: CLAIM_BATCH_SPAN_ATTRIBUTES },
+      (span) => {
+        const carrier: { traceparent?: string; tracestate?: string } = {};
+        propagation.inject(context.active(), carrier);
+        return this.send({ id: this.nextId++, batch, traceparent: carrier.traceparent ?? '', tracestate: carrier.tracestate ?? '' }).then(
+          (res) => {
+            span.end();
+            return res;
+          },
+          (err: Error) => {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+            span.end();
+            throw err;
+          },
+        );
+      },
+    );
+  }
+
+  /** Ends the stream once the calls on it are answered (or have failed). */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    this.stream?.end();
+    this.stream = undefined;
+  }
+
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private send(req: dedupeV1.ClaimStreamRequest): Promise<dedupeV1.ClaimBatchResponse> {
+    const answered = this.sendNow(req);
+    this.inFlight.add(answered);
+    const forget = () => this.inFlight.delete(answered);
+    answered.then(forget, forget);
+    return answered;
+  }
+
+  private sendNow(req: dedupeV1.ClaimStreamRequest): Promise<dedupeV1.ClaimBatchResponse> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pending.delete(req.id)) reject(new DedupeUnavailableError(`dedupe call failed: no answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(req.id, { resolve, reject, timer });
+      (this.stream ?? this.openStream()).write(req);
+    });
+  }
+
+  private openStream(): Duplex {
+    const stream = context.with(ROOT_CONTEXT.setValue(SUPPRESS_TRACING, true), () => this.open(new grpc.Metadata()));
+    stream.on('data', (res: dedupeV1.ClaimStreamResponse) => this.answer(res));
+    stream.on('error', (err: grpc.ServiceError) => this.failAll(stream, err.details || err.message));
+    stream.on('end', () => this.failAll(stream, 'the dedupe service ended the stream'));
+    this.stream = stream;
+    return stream;
+  }
+
+  private answer(res: dedupeV1.ClaimStreamResponse): void {
+    const waiting = this.pending.get(res.id);
+    if (!waiting) return; // its deadline passed
+    this.pending.delete(res.id);
+    clearTimeout(waiting.timer);
+    if (res.batch && !res.errorCode) waiting.resolve(res.batch);
+    else waiting.reject(new DedupeUnavailableError(`dedupe call failed: ${res.errorMessage || `status ${res.errorCode}`}`));
+  }
+
+  private failAll(stream: Duplex, why: string): void {
+    if (this.stream !== stream) return;
+    this.stream = undefined;
+    const failed = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of failed) {
+      clearTimeout(p.timer);
+      p.reject(new DedupeUnavailableError(`dedupe call failed: ${why}`));
+    }
+  }
+}
