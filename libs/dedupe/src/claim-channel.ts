@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, createContextKey, propagation, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { dedupeV1 } from '@switchyard/contracts';
 
 /** What a failed call becomes for its caller (ingress answers 503 to it). */
@@ -10,13 +10,6 @@ export class DedupeUnavailableError extends Error {
 /** The name the gRPC instrumentation gives a ClaimBatch call: the span made here per batch keeps it. */
 export const CLAIM_BATCH_SPAN = 'grpc.dedupe.v1.DedupeService/ClaimBatch';
 export const CLAIM_BATCH_SPAN_ATTRIBUTES = { 'rpc.system': 'grpc', 'rpc.service': 'dedupe.v1.DedupeService', 'rpc.method': 'ClaimBatch' };
-
-/**
- * `@opentelemetry/core`'s suppress-tracing key (`createContextKey` keys are `Symbol.for` their name): the
- * stream itself is opened under it, so the gRPC instrumentation makes no span that would live as long as
- * the stream; each batch gets a span of its own below.
- */
-const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 const tracer = trace.getTracer('switchyard-dedupe');
 
@@ -31,14 +24,21 @@ interface Pending {
 /**
  * ClaimBatch calls over one long-lived `ClaimStream`: a request is written with an id and its answer
  * found by that id, so a claim costs a message on an open HTTP/2 stream instead of a stream of its own.
- * The stream is opened on first use; when it fails or ends, every call waiting on it fails with
- * DedupeUnavailableError and the next call opens a new one (the channel reconnects as for unary calls).
- * Each call has its own deadline; an answer that comes after it is dropped.
+ * The stream is opened on first use (outside any request's trace: the gRPC instrumentation ignores it);
+ * when it fails or ends, every call waiting on it fails with DedupeUnavailableError and the next call opens
+ * a new one (the channel reconnects as for unary calls). Each call has its own deadline; an answer after it
+ * is dropped, and a deadline that passes with nothing heard on the stream since the call was written
+ * cancels the stream (a connection that hangs without closing). Answers the client had not read when the
+ * stream broke are lost with it: those claims were made, their leases run out, and the sender's retry
+ * (after the 503) is new again.
  */
 export class ClaimChannel {
   private stream?: Duplex;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private closed = false;
+  /** When the current stream last delivered an answer. */
+  private heardAt = 0;
 
   constructor(
     private readonly open: (metadata: grpc.Metadata) => Duplex,
@@ -69,6 +69,7 @@ export class ClaimChannel {
 
   /** Ends the stream once the calls on it are answered (or have failed). */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.allSettled(this.inFlight);
     this.stream?.end();
     this.stream = undefined;
@@ -86,17 +87,34 @@ export class ClaimChannel {
 
   private sendNow(req: dedupeV1.ClaimStreamRequest): Promise<dedupeV1.ClaimBatchResponse> {
     return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new DedupeUnavailableError('dedupe call failed: the client is closed'));
+      let stream: Duplex;
+      try {
+        stream = this.stream ?? this.openStream();
+        stream.write(req);
+      } catch (err) {
+        return reject(new DedupeUnavailableError(`dedupe call failed: ${(err as Error).message}`));
+      }
+      const writtenAt = performance.now();
       const timer = setTimeout(() => {
-        if (this.pending.delete(req.id)) reject(new DedupeUnavailableError(`dedupe call failed: no answer within ${this.timeoutMs} ms`));
+        if (!this.pending.delete(req.id)) return;
+        reject(new DedupeUnavailableError(`dedupe call failed: no answer within ${this.timeoutMs} ms`));
+        if (this.stream === stream && this.heardAt < writtenAt) {
+          stream.cancel();
+          this.failAll(stream, `nothing heard on the stream for ${this.timeoutMs} ms`);
+        }
       }, this.timeoutMs);
       this.pending.set(req.id, { resolve, reject, timer });
-      (this.stream ?? this.openStream()).write(req);
     });
   }
 
   private openStream(): Duplex {
-    const stream = context.with(ROOT_CONTEXT.setValue(SUPPRESS_TRACING, true), () => this.open(new grpc.Metadata()));
-    stream.on('data', (res: dedupeV1.ClaimStreamResponse) => this.answer(res));
+    const stream = context.with(ROOT_CONTEXT, () => this.open(new grpc.Metadata()));
+    this.heardAt = performance.now();
+    stream.on('data', (res: dedupeV1.ClaimStreamResponse) => {
+      this.heardAt = performance.now();
+      this.answer(res);
+    });
     stream.on('error', (err: grpc.ServiceError) => this.failAll(stream, err.details || err.message));
     stream.on('end', () => this.failAll(stream, 'the dedupe service ended the stream'));
     this.stream = stream;

@@ -7,14 +7,15 @@ let sdk: NodeSDK | undefined;
 
 /**
  * What is traced automatically: incoming and outgoing HTTP (not the ops routes), gRPC client and server
- * (the dedupe claim; context in the call metadata), and undici (outbound deliveries; it adds the
+ * (context in the call metadata; not the long-lived ClaimStream, whose batches are spans made by hand), and undici (outbound deliveries; it adds the
  * `traceparent` header). The JetStream publish and consume spans are made by hand in libs/messaging and
  * the fan-out consumer, which carry the context in the NATS headers.
  */
 export function switchyardInstrumentations() {
   return [
     new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(metrics|healthz|readyz)/.test(req.url ?? '') }),
-    new GrpcInstrumentation(),
+    // The claim stream lives as long as the connection; each batch on it gets its own spans (libs/dedupe).
+    new GrpcInstrumentation({ ignoreGrpcMethods: [/^claimstream$/i] }),
     new UndiciInstrumentation(),
   ];
 }

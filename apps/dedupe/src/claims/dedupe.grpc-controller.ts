@@ -12,7 +12,7 @@ const tracer = trace.getTracer('switchyard-dedupe');
 /** The gRPC status an answer on the stream carries for a failed batch. */
 function statusOf(err: unknown): { code: number; message: string } {
   const e = err instanceof RpcException ? (err.getError() as { code?: number; message?: string }) : undefined;
-  return { code: e?.code ?? status.INTERNAL, message: e?.message ?? (err as Error).message };
+  return { code: e?.code ?? status.INTERNAL, message: e?.message ?? (err instanceof Error ? err.message : String(err)) };
 }
 
 const RESULT = {
