@@ -29,8 +29,8 @@ interface Pending {
  * a new one (the channel reconnects as for unary calls). Each call has its own deadline; an answer after it
  * is dropped, and a deadline that passes with nothing heard on the stream since the call was written
  * cancels the stream (a connection that hangs without closing). Answers the client had not read when the
- * stream broke are lost with it: those claims were made, their leases run out, and the sender's retry
- * (after the 503) is new again.
+ * stream broke are lost with it: those claims were made, so the sender's retry after the 503 is answered
+ * 409 (in progress) until their lease runs out, and is new after that.
  */
 export class ClaimChannel {
   private stream?: Duplex;
