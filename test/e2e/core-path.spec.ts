@@ -1,3 +1,4 @@
+import { eventIdOf, idempotencyKeyOf, validateNimbusEvent } from '@switchyard/contracts';
 import { verifySignature } from '@switchyard/delivery';
 import { clone, nimbusFixtures } from '../fixtures/nimbus';
 import { TestReceiver } from '../support/receiver';
@@ -53,6 +54,34 @@ describe('core path: a Nimbus webhook in, stored, deduplicated, delivered out', 
     }
     const created = got.find((r) => JSON.parse(r.body).type === 'com.nimbus-os.shipment.created')!;
     expect(JSON.parse(created.body)).toMatchObject({ subject: nimbusFixtures['shipment:created'].event_data.shipment_id, data: nimbusFixtures['shipment:created'].event_data });
+  });
+
+  it('stamps the CloudEvents time when the request arrives, not when its claim comes back', async () => {
+    const body = clone(nimbusFixtures['shipment:created']);
+    body.event_data.shipment_id = 'slow-claim-1';
+    const validation = validateNimbusEvent(body);
+    if (!validation.ok) throw new Error('fixture invalid');
+    const key = idempotencyKeyOf(clinic.id, validation.event);
+    // An uncommitted row on the same key makes the claim wait in Postgres until it is rolled back.
+    const lock = stack.db.createQueryRunner();
+    await lock.startTransaction();
+    await lock.query(
+      `INSERT INTO idempotency_claims (key, clinic_id, event_id, state, token, lease_until, expires_at)
+       VALUES ($1, $2, $3, 'pending', 'lock', now() + interval '1 minute', now() + interval '1 day')`,
+      [key, clinic.id, eventIdOf(key)],
+    );
+    const before = receiver.requests.length;
+    const sentAt = Date.now();
+    const answer = stack.send(clinic.apiKey, body);
+    await new Promise((r) => setTimeout(r, 800));
+    const releasedAt = Date.now();
+    await lock.rollbackTransaction();
+    await lock.release();
+    expect((await answer).status).toBe(200);
+    await receiver.waitFor(before + 1);
+    const time = Date.parse(JSON.parse(receiver.requests[before]!.body).time);
+    expect(time).toBeGreaterThanOrEqual(sentAt - 5);
+    expect(time).toBeLessThan(releasedAt - 400); // the claim only came back after releasedAt
   });
 
   it('answers a duplicate with 200 duplicate:true and does not deliver it again', async () => {
