@@ -19,6 +19,8 @@ interface Pending {
   resolve: (res: dedupeV1.ClaimBatchResponse) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** Settles with the call: what `close` waits for. */
+  answered: Promise<unknown>;
 }
 
 /**
@@ -70,32 +72,23 @@ export class ClaimChannel {
   /** Ends the stream once the calls on it are answered (or have failed). */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled(this.inFlight);
+    await Promise.allSettled([...this.pending.values()].map((p) => p.answered));
     this.stream?.end();
     this.stream = undefined;
   }
 
-  private readonly inFlight = new Set<Promise<unknown>>();
-
   private send(req: dedupeV1.ClaimStreamRequest): Promise<dedupeV1.ClaimBatchResponse> {
-    const answered = this.sendNow(req);
-    this.inFlight.add(answered);
-    const forget = () => this.inFlight.delete(answered);
-    answered.then(forget, forget);
-    return answered;
-  }
-
-  private sendNow(req: dedupeV1.ClaimStreamRequest): Promise<dedupeV1.ClaimBatchResponse> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new DedupeUnavailableError('dedupe call failed: the client is closed'));
-      let stream: Duplex;
-      try {
-        stream = this.stream ?? this.openStream();
-        stream.write(req);
-      } catch (err) {
-        return reject(new DedupeUnavailableError(`dedupe call failed: ${(err as Error).message}`));
-      }
-      const writtenAt = performance.now();
+    if (this.closed) return Promise.reject(new DedupeUnavailableError('dedupe call failed: the client is closed'));
+    let stream: Duplex;
+    try {
+      stream = this.stream ?? this.openStream();
+      stream.write(req);
+    } catch (err) {
+      return Promise.reject(new DedupeUnavailableError(`dedupe call failed: ${(err as Error).message}`));
+    }
+    const writtenAt = performance.now();
+    let entry!: Pending;
+    const answered = new Promise<dedupeV1.ClaimBatchResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(req.id)) return;
         reject(new DedupeUnavailableError(`dedupe call failed: no answer within ${this.timeoutMs} ms`));
@@ -104,8 +97,11 @@ export class ClaimChannel {
           this.failAll(stream, `nothing heard on the stream for ${this.timeoutMs} ms`);
         }
       }, this.timeoutMs);
-      this.pending.set(req.id, { resolve, reject, timer });
+      entry = { resolve, reject, timer, answered: Promise.resolve() };
     });
+    entry.answered = answered.catch(() => undefined);
+    this.pending.set(req.id, entry);
+    return answered;
   }
 
   private openStream(): Duplex {

@@ -136,14 +136,11 @@ export class ClaimStore {
         ],
       );
     const claimRows = new Map<string, (typeof rows)[number]>();
-    const doneTokens = new Set<string>();
-    const completedEventIds = new Map<string, string>();
+    /** The keys this statement completed, with the token that completed each (only the holder's matches). */
+    const completed = new Map<string, { token: string; eventId: string }>();
     for (const row of rows) {
       if (row.kind === 'claim') claimRows.set(row.key, row);
-      else {
-        doneTokens.add(`${row.key}\u0000${row.token}`);
-        completedEventIds.set(row.key, row.event_id!);
-      }
+      else completed.set(row.key, { token: row.token!, eventId: row.event_id! });
     }
     const answers = unique.map((u): ClaimAnswer => {
       const row = claimRows.get(u.key)!;
@@ -155,10 +152,10 @@ export class ClaimStore {
     });
     const answered = new Set<string>();
     return ops.map((op): OpAnswer => {
-      if (op.kind === 'complete') return doneTokens.has(`${op.completion.key}\u0000${op.completion.token}`);
+      if (op.kind === 'complete') return completed.get(op.completion.key)?.token === op.completion.token;
       const { key, eventId } = op.input;
       if (completing.has(key)) {
-        const completedAs = completedEventIds.get(key);
+        const completedAs = completed.get(key)?.eventId;
         // The holder's completion failed (its lease ran out and someone else took the key): still held.
         return completedAs ? { outcome: 'duplicate', token: '', eventId: completedAs } : { outcome: 'in_progress', token: '', eventId };
       }

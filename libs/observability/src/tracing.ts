@@ -7,9 +7,10 @@ let sdk: NodeSDK | undefined;
 
 /**
  * What is traced automatically: incoming and outgoing HTTP (not the ops routes), gRPC client and server
- * (context in the call metadata; not the long-lived ClaimStream, whose batches are spans made by hand), and undici (outbound deliveries; it adds the
- * `traceparent` header). The JetStream publish and consume spans are made by hand in libs/messaging and
- * the fan-out consumer, which carry the context in the NATS headers.
+ * (context in the call metadata; not the long-lived ClaimStream, whose batches are spans made by hand),
+ * and undici (outbound deliveries; it adds the `traceparent` header). The JetStream publish and consume
+ * spans are made by hand in libs/messaging and the fan-out consumer, which carry the context in the NATS
+ * headers.
  */
 export function switchyardInstrumentations() {
   return [

@@ -1,3 +1,4 @@
+import { LookupCache } from '@switchyard/batching';
 import { ApiKeyRepository, KeyOwner } from '@switchyard/persistence';
 import { hashApiKey, isWellFormedApiKey } from './api-key';
 
@@ -6,42 +7,29 @@ export interface AuthenticatedClinic {
   keyId: string;
 }
 
-interface CacheEntry {
-  /** The lookup itself, shared by every request for the key that arrives while it runs. */
-  owner: Promise<KeyOwner | null>;
-  expiresAt: number;
-}
-
 /**
  * Resolves an `X-API-Key` to its clinic. Malformed keys are refused without a lookup; answers (also
  * negative ones) are cached for `ttlMs`, so a revoked key or a disabled clinic stops working within that
  * time. The cache is bounded.
  */
 export class ClinicAuthenticator {
-  private readonly cache = new Map<string, CacheEntry>();
+  /** Lookups by key hash, shared by the requests for a key that arrive while one runs; failures are not kept. */
+  private readonly cache: LookupCache<string, KeyOwner | null>;
 
   constructor(
     private readonly keys: ApiKeyRepository,
     private readonly pepper: string,
-    private readonly ttlMs: number,
-    private readonly maxEntries = 10_000,
-  ) {}
+    ttlMs: number,
+    maxEntries = 10_000,
+  ) {
+    this.cache = new LookupCache(ttlMs, maxEntries);
+  }
 
   /** The clinic of a key, or null for a missing, malformed, unknown, revoked or expired key or a disabled clinic. */
   async authenticate(rawKey: string | string[] | undefined): Promise<AuthenticatedClinic | null> {
     if (typeof rawKey !== 'string' || !isWellFormedApiKey(rawKey)) return null;
     const hash = hashApiKey(rawKey, this.pepper);
-    const now = Date.now();
-    let entry = this.cache.get(hash);
-    if (!entry || entry.expiresAt <= now) {
-      const looked: CacheEntry = { owner: this.keys.findOwner(hash), expiresAt: now + this.ttlMs };
-      // A failed lookup (Postgres down) is not kept: the next request asks again.
-      looked.owner.catch(() => this.cache.get(hash) === looked && this.cache.delete(hash));
-      if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(hash, looked);
-      entry = looked;
-    }
-    const owner = await entry.owner;
+    const owner = await this.cache.get(hash, () => this.keys.findOwner(hash));
     if (!owner || !owner.clinicEnabled) return null;
     return { clinicId: owner.clinicId, keyId: owner.keyId };
   }

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { LookupCache } from '@switchyard/batching';
 import { SUBSCRIBER_CHANGES_CHANNEL } from '../migrations';
 import { ClinicSubscriberRow, SubscriberRepository, SubscriberTarget, takesEvent, toTarget } from './subscriber.repository';
 
@@ -24,7 +25,7 @@ export interface SubscriberCacheOptions {
  * reads Postgres (never an answer that could be stale), and the cache starts empty again once it is back.
  */
 export class SubscriberCache {
-  private readonly entries = new Map<string, { loadedAt: number; rows: Promise<ClinicSubscriberRow[]> }>();
+  private readonly entries: LookupCache<string, ClinicSubscriberRow[]>;
   private client?: Client;
   private listening = false;
   private stopped = true;
@@ -33,7 +34,9 @@ export class SubscriberCache {
   constructor(
     private readonly repo: SubscriberRepository,
     private readonly options: SubscriberCacheOptions,
-  ) {}
+  ) {
+    this.entries = new LookupCache(options.ttlMs, options.maxEntries ?? 10_000);
+  }
 
   /** Whether lookups are answered from memory now. */
   get isListening(): boolean {
@@ -62,15 +65,7 @@ export class SubscriberCache {
   /** The same answer as SubscriberRepository.findSubscribersFor, from memory while listening. */
   async findSubscribersFor(clinicId: string, eventName: string): Promise<SubscriberTarget[]> {
     if (!this.listening) return this.repo.findSubscribersFor(clinicId, eventName);
-    let entry = this.entries.get(clinicId);
-    if (!entry || Date.now() - entry.loadedAt > this.options.ttlMs) {
-      const loaded = { loadedAt: Date.now(), rows: this.repo.findClinicSubscribers(clinicId) };
-      loaded.rows.catch(() => this.entries.get(clinicId) === loaded && this.entries.delete(clinicId));
-      if (this.entries.size >= (this.options.maxEntries ?? 10_000)) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(clinicId, loaded);
-      entry = loaded;
-    }
-    const rows = await entry.rows;
+    const rows = await this.entries.get(clinicId, () => this.repo.findClinicSubscribers(clinicId));
     const now = Date.now();
     return rows.filter((r) => takesEvent(r, eventName)).map((r) => toTarget(r, now));
   }
