@@ -45,7 +45,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
       connect: () => new Client({ connectionString: TEST_DATABASE_URL, application_name: `cache-test-${db.schema}` }),
       schema: db.schema,
       ttlMs: 60_000,
-      retryMs: 50,
+      retryMs: 1_000, // the "while down" window the second case needs; under a full suite 50 ms was sometimes shorter than its two lookups
       onListening: (l) => listening.push(l),
     });
     await cache.start();
