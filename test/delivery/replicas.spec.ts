@@ -96,12 +96,12 @@ describe('delivery guarantees across fan-out replicas', () => {
       await Promise.all(Array.from({ length: 16 }, (_, i) => sendShipment(stack, clinic.apiKey, `replicas-rate-${i}`)));
       const delivered = await waitForDeliveries(stack, sub.id, 'succeeded', 16, 30_000);
       const at = receiver.requests.map((r) => r.at).sort((x, y) => x - y);
-      const perWindow = Math.max(...at.map((t) => at.filter((u) => u >= t && u < t + 1_000).length));
+      const most = (windowMs: number) => Math.max(...at.map((t) => at.filter((u) => u >= t && u < t + windowMs).length));
       // eslint-disable-next-line no-console
-      console.log(`3 replicas, 4/s: 16 deliveries over ${at[at.length - 1]! - at[0]!} ms, most in one second ${perWindow}`);
-      // A burst of 4, then 4 a second: 16 need 3 s at least, and no second sees more than burst + rate.
-      expect(at[at.length - 1]! - at[0]!).toBeGreaterThanOrEqual(2_700);
-      expect(perWindow).toBeLessThanOrEqual(8);
+      console.log(`3 replicas, 4/s: 16 deliveries over ${at[at.length - 1]! - at[0]!} ms, most in one second ${most(1_000)}, in two ${most(2_000)}`);
+      // A bucket of 4 (one second's worth) refilled at 4/s: no window of w seconds sees more than 4 + 4·w.
+      expect(most(1_000)).toBeLessThanOrEqual(8);
+      expect(most(2_000)).toBeLessThanOrEqual(12);
       expect(delivered.every((d) => d.attempt_count === 1)).toBe(true);
     } finally {
       await receiver.stop();

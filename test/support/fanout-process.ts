@@ -14,6 +14,8 @@ export function spawnFanout(config: AppConfig): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('fan-out child did not start in 30 s')), 30_000);
     child.stdout!.on('data', (chunk: Buffer) => {
+      // TEST_CHILD_LOGS=1 (with TEST_LOG_LEVEL) shows the child's log lines while debugging a spec.
+      if (process.env.TEST_CHILD_LOGS === '1') process.stderr.write(chunk);
       if (chunk.toString().includes('ready')) {
         clearTimeout(timer);
         resolve(child);

@@ -3,6 +3,7 @@ import type { DeliveryJob, DeliveryRepository } from '@switchyard/persistence';
 import type { Metrics } from '@switchyard/observability';
 import { AttemptReport, AttemptRunner } from './attempt-runner';
 import { FlowControl, SlotTicket } from './flow-control';
+import { WaitQueue } from './wait-queue';
 
 export interface DispatcherLimits {
   /** Attempts under way at once in this process. */
@@ -37,6 +38,9 @@ export class DeliveryDispatcher {
   /** Attempts under way whose rows are stored `delivering` by this process (their leases are renewed). */
   private readonly leased = new Set<string>();
   private readonly running = new Set<Promise<unknown>>();
+  /** New deliveries waiting for a place in this process (it is at DELIVERY_CONCURRENCY, or their clinic at its share). */
+  private readonly places = new WaitQueue<string, true>();
+
   /**
    * Subscribers with deliveries waiting in the queue: a new delivery to them joins the queue instead of
    * overtaking. Set when one is queued; cleared by the scheduler once a poll finds less than it had room for.
@@ -75,38 +79,24 @@ export class DeliveryDispatcher {
   }
 
   /**
-   * Starts the first attempt of new deliveries where a slot, a token and room allow, taking the slots they
-   * need in one statement for everything offered in the same turn; the others are queued. Deliveries to a
-   * subscriber with queued work are queued behind it.
+   * Starts the first attempt of new deliveries as soon as a slot, a place and a token allow, waiting for
+   * them (first come, first served) until `deadline` (performance.now() clock); what cannot start by then
+   * is queued, and so is every delivery to a subscriber with queued work. The slots a batch needs beyond
+   * those held idle are asked for in one statement for everything offered in the same turn.
    */
-  async admitNew(jobs: DeliveryJob[]): Promise<Admission[]> {
+  async admitNew(jobs: DeliveryJob[], deadline: number): Promise<Admission[]> {
     const out: Admission[] = jobs.map(() => ({ kind: 'queued', delayMs: 0, elsewhere: false }));
-    const candidates: number[] = [];
     const wanted = new Map<string, number>();
-    const perClinic = new Map<string, number>();
-    for (const [i, job] of jobs.entries()) {
-      const sid = job.subscriber.id;
-      const clinicId = job.event.clinicId;
-      if (this.waiting.has(sid) || this.room(clinicId) <= (perClinic.get(clinicId) ?? 0) || this.limits.concurrency - this.total <= candidates.length) continue;
-      candidates.push(i);
-      perClinic.set(clinicId, (perClinic.get(clinicId) ?? 0) + 1);
-      wanted.set(sid, (wanted.get(sid) ?? 0) + 1);
-    }
+    for (const job of jobs) if (!this.waiting.has(job.subscriber.id)) wanted.set(job.subscriber.id, (wanted.get(job.subscriber.id) ?? 0) + 1);
     await Promise.all([...wanted].map(([sid, n]) => this.flow.acquire(sid, n - this.flow.idle(sid))));
 
     const permitted = new Map<string, Array<{ i: number; permit: RunPermit }>>();
-    for (const i of candidates) {
-      const job = jobs[i]!;
-      const permit = this.reserveOne(job.subscriber.id, job.event.clinicId);
-      if (!permit) {
-        out[i] = { kind: 'queued', delayMs: 0, elsewhere: true };
-        this.waiting.add(job.subscriber.id);
-        continue;
-      }
-      const list = permitted.get(job.subscriber.id) ?? [];
-      list.push({ i, permit });
-      permitted.set(job.subscriber.id, list);
-    }
+    await Promise.all(
+      jobs.map(async (job, i) => {
+        const sid = job.subscriber.id;
+        if (!this.waiting.has(sid)) await this.admitOne(job, i, deadline, out, permitted);
+      }),
+    );
     await Promise.all(
       [...permitted].map(async ([sid, list]) => {
         const rate = jobs[list[0]!.i]!.subscriber.rateLimitPerSecond;
@@ -115,6 +105,56 @@ export class DeliveryDispatcher {
       }),
     );
     return out;
+  }
+
+  private async admitOne(
+    job: DeliveryJob,
+    i: number,
+    deadline: number,
+    out: Admission[],
+    permitted: Map<string, Array<{ i: number; permit: RunPermit }>>,
+  ): Promise<void> {
+    const sid = job.subscriber.id;
+    const ticket = await this.flow.waitFor(sid, deadline);
+    if (!ticket) {
+      // No slot of it here: another replica holds them all (announce the work to it), or this
+      // process's are busy past the deadline (the subscriber is behind: queue behind it from now on).
+      const elsewhere = this.flow.holds(sid) === 0;
+      out[i] = { kind: 'queued', delayMs: 0, elsewhere };
+      if (!elsewhere) this.waiting.add(sid);
+      return;
+    }
+    if (!(await this.place(job.event.clinicId, deadline))) {
+      this.flow.give(ticket);
+      return;
+    }
+    const list = permitted.get(sid) ?? [];
+    list.push({ i, permit: { ticket, clinicId: job.event.clinicId, released: false } });
+    permitted.set(sid, list);
+  }
+
+  /** Takes a place in this process for an attempt of the clinic, waiting for one until `deadline`. */
+  private async place(clinicId: string, deadline: number): Promise<boolean> {
+    if (this.room(clinicId) > 0) {
+      this.occupyPlace(clinicId);
+      return true;
+    }
+    return (await this.places.wait(clinicId, deadline)) === true;
+  }
+
+  private occupyPlace(clinicId: string): void {
+    this.total++;
+    this.byClinic.set(clinicId, (this.byClinic.get(clinicId) ?? 0) + 1);
+  }
+
+  /** Frees a place; hands it straight to the longest-waiting attempt whose clinic has room. */
+  private freePlace(clinicId: string): void {
+    this.total--;
+    const n = (this.byClinic.get(clinicId) ?? 1) - 1;
+    if (n <= 0) this.byClinic.delete(clinicId);
+    else this.byClinic.set(clinicId, n);
+    let handed: string | undefined;
+    if (this.places.serve(true, (c) => this.room(c) > 0 && ((handed = c), true))) this.occupyPlace(handed!);
   }
 
   /** Takes rate tokens for the permitted deliveries of one subscriber; the ones without a token are queued for when one will be there. */
@@ -150,20 +190,16 @@ export class DeliveryDispatcher {
     if (this.room(clinicId) <= 0) return null;
     const ticket = this.flow.take(subscriberId);
     if (!ticket) return null;
-    this.total++;
-    this.byClinic.set(clinicId, (this.byClinic.get(clinicId) ?? 0) + 1);
+    this.occupyPlace(clinicId);
     return { ticket, clinicId, released: false };
   }
 
-  /** Gives a permit back: its subscriber's slot (kept idle) and its place in this process. */
+  /** Gives a permit back: its subscriber's slot and its place in this process, each to whoever waits for it first. */
   release(permit: RunPermit): void {
     if (permit.released) return;
     permit.released = true;
     this.flow.give(permit.ticket);
-    this.total--;
-    const n = (this.byClinic.get(permit.clinicId) ?? 1) - 1;
-    if (n <= 0) this.byClinic.delete(permit.clinicId);
-    else this.byClinic.set(permit.clinicId, n);
+    this.freePlace(permit.clinicId);
     this.onCapacity();
   }
 

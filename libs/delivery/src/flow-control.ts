@@ -1,5 +1,6 @@
 import { MicroBatcher } from '@switchyard/batching';
 import type { DeliveryFlowRepository, SlotKey, TokenGrant } from '@switchyard/persistence';
+import { WaitQueue } from './wait-queue';
 
 export interface FlowControlOptions {
   /** This process, as it appears in `delivery_slots.holder`. */
@@ -41,6 +42,8 @@ export interface SlotTicket {
  */
 export class FlowControl {
   private readonly held = new Map<string, HeldSlot[]>();
+  /** Requests waiting for a slot of a subscriber this process holds: a freed slot goes to them first. */
+  private readonly waiting = new Map<string, WaitQueue<null, SlotTicket>>();
   private renewTimer?: NodeJS.Timeout;
   private lingerTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -63,25 +66,58 @@ export class FlowControl {
     return this.held.get(subscriberId)?.filter((s) => !s.busy).length ?? 0;
   }
 
+  /** Slots held for the subscriber, busy or idle. */
+  holds(subscriberId: string): number {
+    return this.held.get(subscriberId)?.length ?? 0;
+  }
+
   /** Takes an idle slot of the subscriber for one request, or null. */
   take(subscriberId: string): SlotTicket | null {
     const now = this.now();
     const slot = this.held.get(subscriberId)?.find((s) => !s.busy && s.validUntil > now);
-    if (!slot) return null;
-    const lost = new AbortController();
-    slot.busy = true;
-    slot.abort = () => lost.abort();
-    return { subscriberId, slot: slot.slot, signal: lost.signal };
+    return slot ? this.occupy(subscriberId, slot) : null;
   }
 
-  /** Gives a slot back after its request (it stays held, idle, for the next one). */
+  /**
+   * Takes an idle slot, or waits (first come, first served) for one of the subscriber's slots this process
+   * holds to come free, until `deadline` (on `now()`'s clock); null then.
+   */
+  async waitFor(subscriberId: string, deadline: number): Promise<SlotTicket | null> {
+    const ticket = this.take(subscriberId);
+    if (ticket || this.holds(subscriberId) === 0) return ticket;
+    let queue = this.waiting.get(subscriberId);
+    if (!queue) this.waiting.set(subscriberId, (queue = new WaitQueue(this.now)));
+    const got = await queue.wait(null, deadline);
+    if (queue.length === 0 && this.waiting.get(subscriberId) === queue) this.waiting.delete(subscriberId);
+    return got;
+  }
+
+  /** Gives a slot back after its request: to the next request waiting for it, else it stays held, idle. */
   give(ticket: SlotTicket): void {
     const slot = this.held.get(ticket.subscriberId)?.find((s) => s.slot === ticket.slot);
     if (!slot) return; // lost meanwhile
     slot.busy = false;
     slot.abort = undefined;
     slot.idleSince = this.now();
-    this.scheduleLinger();
+    if (!this.handOver(ticket.subscriberId, slot)) this.scheduleLinger();
+  }
+
+  private occupy(subscriberId: string, slot: HeldSlot): SlotTicket {
+    const lost = new AbortController();
+    slot.busy = true;
+    slot.abort = () => lost.abort();
+    return { subscriberId, slot: slot.slot, signal: lost.signal };
+  }
+
+  /** Hands an idle slot to a request waiting for one; whether one took it. */
+  private handOver(subscriberId: string, slot: HeldSlot): boolean {
+    const queue = this.waiting.get(subscriberId);
+    if (!queue || queue.length === 0 || slot.validUntil <= this.now()) return false;
+    const ticket = this.occupy(subscriberId, slot);
+    if (queue.serve(ticket)) return true;
+    slot.busy = false;
+    slot.abort = undefined;
+    return false;
   }
 
   /** Asks Postgres for up to `want` more slots of the subscriber; they are held idle once this resolves. */
@@ -105,6 +141,7 @@ export class FlowControl {
     clearTimeout(this.lingerTimer);
     this.renewTimer = this.lingerTimer = undefined;
     this.held.clear();
+    for (const queue of this.waiting.values()) queue.clear();
     await this.repo.release(this.options.holder, null).catch((err) => this.onError(err, 'giving back in-flight slots'));
   }
 
@@ -123,9 +160,9 @@ export class FlowControl {
       return batch.map(() => undefined);
     }
     for (const g of granted) {
-      const slots = this.held.get(g.subscriberId) ?? [];
-      slots.push({ slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now() });
-      this.held.set(g.subscriberId, slots);
+      const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now() };
+      this.held.set(g.subscriberId, [...(this.held.get(g.subscriberId) ?? []), slot]);
+      this.handOver(g.subscriberId, slot);
     }
     if (granted.length > 0) {
       this.scheduleRenewal();

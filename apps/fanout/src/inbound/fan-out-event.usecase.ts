@@ -53,18 +53,28 @@ export class FanOutEventUseCase {
     @Inject(FLOW_HOLDER) private readonly holder: string,
   ) {}
 
-  async execute(inbound: InboundEvent, fresh: boolean): Promise<FanOutResult> {
+  /** `admitted` is called once its first attempts have started or been queued (the consumer then takes the next message). */
+  async execute(inbound: InboundEvent, fresh: boolean, admitted: () => void = () => undefined): Promise<FanOutResult> {
+    // One budget for waiting on a slot, a place and the answers: then the event is stored, whatever is still under way.
+    const deadline = performance.now() + this.config.DELIVERY_FAST_PATH_WAIT;
     const event: StoredEvent = { ...inbound, entityId: entityIdOf({ eventName: inbound.eventName, data: eventDataOf(inbound.payload) }) ?? null };
-    const targets = await this.subscribers.findSubscribersFor(event.clinicId, event.eventName);
+    const targets = await this.subscribers.findSubscribersFor(event.clinicId, event.eventName).catch((err) => {
+      admitted();
+      throw err;
+    });
     const jobs: DeliveryJob[] = targets.map((subscriber) => ({ deliveryId: randomUUID(), attemptCount: 0, event, subscriber }));
 
     const direct = jobs.filter((j) => fresh && j.subscriber.enabled && !j.subscriber.ordered);
     const admissions = new Map<DeliveryJob, Admission>();
-    (await this.dispatcher.admitNew(direct)).forEach((a, i) => admissions.set(direct[i]!, a));
+    try {
+      (await this.dispatcher.admitNew(direct, deadline)).forEach((a, i) => admissions.set(direct[i]!, a));
+    } finally {
+      admitted();
+    }
     const started = [...admissions.values()].flatMap((a) => (a.kind === 'started' ? [a.finished] : []));
     const done = new Map<DeliveryJob, AttemptReport>();
     for (const [job, a] of admissions) if (a.kind === 'started') void a.finished.then((r) => done.set(job, r), () => undefined);
-    if (started.length > 0) await waitAtMost(Promise.allSettled(started), this.config.DELIVERY_FAST_PATH_WAIT);
+    if (started.length > 0) await waitAtMost(Promise.allSettled(started), deadline - performance.now());
 
     const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
     const created = await this.store.submit({ event, deliveries: record });
@@ -84,10 +94,11 @@ export class FanOutEventUseCase {
     const eventType = eventTypeLabel(event.eventName, KNOWN_EVENT_NAMES);
     this.metrics.fanoutEvents.inc({ event_type: eventType, result: created ? 'stored' : 'duplicate' });
     if (!created) return;
-    if (jobs.length > 0) this.metrics.deliveriesCreated.inc({ event_type: eventType }, jobs.length);
     let queued = false;
     jobs.forEach((job, i) => {
       const state = record[i]!.state;
+      const firstAttempt = state.kind === 'parked' ? 'parked' : state.kind === 'queued' ? 'queued' : 'direct';
+      this.metrics.deliveriesCreated.inc({ event_type: eventType, first_attempt: firstAttempt });
       const admission = admissions.get(job);
       if (state.kind === 'attempting' && admission?.kind === 'started') this.dispatcher.recordWhenDone(job, admission.finished);
       if (state.kind === 'attempted' && state.resolution.kind === 'parked') void this.dispatcher.disableGone(job).catch(() => undefined);

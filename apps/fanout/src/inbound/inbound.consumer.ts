@@ -8,6 +8,9 @@ import { LOGGER, Logger, Metrics } from '@switchyard/observability';
 import { NATS } from '@switchyard/messaging';
 import { FanOutEventUseCase } from './fan-out-event.usecase';
 
+/** Messages at most waiting for their first attempts to start before the next one is taken. */
+const ADMITTING_MESSAGES = 64;
+
 const tracer = trace.getTracer('switchyard-fanout');
 
 /**
@@ -27,6 +30,11 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   private readonly inFlight = new Map<Promise<void>, { m: JsMsg; since: number }>();
   private workingTimer?: NodeJS.Timeout;
   private readonly ackWaitMs: number;
+  /** The highest stream sequence this process has taken (see firstDelivery). */
+  private highestSeq = 0;
+  /** Messages whose first attempts are still waiting to start (for a slot or a place), and the loop waiting for them. */
+  private admitting = 0;
+  private admissionDone: Array<() => void> = [];
   private readonly subjects;
   private readonly maxConcurrent = 1_024;
 
@@ -68,6 +76,10 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   private async loop(messages: ConsumerMessages) {
     for await (const m of messages) {
       if (this.inFlight.size >= this.maxConcurrent) await Promise.race(this.inFlight.keys());
+      // Take the next message once few are still waiting for their first attempts to start: a burst (a
+      // backlog, a stream coming back) is then taken at the pace deliveries go out, each straight from its
+      // message, instead of queueing in Postgres.
+      while (this.admitting >= ADMITTING_MESSAGES) await new Promise<void>((r) => this.admissionDone.push(r));
       const p = this.handle(m).finally(() => this.inFlight.delete(p));
       this.inFlight.set(p, { m, since: performance.now() });
     }
@@ -99,7 +111,14 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
         const spanCarrier: Record<string, string> = {};
         propagation.inject(context.active(), spanCarrier);
         try {
-          // A message delivered before may have been stored by whoever took it then: no attempt straight from it.
+          this.admitting++;
+          let admitted = false;
+          const onAdmitted = () => {
+            if (admitted) return;
+            admitted = true;
+            this.admitting--;
+            this.admissionDone.splice(0).forEach((r) => r());
+          };
           const result = await this.fanOut.execute(
             {
               id: eventId,
@@ -110,10 +129,14 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
               traceParent: spanCarrier.traceparent ?? carrier.traceparent ?? null,
               streamSeq: m.seq,
             },
-            !m.redelivered,
-          );
+            this.firstDelivery(m),
+            onAdmitted,
+          ).finally(onAdmitted);
           m.ack();
-          this.log.info({ clinic_id: clinicId, event_id: eventId, deliveries: result.deliveries, duplicate: !result.created }, 'event fanned out');
+          this.log.info(
+            { clinic_id: clinicId, event_id: eventId, seq: m.seq, delivery_count: m.info.deliveryCount, deliveries: result.deliveries, duplicate: !result.created },
+            'event fanned out',
+          );
         } catch (err) {
           span.recordException(err as Error);
           this.log.error({ clinic_id: clinicId, event_id: eventId, err: { message: (err as Error).message } }, 'storing event failed; will retry');
@@ -123,6 +146,20 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
         }
       },
     );
+  }
+
+  /**
+   * Whether this is the message's first delivery: only then may fan-out attempt straight from it (one
+   * delivered before may already be stored, by whoever took it then). The delivery count alone cannot say
+   * so: nats-server before 2.10.15 (nats-server#5305) may hand out a message again with a count of 1 after
+   * failing to deliver it to a pull request of a crashed client. First deliveries reach one client in
+   * stream order, so a "first" delivery behind a sequence this process has already seen is not one; nor is
+   * any message after the consumer was recreated from the start.
+   */
+  private firstDelivery(m: JsMsg): boolean {
+    const first = !m.redelivered && m.seq > this.highestSeq;
+    this.highestSeq = Math.max(this.highestSeq, m.seq);
+    return first;
   }
 
   private async reportLag() {
