@@ -305,6 +305,8 @@ describe('console in a browser', () => {
   it('works from the keyboard alone: sign in, onboard, link, add a webhook, send a test event, open and resend its delivery', async () => {
     const op = await newPage();
     await op.goto('/console');
+    // (like a person, wait for the page to be there before typing: it focuses its heading when it opens)
+    await op.getByRole('heading', { name: 'Switchyard console' }).waitFor();
     await tabTo(op, /^INPUT Admin token/);
     await op.keyboard.type(stack.config.ADMIN_TOKEN);
     await op.keyboard.press('Enter');
@@ -326,6 +328,7 @@ describe('console in a browser', () => {
     await kb.getByRole('heading', { name: 'Webhooks' }).waitFor();
     await tabTo(kb, /^A Add webhook/);
     await kb.keyboard.press('Enter');
+    await kb.getByLabel(/Endpoint URL/).waitFor();
     await tabTo(kb, /^INPUT Endpoint URL/);
     const before = good.requests.length;
     await kb.keyboard.type(good.url);
@@ -334,6 +337,7 @@ describe('console in a browser', () => {
     await tabTo(kb, /^BUTTON Open the webhook/);
     await kb.keyboard.press('Enter');
     await kb.getByRole('heading', { name: 'Settings' }).waitFor();
+    await kb.getByTestId('health').waitFor();
     await tabTo(kb, /^BUTTON Send test event/);
     await kb.keyboard.press('Enter');
     await tabTo(kb, /^A Open its delivery/);

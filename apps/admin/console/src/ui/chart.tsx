@@ -1,3 +1,4 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Stats } from '../api';
 import { hourMinute } from '../format';
 
@@ -8,15 +9,26 @@ const SERIES = [
   { key: 'parked', label: 'parked' },
 ] as const;
 
-const W = 720;
 const H = 200;
 const PAD = { left: 34, right: 8, top: 10, bottom: 22 };
 
 /**
  * Deliveries over time by outcome: one stacked bar per bucket, drawn in SVG with classes only (no inline
  * style, so the page's CSP holds). Each bar has a title with its numbers; the figure's label sums them up.
+ * The drawing is as wide as its box (measured), so its text keeps its size on a phone.
  */
 export function DeliveryChart({ stats, title }: { stats: Stats; title: string }) {
+  const box = useRef<HTMLElement>(null);
+  const [W, setW] = useState(720);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const measure = () => el.clientWidth > 0 && setW(Math.round(el.clientWidth));
+    measure();
+    const watcher = new ResizeObserver(measure);
+    watcher.observe(el);
+    return () => watcher.disconnect();
+  }, []);
   const totals = SERIES.map((s) => stats.buckets.reduce((n, b) => n + b[s.key], 0));
   const max = Math.max(1, ...stats.buckets.map((b) => b.succeeded + b.waiting + b.dead + b.parked));
   const plotW = W - PAD.left - PAD.right;
@@ -24,10 +36,10 @@ export function DeliveryChart({ stats, title }: { stats: Stats; title: string })
   const slot = plotW / stats.buckets.length;
   const barW = Math.max(1, slot * 0.78);
   const y = (v: number) => (v / max) * plotH;
-  const everyNth = Math.ceil(stats.buckets.length / 8);
+  const everyNth = Math.ceil(stats.buckets.length / Math.max(1, Math.floor(plotW / 56)));
   const summary = `${title}: ${SERIES.map((s, i) => `${totals[i]} ${s.label}`).join(', ')}`;
   return (
-    <figure class="chart" data-testid="delivery-chart">
+    <figure class="chart" data-testid="delivery-chart" ref={box}>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={summary}>
         <line class="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
         <text class="tick" x={PAD.left - 6} y={PAD.top + 8} text-anchor="end">
