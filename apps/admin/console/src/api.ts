@@ -147,7 +147,7 @@ export interface Stats {
   since: string;
   until: string;
   bucket_minutes: number;
-  buckets: Array<{ start: string; succeeded: number; waiting: number; dead: number; parked: number }>;
+  buckets: Array<{ start: string; succeeded: number; waiting: number; dead: number; parked: number; cancelled: number }>;
 }
 export interface Clinic {
   id: string;

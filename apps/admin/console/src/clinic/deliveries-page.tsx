@@ -6,7 +6,7 @@ import { DeliveryChart } from '../ui/chart';
 import { useAction, useLoad } from '../ui/use-load';
 import { Badge, ErrorNotice, Field, Form, Loading, Notice, PageTitle, value } from '../ui/widgets';
 
-const STATUSES = ['pending', 'delivering', 'succeeded', 'dead', 'parked'];
+const STATUSES = ['pending', 'delivering', 'succeeded', 'dead', 'parked', 'cancelled'];
 const FILTERS = ['webhook_id', 'status', 'event_type', 'since', 'until'] as const;
 type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
 

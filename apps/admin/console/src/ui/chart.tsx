@@ -7,6 +7,7 @@ const SERIES = [
   { key: 'waiting', label: 'waiting' },
   { key: 'dead', label: 'dead-lettered' },
   { key: 'parked', label: 'parked' },
+  { key: 'cancelled', label: 'cancelled' },
 ] as const;
 
 const H = 200;
@@ -30,7 +31,7 @@ export function DeliveryChart({ stats, title }: { stats: Stats; title: string })
     return () => watcher.disconnect();
   }, []);
   const totals = SERIES.map((s) => stats.buckets.reduce((n, b) => n + b[s.key], 0));
-  const max = Math.max(1, ...stats.buckets.map((b) => b.succeeded + b.waiting + b.dead + b.parked));
+  const max = Math.max(1, ...stats.buckets.map((b) => b.succeeded + b.waiting + b.dead + b.parked + b.cancelled));
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const slot = plotW / stats.buckets.length;
