@@ -9,6 +9,7 @@ import {
   DeliveryFlowRepository,
   DeliveryQueryRepository,
   DeliveryRepository,
+  PortalSessionRepository,
   SubscriberRepository,
 } from './repositories';
 
@@ -29,7 +30,7 @@ export class PersistenceModule implements OnApplicationShutdown {
   }
 
   static forApp(appName: string): DynamicModule {
-    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, DeliveryFlowRepository, SubscriberRepository, DeliveryQueryRepository];
+    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, DeliveryFlowRepository, SubscriberRepository, DeliveryQueryRepository, PortalSessionRepository];
     return {
       module: PersistenceModule,
       providers: [

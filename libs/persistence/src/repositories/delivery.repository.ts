@@ -149,6 +149,8 @@ function storedStatus(state: NewDeliveryState): DeliveryStatus {
  *   pending ──disable subscriber──▶ parked ──enable subscriber──▶ pending
  *   pending | parked ──delete subscriber──▶ cancelled
  *   dead ──replay──▶ pending (fresh attempt budget)
+ *   succeeded | dead ──resend──▶ pending (fresh attempt budget)
+ *   (new, test event) ──store──▶ pending
  *
  * A retry that finds its subscriber disabled is parked, one that finds it deleted is cancelled, so no
  * delivery waits for a subscriber that will never take it. Arrival order is the stream sequence (ties:
@@ -540,6 +542,64 @@ export class DeliveryRepository {
       params,
     );
     return row.n;
+  }
+
+  /**
+   * Resend (the console): one finished delivery of the clinic — succeeded or dead — back in the queue, due
+   * now, with a fresh attempt budget; its attempts so far stay in its history and it keeps its id (the same
+   * `webhook-id`). Only while its subscriber is enabled and not deleted. Announces the work. Returns whether
+   * it was queued.
+   */
+  async resend(clinicId: string, deliveryId: string, schema: string): Promise<boolean> {
+    const [row] = await rawQuery(
+      this.ds,
+      `WITH resent AS (
+         UPDATE deliveries d SET status = 'pending', attempt_count = 0, next_attempt_at = now(), lease_until = NULL,
+                dead_at = NULL, delivered_at = NULL, updated_at = now()
+           FROM subscribers s
+          WHERE d.clinic_id = $1 AND d.id = $2 AND d.status IN ('succeeded', 'dead')
+            AND s.id = d.subscriber_id AND s.clinic_id = $1 AND s.enabled AND s.deleted_at IS NULL
+         RETURNING 1
+       )
+       SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify('${DELIVERIES_DUE_CHANNEL}', $3) FROM resent LIMIT 1) x) AS announced
+         FROM resent`,
+      [clinicId, deliveryId, `${schema}:admin`],
+    );
+    return row.n > 0;
+  }
+
+  /**
+   * A test event (the console) for one subscriber of the clinic: the event row and ONE delivery to that
+   * subscriber, pending and due now, in one statement — never fanned out, so no other subscriber gets
+   * anything. The scheduler sends it, signed like any other delivery. The caller names the event (the
+   * reserved test event name) and writes its body. No stream sequence (it did not come through the
+   * stream) and no entity, so an ordered subscriber holds nothing back for it. Announces the work. Returns
+   * the delivery id, or null when the subscriber is not the clinic's, is disabled or deleted.
+   */
+  async storeTestEvent(
+    clinicId: string,
+    subscriberId: string,
+    e: { eventId: string; deliveryId: string; eventName: string; payload: string; receivedAt: Date },
+    schema: string,
+  ): Promise<string | null> {
+    const rows: Array<{ id: string }> = await rawQuery(
+      this.ds,
+      `WITH target AS (
+         SELECT id FROM subscribers WHERE clinic_id = $2 AND id = $3 AND enabled AND deleted_at IS NULL
+       ),
+       ev AS (
+         INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at, stream_seq)
+         SELECT $1, $2, $4, NULL, $5, $6, NULL FROM target RETURNING id
+       ),
+       dl AS (
+         INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, entity_id, event_received_at, stream_seq, status, next_attempt_at)
+         SELECT $7, ev.id, $2, $3, $4, NULL, $6, NULL, 'pending', now() FROM ev
+         RETURNING id
+       )
+       SELECT id, (SELECT count(*) FROM (SELECT pg_notify('${DELIVERIES_DUE_CHANNEL}', $8) FROM dl LIMIT 1) x) AS announced FROM dl`,
+      [e.eventId, clinicId, subscriberId, e.eventName, e.payload, e.receivedAt, e.deliveryId, `${schema}:admin`],
+    );
+    return rows[0]?.id ?? null;
   }
 
   // ---- gauges ------------------------------------------------------------------------------------

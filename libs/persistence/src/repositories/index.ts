@@ -5,3 +5,4 @@ export * from './subscriber.repository';
 export * from './delivery-query.repository';
 export * from './delivery-flow.repository';
 export * from './subscriber-cache';
+export * from './portal-session.repository';
