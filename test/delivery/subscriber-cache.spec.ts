@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { loadConfig } from '@switchyard/config';
 import { ClinicRepository, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
+import { KeyRing } from '@switchyard/secrets';
 import { TEST_DATABASE_URL, testDatabase } from '../support/database';
 import { eventually } from '../support/stack';
 
@@ -31,7 +33,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
 
   beforeAll(async () => {
     db = await testDatabase(__filename);
-    repo = new SubscriberRepository(db.ds);
+    repo = new SubscriberRepository(db.ds, KeyRing.fromConfig(loadConfig({})));
     const clinics = new ClinicRepository(db.ds);
     for (const id of [clinicId, otherClinicId]) {
       await clinics.createWithKey({ id, name: `clinic ${id}` }, { id: randomUUID(), keyHash: randomUUID(), hint: 'swy_…' });

@@ -2,8 +2,18 @@ import { DynamicModule, Global, Module, OnApplicationShutdown } from '@nestjs/co
 import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
+import { KeyRing } from '@switchyard/secrets';
 import { createDataSource } from './data-source';
-import { ApiKeyRepository, ClinicRepository, DeliveryRepository, SubscriberRepository } from './repositories';
+import {
+  ApiKeyRepository,
+  AuditRepository,
+  ClinicLimitsRepository,
+  ClinicRepository,
+  DeliveryRepository,
+  RequestIdempotencyRepository,
+  RetentionRepository,
+  SubscriberRepository,
+} from './repositories';
 import { DeliveryQueryRepository } from './repositories/delivery-query.repository';
 
 /** The data source of the app (initialised at start, closed at shutdown) and the repositories on it. */
@@ -23,7 +33,9 @@ export class PersistenceModule implements OnApplicationShutdown {
   }
 
   static forApp(appName: string): DynamicModule {
-    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, SubscriberRepository, DeliveryQueryRepository];
+    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryQueryRepository, AuditRepository, ClinicLimitsRepository, RetentionRepository];
+    /** Repositories that read or write secrets, which they keep encrypted with the app's KeyRing. */
+    const sealing = [DeliveryRepository, SubscriberRepository, RequestIdempotencyRepository];
     return {
       module: PersistenceModule,
       providers: [
@@ -47,9 +59,11 @@ export class PersistenceModule implements OnApplicationShutdown {
             }
           },
         },
+        { provide: KeyRing, inject: [APP_CONFIG], useFactory: (config: AppConfig) => KeyRing.fromConfig(config) },
         ...repositories.map((R) => ({ provide: R, inject: [DataSource], useFactory: (ds: DataSource) => new R(ds) })),
+        ...sealing.map((R) => ({ provide: R, inject: [DataSource, KeyRing], useFactory: (ds: DataSource, keys: KeyRing) => new R(ds, keys) })),
       ],
-      exports: [DataSource, ...repositories],
+      exports: [DataSource, KeyRing, ...repositories, ...sealing],
     };
   }
 }

@@ -1,6 +1,14 @@
 import { InitialSchema1732800000000 } from './1732800000000-initial-schema';
 import { SchedulerIndexes1764360000000 } from './1764360000000-scheduler-indexes';
 import { SubscriberChangeNotify1764380000000 } from './1764380000000-subscriber-change-notify';
+import { LifecycleTables1764412000000 } from './1764412000000-lifecycle-tables';
+import { RetentionIndexes1764412000001 } from './1764412000001-retention-indexes';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
-export const MIGRATIONS = [InitialSchema1732800000000, SchedulerIndexes1764360000000, SubscriberChangeNotify1764380000000];
+export const MIGRATIONS = [
+  InitialSchema1732800000000,
+  SchedulerIndexes1764360000000,
+  SubscriberChangeNotify1764380000000,
+  LifecycleTables1764412000000,
+  RetentionIndexes1764412000001,
+];

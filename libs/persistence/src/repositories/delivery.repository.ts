@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { rawQuery } from '../raw-query';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
 import { MicroBatcher } from '@switchyard/batching';
+import type { KeyRing } from '@switchyard/secrets';
 import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
 
 export interface StoredEvent {
@@ -43,7 +44,10 @@ export type AttemptResolution =
   | { kind: 'parked'; reason: string };
 
 export class DeliveryRepository {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly keys: KeyRing,
+  ) {}
 
   /**
    * Stores an event and one delivery per subscriber in one statement (so one round trip and one commit),
@@ -152,7 +156,7 @@ export class DeliveryRepository {
         receivedAt: r.received_at,
         traceParent: r.trace_parent,
       },
-      subscriber: toTarget(r),
+      subscriber: toTarget(r, this.keys),
     }));
   }
 

@@ -4,3 +4,7 @@ export * from './delivery.repository';
 export * from './subscriber.repository';
 export * from './delivery-query.repository';
 export * from './subscriber-cache';
+export * from './audit.repository';
+export * from './clinic-limits.repository';
+export * from './request-idempotency.repository';
+export * from './retention.repository';

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { LookupCache } from '@switchyard/batching';
 import { SUBSCRIBER_CHANGES_CHANNEL } from '../migrations';
-import { ClinicSubscriberRow, SubscriberRepository, SubscriberTarget, takesEvent, toTarget } from './subscriber.repository';
+import { ClinicSubscriberRow, SubscriberRepository, SubscriberTarget, takesEvent } from './subscriber.repository';
 
 export interface SubscriberCacheOptions {
   /** Opens the connection that LISTENs: its own, outside the pool. */
@@ -67,7 +67,7 @@ export class SubscriberCache {
     if (!this.listening) return this.repo.findSubscribersFor(clinicId, eventName);
     const rows = await this.entries.get(clinicId, () => this.repo.findClinicSubscribers(clinicId));
     const now = Date.now();
-    return rows.filter((r) => takesEvent(r, eventName)).map((r) => toTarget(r, now));
+    return rows.filter((r) => takesEvent(r, eventName)).map((r) => this.repo.target(r, now));
   }
 
   private async listen(): Promise<void> {
