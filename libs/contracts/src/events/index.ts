@@ -1,3 +1,4 @@
 export * from './nimbus-event.schema';
 export * from './nimbus-event';
 export * from './idempotency-key';
+export * from './duplicate-keys';
