@@ -36,8 +36,10 @@ describe('audit entries', () => {
     expect(JSON.stringify(record)).not.toMatch(/whsec_|swy_/);
   });
 
-  it('takes the last id of the path as the target, else the id of what was created', () => {
-    expect(targetIdOf({ id: CLINIC, keyId: KEY }, { key_id: OTHER })).toBe(KEY);
+  it('takes the id the answer names (what was created or changed) as the target, else the last id of the path', () => {
+    expect(targetIdOf({ id: CLINIC }, { key_id: KEY, api_key: 'swy_x' })).toBe(KEY);
+    expect(targetIdOf({ id: CLINIC, keyId: KEY }, undefined)).toBe(KEY);
+    expect(targetIdOf({ id: HOOK }, { queued: 3 })).toBe(HOOK);
     expect(targetIdOf({}, { id: CLINIC, name: 'x', api_key: 'swy_…' })).toBe(CLINIC);
     expect(targetIdOf({}, { key_id: KEY, api_key: 'swy_x' })).toBe(KEY);
     expect(targetIdOf({ id: 'malformed' }, undefined)).toBeNull();
@@ -59,6 +61,7 @@ describe('audit entries', () => {
     expect(clinicIdOf(request({ response: { success: true, data: { clinic_id: CLINIC } } }))).toBe(CLINIC);
     expect(clinicIdOf(request({ route: '/admin/clinics/:id/keys', params: { id: CLINIC } }))).toBe(CLINIC);
     expect(clinicIdOf(request({ route: '/admin/dead-letters/replay', query: { clinic_id: CLINIC } }))).toBe(CLINIC);
+    expect(clinicIdOf(request({ route: '/admin/clinics', response: { id: CLINIC, api_key: 'swy_x' } }))).toBe(CLINIC);
     expect(clinicIdOf(request({ route: '/api/external/webhook/:id', params: { id: HOOK } }))).toBeNull();
     expect(clinicIdOf(request({ body: { clinic_id: 'not-a-uuid' } }))).toBeNull();
   });

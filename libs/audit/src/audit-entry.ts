@@ -43,10 +43,8 @@ export function fieldNamesOf(body: unknown): string[] {
     .slice(0, MAX_FIELDS);
 }
 
-/** The id of what a write acted on: the last id in the path, else an id of what it created. */
+/** The id of what a write acted on: the id its answer names (what it created or changed), else the last id in the path. */
 export function targetIdOf(params: Record<string, string | undefined>, response: unknown): string | null {
-  const fromPath = Object.values(params).map(uuidOr).filter((v): v is string => v !== null);
-  if (fromPath.length > 0) return fromPath[fromPath.length - 1]!;
   for (const holder of [response, isObject(response) ? response.data : undefined]) {
     if (!isObject(holder)) continue;
     for (const field of ID_FIELDS) {
@@ -54,12 +52,13 @@ export function targetIdOf(params: Record<string, string | undefined>, response:
       if (id) return id;
     }
   }
-  return null;
+  const fromPath = Object.values(params).map(uuidOr).filter((v): v is string => v !== null);
+  return fromPath.length > 0 ? fromPath[fromPath.length - 1]! : null;
 }
 
 /**
  * The clinic an entry belongs to: the acting clinic, or for an operator the clinic named by the answer,
- * the body, the query or a `/admin/clinics/:id` path — null when none of them names one (the caller may
+ * the body, the query, a `/admin/clinics/:id` path or the clinic it created — null when none of them names one (the caller may
  * then look the target up).
  */
 export function clinicIdOf(r: Pick<AuditedRequest, 'actor' | 'route' | 'params' | 'query' | 'body' | 'response'>): string | null {
@@ -70,6 +69,8 @@ export function clinicIdOf(r: Pick<AuditedRequest, 'actor' | 'route' | 'params' 
     isObject(r.body) ? r.body.clinic_id : undefined,
     r.query.clinic_id,
     r.route.startsWith('/admin/clinics/:id') ? r.params.id : undefined,
+    // a clinic just created belongs to itself
+    r.route === '/admin/clinics' && isObject(r.response) ? r.response.id : undefined,
   ];
   for (const c of candidates) {
     const id = uuidOr(c);
