@@ -9,12 +9,13 @@ import {
   AuditRepository,
   ClinicLimitsRepository,
   ClinicRepository,
+  DeliveryFlowRepository,
+  DeliveryQueryRepository,
   DeliveryRepository,
   RequestIdempotencyRepository,
   RetentionRepository,
   SubscriberRepository,
 } from './repositories';
-import { DeliveryQueryRepository } from './repositories/delivery-query.repository';
 
 /** The data source of the app (initialised at start, closed at shutdown) and the repositories on it. */
 @Global()
@@ -33,7 +34,15 @@ export class PersistenceModule implements OnApplicationShutdown {
   }
 
   static forApp(appName: string): DynamicModule {
-    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryQueryRepository, AuditRepository, ClinicLimitsRepository, RetentionRepository];
+    const repositories = [
+      ApiKeyRepository,
+      ClinicRepository,
+      DeliveryFlowRepository,
+      DeliveryQueryRepository,
+      AuditRepository,
+      ClinicLimitsRepository,
+      RetentionRepository,
+    ];
     /** Repositories that read or write secrets, which they keep encrypted with the app's KeyRing. */
     const sealing = [DeliveryRepository, SubscriberRepository, RequestIdempotencyRepository];
     return {

@@ -99,7 +99,7 @@ export class ExternalWebhookController {
   @ApiOkResponse({ type: DeletedWebhookDto })
   async remove(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     const existing = await this.find(principal, id);
-    await this.subscribers.remove(existing.clinicId, existing.id);
+    await this.registration.remove(existing);
     return { success: true, data: { webhook_id: existing.id }, message: 'Webhook deleted successfully' };
   }
 

@@ -37,14 +37,6 @@ export interface AttemptView {
   started_at: string;
 }
 
-export interface ReplayFilter {
-  clinicId: string | null;
-  ids?: string[];
-  subscriberId?: string;
-  since?: Date;
-  until?: Date;
-}
-
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 function toView(r: any): DeliveryView {
@@ -108,7 +100,7 @@ class Conditions {
   }
 }
 
-/** Read side of deliveries for the admin API, plus replay. Newest first, keyset-paginated. */
+/** Read side of deliveries for the admin API (every write is DeliveryRepository's). Newest first, keyset-paginated. */
 export class DeliveryQueryRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -148,32 +140,5 @@ export class DeliveryQueryRepository {
       ...toView(rows[0]),
       attempts: attempts.map((a: any) => ({ ...a, started_at: a.started_at.toISOString() })),
     };
-  }
-
-  /** Puts dead-lettered deliveries back in the queue, due now, with a fresh retry budget; returns how many. */
-  async replay(f: ReplayFilter): Promise<number> {
-    const c = new Conditions(`status = 'dead'`);
-    if (f.clinicId) c.add('clinic_id = ?', f.clinicId);
-    if (f.ids) c.add('id = ANY(?::uuid[])', f.ids);
-    if (f.subscriberId) c.add('subscriber_id = ?', f.subscriberId);
-    if (f.since) c.add('dead_at >= ?', f.since);
-    if (f.until) c.add('dead_at < ?', f.until);
-    const [, affected] = await this.ds.query(
-      `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
-        ${c.where}
-          AND subscriber_id IN (SELECT id FROM subscribers WHERE deleted_at IS NULL)`,
-      c.params,
-    );
-    return affected;
-  }
-
-  /** Moves the parked deliveries of a re-enabled subscriber back into the queue, oldest first. */
-  async unpark(clinicId: string, subscriberId: string): Promise<number> {
-    const [, affected] = await this.ds.query(
-      `UPDATE deliveries SET status = 'pending', next_attempt_at = created_at, updated_at = now()
-        WHERE clinic_id = $1 AND subscriber_id = $2 AND status = 'parked'`,
-      [clinicId, subscriberId],
-    );
-    return affected;
   }
 }

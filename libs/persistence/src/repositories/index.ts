@@ -3,6 +3,7 @@ export * from './clinic.repository';
 export * from './delivery.repository';
 export * from './subscriber.repository';
 export * from './delivery-query.repository';
+export * from './delivery-flow.repository';
 export * from './subscriber-cache';
 export * from './audit.repository';
 export * from './clinic-limits.repository';
