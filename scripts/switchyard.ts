@@ -4,6 +4,7 @@
  *   switchyard setup                              migrations + JetStream streams and consumers (idempotent)
  *   switchyard ingress|dedupe|fanout|admin        one app (what a container runs)
  *   switchyard all                                setup, then the four apps, restarted if one exits unexpectedly
+ *   switchyard reencrypt-secrets                  re-encrypts every stored secret under SECRETS_ACTIVE_KEY (docs/OPERATIONS.md)
  * The app may also be named by SWITCHYARD_APP.
  */
 import './launcher-tracing';
@@ -11,7 +12,8 @@ import { ChildProcess, fork } from 'node:child_process';
 import { AppConfig, EXIT_CONFIG, loadConfigOrExit } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, ensureStreams, streamSettingsFrom } from '@switchyard/messaging';
-import { redactUrl, runMigrations } from '@switchyard/persistence';
+import { createDataSource, redactUrl, reencryptSecrets, runMigrations } from '@switchyard/persistence';
+import { KeyRing } from '@switchyard/secrets';
 
 const APPS = ['dedupe', 'ingress', 'fanout', 'admin'] as const;
 type App = (typeof APPS)[number];
@@ -50,6 +52,25 @@ export async function setup(config: AppConfig): Promise<void> {
     await nc.close();
   }
   say(`JetStream stream ${subjectsFor(config.NATS_PREFIX).inboundStream} ready`);
+}
+
+/** Re-encrypts the stored secrets under the active key; exits 1 when some could not be read with any key. */
+async function reencrypt(config: AppConfig): Promise<void> {
+  const ds = await createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'switchyard-reencrypt' })
+    .initialize()
+    .catch((err: Error) => fail(`cannot reach Postgres at ${redactUrl(config.DATABASE_URL)}: ${err.message}`));
+  try {
+    const report = await reencryptSecrets(ds, KeyRing.fromConfig(config));
+    say(
+      `re-encrypted under key "${config.SECRETS_ACTIVE_KEY}": ${report.subscribers} subscriber(s), ${report.idempotencyAnswers} Idempotency-Key answer(s); ` +
+        `subscriber secrets by key now ${JSON.stringify(report.subscriberSecretsByKey)}`,
+    );
+    if (report.unreadable.length > 0) {
+      fail(`${report.unreadable.length} value(s) are under a key SECRETS_KEYS does not hold (subscribers ${report.unreadable.join(', ')}); add that key and run again`);
+    }
+  } finally {
+    await ds.destroy();
+  }
 }
 
 type Starter = (config: AppConfig) => Promise<unknown>;
@@ -105,6 +126,8 @@ async function main() {
   const config = loadConfigOrExit();
   if (command === 'setup') {
     await setup(config);
+  } else if (command === 'reencrypt-secrets') {
+    await reencrypt(config);
   } else if (command === 'all') {
     await setup(config);
     supervise();
@@ -112,7 +135,7 @@ async function main() {
   } else if (APPS.includes(command as App)) {
     await runApp(command as App, config);
   } else {
-    fail(`usage: switchyard setup | all | ${APPS.join(' | ')}   (or SWITCHYARD_APP=<app>)`, 64);
+    fail(`usage: switchyard setup | all | reencrypt-secrets | ${APPS.join(' | ')}   (or SWITCHYARD_APP=<app>)`, 64);
   }
 }
 

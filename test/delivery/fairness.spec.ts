@@ -21,7 +21,7 @@ describe('fairness between clinics in one fan-out process', () => {
     const greedy = await stack.createClinic('Greedy');
     const polite = await stack.createClinic('Polite');
     for (let i = 0; i < 30; i++) {
-      const s = await stack.createSubscriber(greedy.id, tarpit.url, { max_in_flight: 10 });
+      const s = await stack.createSubscriber(greedy.id, `${tarpit.url}/${i}`, { max_in_flight: 10 }); // one URL is registered once per clinic
       await insertDueBacklog(stack, greedy.id, s.id, 100);
     }
     const mine = await stack.createSubscriber(polite.id, healthy.url);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { loadConfig } from '@switchyard/config';
 import { ClinicRepository, DeliveryRepository, PgListener, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
+import { KeyRing } from '@switchyard/secrets';
 import { TEST_DATABASE_URL, testDatabase } from '../support/database';
 import { eventually } from '../support/stack';
 
@@ -32,7 +34,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
 
   beforeAll(async () => {
     db = await testDatabase(__filename);
-    repo = new SubscriberRepository(db.ds);
+    repo = new SubscriberRepository(db.ds, KeyRing.fromConfig(loadConfig({})));
     const clinics = new ClinicRepository(db.ds);
     for (const id of [clinicId, otherClinicId]) {
       await clinics.createWithKey({ id, name: `clinic ${id}` }, { id: randomUUID(), keyHash: randomUUID(), hint: 'swy_…' });
@@ -80,7 +82,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
 
     await repo.update(clinicId, added.id, { url: 'https://c2.example.test/' });
     await eventually(async () => (await urls()).includes('https://c2.example.test/'));
-    await new DeliveryRepository(db.ds).deleteSubscriber(clinicId, added.id);
+    await new DeliveryRepository(db.ds, KeyRing.fromConfig(loadConfig({}))).deleteSubscriber(clinicId, added.id);
     await eventually(async () => !(await urls()).some((u) => u.startsWith('https://c2.')));
     // A change made with plain SQL, outside the repositories, is announced the same way.
     await db.ds.query(`UPDATE subscribers SET event_types = ARRAY['medication:updated'] WHERE url = 'https://a.example.test/'`);

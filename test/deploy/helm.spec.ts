@@ -68,7 +68,7 @@ function containerEnv(objs: Obj[], container: Obj, secretValues: Record<string, 
 /** Secret values as the pods will see them: decoded from the chart's Secret, or test values for existingSecret. */
 function secretValuesOf(objs: Obj[]): Record<string, string> {
   const secret = ofKind(objs, 'Secret')[0];
-  if (!secret) return { DATABASE_URL: 'postgres://u@db:5432/s', ADMIN_TOKEN: 'x'.repeat(32), KEY_PEPPER: 'y'.repeat(32) };
+  if (!secret) return { DATABASE_URL: 'postgres://u@db:5432/s', ADMIN_TOKEN: 'x'.repeat(32), KEY_PEPPER: 'y'.repeat(32), SECRETS_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}` };
   return Object.fromEntries(
     Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
   );
@@ -266,14 +266,14 @@ describe.each([
 });
 
 describe('secrets', () => {
-  it('by default creates a hook Secret with DATABASE_URL, ADMIN_TOKEN and KEY_PEPPER that the pods read', () => {
+  it('by default creates a hook Secret with DATABASE_URL, ADMIN_TOKEN, KEY_PEPPER and SECRETS_KEYS that the pods read', () => {
     const objs = render();
     const secrets = ofKind(objs, 'Secret');
     expect(secrets).toHaveLength(1);
-    expect(Object.keys(secrets[0].data).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'KEY_PEPPER']);
+    expect(Object.keys(secrets[0].data).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'KEY_PEPPER', 'SECRETS_KEYS']);
     const refs = containerOf(deploymentOf(objs, 'admin')).env.filter((e: Obj) => e.valueFrom?.secretKeyRef);
     expect(refs.map((e: Obj) => e.valueFrom.secretKeyRef.name)).toEqual(
-      Array(3).fill(secrets[0].metadata.name),
+      Array(4).fill(secrets[0].metadata.name),
     );
   });
 
@@ -321,7 +321,7 @@ describe('configuration values', () => {
   /** Set by the chart from other values (ports, URLs) or from the Secret. */
   const derived = [
     'INGRESS_PORT', 'ADMIN_PORT', 'DEDUPE_GRPC_PORT', 'DEDUPE_HTTP_PORT', 'FANOUT_HTTP_PORT',
-    'DEDUPE_GRPC_URL', 'NATS_URL', 'DATABASE_URL', 'ADMIN_TOKEN', 'KEY_PEPPER',
+    'DEDUPE_GRPC_URL', 'NATS_URL', 'DATABASE_URL', 'ADMIN_TOKEN', 'KEY_PEPPER', 'SECRETS_KEYS',
   ];
 
   it('the schema allows exactly the config variables the chart does not derive', () => {

@@ -34,7 +34,7 @@ describe('reliability: Postgres unplugged', () => {
     fanoutDb = await new TcpProxy(PG.hostname, Number(PG.port || 5432)).start();
     stack = await TestStack.start(
       __filename,
-      { DATABASE_URL: through(core), AUTH_CACHE_TTL: '200ms', DEDUPE_TIMEOUT: '1s', DELIVERY_LEASE: '5s' },
+      { DATABASE_URL: through(core), AUTH_CACHE_TTL: '200ms', DEDUPE_TIMEOUT: '1s', DELIVERY_LEASE: '5s', DELIVERY_TIMEOUT: '2s', CLINIC_MAX_TIMEOUT: '2s' },
       ['dedupe', 'ingress', 'admin'],
     );
     (stack.config as { DATABASE_URL: string }).DATABASE_URL = through(fanoutDb);

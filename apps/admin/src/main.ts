@@ -11,6 +11,7 @@ import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
 import { HttpErrorFilter } from '@switchyard/web';
 import { AdminAppModule } from './app.module';
+import { echoRequestIds, requestIdServerOptions } from './audit/request-id';
 import { registerConsoleRoutes } from './console/console-routes';
 import { setUpOpenApi } from './openapi';
 
@@ -22,9 +23,16 @@ export async function startAdmin(config: AppConfig, options: StartOptions = {}) 
   @Module({ imports: [ConfigModule.forRoot(config), ObservabilityModule.forApp(log, metrics), AdminAppModule] })
   class RootModule {}
 
-  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, logger: false, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+  const adapter = new FastifyAdapter({
+    bodyLimit: 1024 * 1024,
+    logger: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ...requestIdServerOptions,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, { logger: new NestPinoLogger(log) });
   const fastify = app.getHttpAdapter().getInstance();
+  echoRequestIds(fastify);
   app.useGlobalFilters(new HttpErrorFilter(log));
   const ds = app.get(DataSource);
   registerOpsRoutes(fastify, metrics, async () => ({ postgres: await postgresAnswers(ds) }));

@@ -3,8 +3,9 @@ import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher, NATS, natsProvider } from '@switchyard/messaging';
-import { PersistenceModule } from '@switchyard/persistence';
+import { ClinicLimitsRepository, PersistenceModule } from '@switchyard/persistence';
 import { clinicAuthenticatorProvider } from '@switchyard/tenancy';
+import { ClinicIngressRates } from './webhooks/clinic-ingress-rates';
 import { ClinicRateLimiter } from './webhooks/clinic-rate-limiter';
 import { NimbusWebhookController } from './webhooks/nimbus-webhook.controller';
 import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.usecase';
@@ -20,11 +21,11 @@ import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.useca
       inject: [NATS, APP_CONFIG],
       useFactory: (nc, c: AppConfig) => new InboundPublisher(nc, subjectsFor(c.NATS_PREFIX), c.PUBLISH_TIMEOUT),
     },
+    { provide: ClinicRateLimiter, useFactory: () => new ClinicRateLimiter() },
     {
-      provide: ClinicRateLimiter,
-      inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) =>
-        new ClinicRateLimiter(c.INGRESS_RATE_LIMIT, c.INGRESS_RATE_BURST || Math.max(1, Math.ceil(c.INGRESS_RATE_LIMIT))),
+      provide: ClinicIngressRates,
+      inject: [ClinicLimitsRepository, APP_CONFIG],
+      useFactory: (limits: ClinicLimitsRepository, c: AppConfig) => new ClinicIngressRates(limits, c, c.AUTH_CACHE_TTL),
     },
     { provide: DedupeClient, inject: [APP_CONFIG], useFactory: (c: AppConfig) => new DedupeClient(c.DEDUPE_GRPC_URL, c.DEDUPE_TIMEOUT) },
     clinicAuthenticatorProvider,

@@ -11,6 +11,7 @@ import { InboundPublisher } from '@switchyard/messaging';
 import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
 import { HttpErrorFilter, hardenedServerOptions } from '@switchyard/web';
 import { IngressAppModule } from './app.module';
+import { useDecodingJsonParser } from './webhooks/content-decoding';
 
 /** Starts ingress: `POST /webhooks/nimbus` on INGRESS_PORT, with /healthz, /readyz, /metrics. */
 export async function startIngress(config: AppConfig, options: StartOptions = {}) {
@@ -29,6 +30,7 @@ export async function startIngress(config: AppConfig, options: StartOptions = {}
   });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, { logger: new NestPinoLogger(log), rawBody: true });
   const fastify = app.getHttpAdapter().getInstance();
+  useDecodingJsonParser(app, config.INGRESS_BODY_LIMIT);
   app.useGlobalFilters(new HttpErrorFilter(log));
   const publisher = app.get(InboundPublisher);
   publisher.watchStatus();

@@ -1,4 +1,4 @@
-import { loadConfig, parseDuration, parseSchedule } from './index';
+import { loadConfig, parseDuration, parseSchedule, senderRetrySpanMs } from './index';
 
 describe('config', () => {
   it('defaults to the loopback services and Nimbus retry schedule', () => {
@@ -22,7 +22,7 @@ describe('config', () => {
   });
 
   it('requires real secrets in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ADMIN_TOKEN: is required[\s\S]*KEY_PEPPER/);
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ADMIN_TOKEN: is required[\s\S]*KEY_PEPPER: is required[\s\S]*SECRETS_KEYS: is required/);
   });
 
   it('parses durations and schedules', () => {
@@ -30,5 +30,73 @@ describe('config', () => {
     expect(parseDuration('1.5s')).toBe(1500);
     expect(parseSchedule('10ms, 20ms,1h')).toEqual([10, 20, 3_600_000]);
     expect(() => parseSchedule('')).toThrow(/empty/);
+  });
+
+  describe('refuses combinations that break a guarantee', () => {
+    // svix-webhooks PR #2181: a lease that runs out while the HTTP attempt is still under way lets a
+    // second worker take the delivery, and the receiver gets it twice.
+    it('a delivery lease shorter than twice the delivery timeout (double delivery, svix-webhooks #2181)', () => {
+      expect(() => loadConfig({ DELIVERY_TIMEOUT: '10s', DELIVERY_LEASE: '15s' })).toThrow(
+        /DELIVERY_LEASE: must be at least twice the longest attempt \(DELIVERY_TIMEOUT 10000 ms/,
+      );
+      expect(() => loadConfig({ DELIVERY_TIMEOUT: '10s', DELIVERY_LEASE: '30s' })).not.toThrow();
+      expect(() => loadConfig({ DELIVERY_TIMEOUT: '10s', DELIVERY_LEASE: '29999ms' })).toThrow(/DELIVERY_LEASE/);
+    });
+
+    it('a delivery lease shorter than twice the longest timeout a subscriber may set (CLINIC_MAX_TIMEOUT)', () => {
+      expect(() => loadConfig({ CLINIC_MAX_TIMEOUT: '25s', DELIVERY_LEASE: '40s' })).toThrow(/DELIVERY_LEASE: [^\n]*CLINIC_MAX_TIMEOUT 25000 ms/);
+      expect(() => loadConfig({ CLINIC_MAX_TIMEOUT: '25s', DELIVERY_LEASE: '50s' })).not.toThrow();
+    });
+
+    it("a DEDUPE_TTL shorter than the sender's retry span (a late Nimbus retry would be a new event)", () => {
+      const nimbus = senderRetrySpanMs([60_000, 300_000, 900_000, 3_600_000]);
+      expect(nimbus).toBe(81 * 60_000 + 5 * 5_000);
+      expect(() => loadConfig({ DEDUPE_TTL: '81m' })).toThrow(/DEDUPE_TTL: must be at least the sender's retry span \(4885000 ms/);
+      expect(() => loadConfig({ DEDUPE_TTL: '4885000ms' })).not.toThrow();
+      expect(() => loadConfig({ DEDUPE_TTL: '2m', SENDER_RETRY_SCHEDULE: '10s,20s' })).not.toThrow();
+      expect(() => loadConfig({ DEDUPE_TTL: '30s', SENDER_RETRY_SCHEDULE: '10s,20s' })).toThrow(/DEDUPE_TTL/);
+    });
+
+    it('defaults above their own ceilings', () => {
+      expect(() => loadConfig({ CLINIC_MAX_TIMEOUT: '5s' })).toThrow(/CLINIC_MAX_TIMEOUT: must be at least DELIVERY_TIMEOUT \(10000 ms\)/);
+      expect(() => loadConfig({ CLINIC_MAX_IN_FLIGHT: '5' })).toThrow(/CLINIC_MAX_IN_FLIGHT: must be at least DELIVERY_MAX_IN_FLIGHT_PER_SUBSCRIBER \(10\)/);
+    });
+  });
+
+  describe('SECRETS_KEYS', () => {
+    const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+
+    it('has a development key when not in production, and takes the only key as the active one', () => {
+      expect(loadConfig({}).SECRETS_KEYS).toEqual([{ id: 'dev', key: expect.any(String) }]);
+      expect(loadConfig({}).SECRETS_ACTIVE_KEY).toBe('dev');
+      const c = loadConfig({ SECRETS_KEYS: `k1:${key(1)}` });
+      expect(c.SECRETS_KEYS).toEqual([{ id: 'k1', key: key(1) }]);
+      expect(c.SECRETS_ACTIVE_KEY).toBe('k1');
+    });
+
+    it('needs the active key named when it holds several, and named among them', () => {
+      expect(() => loadConfig({ SECRETS_KEYS: `k1:${key(1)},k2:${key(2)}` })).toThrow(/SECRETS_ACTIVE_KEY: is required when SECRETS_KEYS holds more than one key/);
+      expect(() => loadConfig({ SECRETS_KEYS: `k1:${key(1)},k2:${key(2)}`, SECRETS_ACTIVE_KEY: 'k3' })).toThrow(/SECRETS_ACTIVE_KEY: "k3" is not a key id/);
+      expect(loadConfig({ SECRETS_KEYS: `k1:${key(1)}, k2:${key(2)}`, SECRETS_ACTIVE_KEY: 'k2' }).SECRETS_ACTIVE_KEY).toBe('k2');
+    });
+
+    it.each([
+      ['a key of 16 bytes', `k1:${Buffer.alloc(16).toString('base64')}`, /must be 32 random bytes/],
+      ['no key id', key(1), /kid:base64key/],
+      ['a key id with a space', `my key:${key(1)}`, /kid:base64key/],
+      ['a key id twice', `k1:${key(1)},k1:${key(2)}`, /listed twice/],
+      ['not base64', `k1:${'!'.repeat(44)}`, /must be 32 random bytes/],
+      ['nothing', ' , ', /lists no key/],
+    ])('refuses %s, without echoing the key', (_what, value, message) => {
+      let error: Error | undefined;
+      try {
+        loadConfig({ SECRETS_KEYS: value });
+      } catch (e) {
+        error = e as Error;
+      }
+      expect(error?.message).toMatch(message);
+      expect(error?.message).toMatch(/SECRETS_KEYS/);
+      expect(error?.message).not.toContain(key(1));
+    });
   });
 });

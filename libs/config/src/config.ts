@@ -6,18 +6,21 @@ import { parseBytes, parseDuration, parseSchedule } from './duration';
  * (apart from the OpenTelemetry bootstrap, which reads the standard OTEL_* variables itself).
  * Defaults point at the loopback services, so `npm start` works on a machine that has them.
  */
-const duration = (fallback: string) =>
+/** A text setting turned into a value by `parse`; its error message names what is wrong. */
+const parsed = <T>(fallback: string, parse: (text: string) => T) =>
   z
     .string()
     .default(fallback)
     .transform((v, ctx) => {
       try {
-        return parseDuration(v);
+        return parse(v);
       } catch (e) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
         return z.NEVER;
       }
     });
+const duration = (fallback: string) => parsed(fallback, parseDuration);
+const schedule = (fallback: string) => parsed(fallback, parseSchedule);
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const bool = (fallback: boolean) =>
@@ -28,6 +31,43 @@ const bool = (fallback: boolean) =>
 
 const DEV_ADMIN_TOKEN = 'switchyard-dev-admin-token';
 const DEV_KEY_PEPPER = 'switchyard-dev-key-pepper';
+/** The development key of SECRETS_KEYS (sha256 of a public phrase): never protects anything real. */
+const DEV_SECRETS_KEYS = 'dev:vFcZ10/oi9mYxGsaMz08tUPq5sSi67CK+Rb4g8OuyLs=';
+
+/**
+ * How long Nimbus may take to give up on one event: it retries after 1 m, 5 m, 15 m and 1 h (its guide),
+ * and each of the five attempts may run for its 5 s request timeout. An idempotency claim that expires
+ * sooner lets a late retry through as a new event (a duplicate delivery), so DEDUPE_TTL must cover it.
+ */
+export const SENDER_REQUEST_TIMEOUT_MS = 5_000;
+export function senderRetrySpanMs(schedule: number[]): number {
+  return schedule.reduce((sum, d) => sum + d, 0) + (schedule.length + 1) * SENDER_REQUEST_TIMEOUT_MS;
+}
+
+/** One data key of SECRETS_KEYS: an id stored with every value it encrypts, and 32 bytes in base64. */
+export interface SecretKeyConfig {
+  id: string;
+  key: string;
+}
+
+/** Parses `kid:base64key,kid2:base64key` (each key 32 bytes: AES-256). */
+export function parseSecretKeys(text: string): SecretKeyConfig[] {
+  const entries = text.split(',').map((p) => p.trim()).filter(Boolean);
+  if (entries.length === 0) throw new Error('lists no key (expected kid:base64key[,kid2:base64key])');
+  const seen = new Set<string>();
+  return entries.map((entry) => {
+    const at = entry.indexOf(':');
+    const id = at > 0 ? entry.slice(0, at) : '';
+    const key = entry.slice(at + 1);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new Error('each entry must be kid:base64key, the kid letters, digits, - or _ (at most 32)');
+    if (seen.has(id)) throw new Error(`key id "${id}" is listed twice`);
+    seen.add(id);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length !== 32) {
+      throw new Error(`key "${id}" must be 32 random bytes in base64 (e.g. \`openssl rand -base64 32\`)`);
+    }
+    return { id, key };
+  });
+}
 
 const schema = z
   .object({
@@ -70,9 +110,9 @@ const schema = z
       .string()
       .default('256KiB')
       .transform((v) => parseBytes(v)),
-    /** Events per second per clinic at ingress (token bucket, 429 above it); 0 = off. */
     /** The whole request (headers and body) must arrive within this; slower clients get a 408. */
     INGRESS_REQUEST_TIMEOUT: duration('10s'),
+    /** Events per second per clinic at ingress (token bucket, 429 above it); 0 = off. An operator may set a clinic's own. */
     INGRESS_RATE_LIMIT: z.coerce.number().min(0).default(0),
     /** Bucket size: events a clinic may send at once; 0 = one second's worth of INGRESS_RATE_LIMIT (at least 1). */
     INGRESS_RATE_BURST: z.coerce.number().int().min(0).default(0),
@@ -80,20 +120,12 @@ const schema = z
     PUBLISH_TIMEOUT: duration('3s'),
 
     DEDUPE_TTL: duration('24h'),
+    /** The sender's (Nimbus's) retry schedule: DEDUPE_TTL must outlast it (see senderRetrySpanMs). */
+    SENDER_RETRY_SCHEDULE: schedule('1m,5m,15m,1h'),
     DEDUPE_LEASE: duration('30s'),
     DEDUPE_CLEANUP_INTERVAL: duration('1m'),
 
-    RETRY_SCHEDULE: z
-      .string()
-      .default('1m,5m,15m,1h')
-      .transform((v, ctx) => {
-        try {
-          return parseSchedule(v);
-        } catch (e) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-          return z.NEVER;
-        }
-      }),
+    RETRY_SCHEDULE: schedule('1m,5m,15m,1h'),
     RETRY_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
     DELIVERY_TIMEOUT: duration('10s'),
     DELIVERY_CONNECT_TIMEOUT: duration('3s'),
@@ -115,20 +147,103 @@ const schema = z
     SUBSCRIBER_ALLOWED_CIDRS: z.string().default(''),
 
     METRICS_CLINIC_LABEL: bool(false),
+
+    /** Data keys that encrypt subscriber secrets at rest: `kid:base64key,...` (dev key unless production). */
+    SECRETS_KEYS: z.string().optional().pipe(z.union([z.undefined(), parsed('', parseSecretKeys)])),
+    /** The key id new values are encrypted under; may be left out when SECRETS_KEYS holds one key. */
+    SECRETS_ACTIVE_KEY: z.string().optional(),
+
+    /** Succeeded deliveries (with their attempts) and events with no delivery left are deleted after this. */
+    RETENTION_DELIVERED: duration('30d'),
+    /** Dead letters, and the deliveries of deleted subscribers, are deleted after this. */
+    RETENTION_DEAD: duration('90d'),
+    /** Audit entries are deleted after this. */
+    RETENTION_AUDIT: duration('365d'),
+    /** How often the admin app's retention sweeper runs; 0 = never in this process. */
+    RETENTION_INTERVAL: duration('1m'),
+    /** Rows deleted per statement (each statement is one short transaction). */
+    RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+
+    /** How long an `Idempotency-Key` of an admin POST is remembered. */
+    ADMIN_IDEMPOTENCY_TTL: duration('24h'),
+
+    /** Per-clinic ceilings (an operator may override them per clinic): live subscribers of one clinic. */
+    CLINIC_MAX_SUBSCRIBERS: z.coerce.number().int().min(1).max(100_000).default(50),
+    /** Highest `max_in_flight` a subscriber may ask for. */
+    CLINIC_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(50),
+    /** Longest `timeout_ms` a subscriber may ask for. */
+    CLINIC_MAX_TIMEOUT: duration('15s'),
   })
   .transform((c, ctx) => {
     const production = c.NODE_ENV === 'production';
-    for (const name of ['ADMIN_TOKEN', 'KEY_PEPPER'] as const) {
+    for (const name of ['ADMIN_TOKEN', 'KEY_PEPPER', 'SECRETS_KEYS'] as const) {
       if (production && !c[name]) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: 'is required when NODE_ENV=production' });
       }
     }
+    const secretKeys = c.SECRETS_KEYS ?? parseSecretKeys(DEV_SECRETS_KEYS);
+    const activeKey = c.SECRETS_ACTIVE_KEY ?? (secretKeys.length === 1 ? secretKeys[0]!.id : undefined);
+    if (activeKey === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['SECRETS_ACTIVE_KEY'], message: 'is required when SECRETS_KEYS holds more than one key' });
+    } else if (!secretKeys.some((k) => k.id === activeKey)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['SECRETS_ACTIVE_KEY'], message: `"${activeKey}" is not a key id of SECRETS_KEYS` });
+    }
+    refuseUnsafeCombinations(c, ctx);
     return {
       ...c,
       ADMIN_TOKEN: c.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
       KEY_PEPPER: c.KEY_PEPPER ?? DEV_KEY_PEPPER,
+      SECRETS_KEYS: secretKeys,
+      SECRETS_ACTIVE_KEY: activeKey ?? '',
     };
   });
+
+type Parsed = {
+  DEDUPE_TTL: number;
+  SENDER_RETRY_SCHEDULE: number[];
+  DELIVERY_TIMEOUT: number;
+  DELIVERY_LEASE: number;
+  DELIVERY_MAX_IN_FLIGHT_PER_SUBSCRIBER: number;
+  CLINIC_MAX_IN_FLIGHT: number;
+  CLINIC_MAX_TIMEOUT: number;
+};
+
+/**
+ * Settings that are each valid alone but wrong together, refused at start:
+ * - a delivery lease shorter than twice the longest attempt lets a second worker take a delivery whose
+ *   first attempt is still running, and the receiver gets it twice (svix-webhooks PR #2181);
+ * - an idempotency claim that expires before the sender stops retrying turns a late retry into a new
+ *   event;
+ * - a default above its own ceiling would give every subscriber that sets nothing more than the ceiling.
+ */
+function refuseUnsafeCombinations(c: Parsed, ctx: z.RefinementCtx): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message });
+  const longestAttempt = Math.max(c.DELIVERY_TIMEOUT, c.CLINIC_MAX_TIMEOUT);
+  if (c.DELIVERY_LEASE < 2 * longestAttempt) {
+    issue(
+      'DELIVERY_LEASE',
+      `must be at least twice the longest attempt (DELIVERY_TIMEOUT ${c.DELIVERY_TIMEOUT} ms, CLINIC_MAX_TIMEOUT ${c.CLINIC_MAX_TIMEOUT} ms): ` +
+        `a lease that runs out while an attempt is still under way lets a second worker deliver it again`,
+    );
+  }
+  const span = senderRetrySpanMs(c.SENDER_RETRY_SCHEDULE);
+  if (c.DEDUPE_TTL < span) {
+    issue(
+      'DEDUPE_TTL',
+      `must be at least the sender's retry span (${span} ms: SENDER_RETRY_SCHEDULE plus ${SENDER_REQUEST_TIMEOUT_MS} ms per attempt), ` +
+        'or a late retry of an event is published again as a new one',
+    );
+  }
+  if (c.CLINIC_MAX_TIMEOUT < c.DELIVERY_TIMEOUT) {
+    issue('CLINIC_MAX_TIMEOUT', `must be at least DELIVERY_TIMEOUT (${c.DELIVERY_TIMEOUT} ms), the timeout of subscribers that set none`);
+  }
+  if (c.CLINIC_MAX_IN_FLIGHT < c.DELIVERY_MAX_IN_FLIGHT_PER_SUBSCRIBER) {
+    issue(
+      'CLINIC_MAX_IN_FLIGHT',
+      `must be at least DELIVERY_MAX_IN_FLIGHT_PER_SUBSCRIBER (${c.DELIVERY_MAX_IN_FLIGHT_PER_SUBSCRIBER}), the limit of subscribers that set none`,
+    );
+  }
+}
 
 export type AppConfig = z.output<typeof schema>;
 

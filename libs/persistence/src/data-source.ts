@@ -38,13 +38,18 @@ export async function runMigrations(options: DatabaseOptions): Promise<string[]>
   await ds.initialize();
   try {
     await ds.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
-    // One migrator at a time across processes (Helm hook, compose, npm start): an advisory lock.
-    await ds.query(`SELECT pg_advisory_lock(hashtext('switchyard_migrations'))`);
+    // One migrator per schema at a time across processes (Helm hook, compose, npm start): an advisory lock,
+    // polled rather than waited for. A waiting `pg_advisory_lock` statement holds a snapshot, and a migration
+    // that builds an index CONCURRENTLY waits for every older snapshot: the two would deadlock.
+    const lockKey = `switchyard_migrations:${options.schema}`;
+    while (!(await ds.query(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [lockKey]))[0].locked) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     try {
       const ran = await ds.runMigrations({ transaction: 'each' });
       return ran.map((m) => m.name);
     } finally {
-      await ds.query(`SELECT pg_advisory_unlock(hashtext('switchyard_migrations'))`);
+      await ds.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lockKey]);
     }
   } finally {
     await ds.destroy();

@@ -5,3 +5,4 @@ export * from './entities';
 export * from './migrations';
 export * from './repositories';
 export * from './persistence.module';
+export * from './reencrypt-secrets';

@@ -2,14 +2,19 @@ import { DynamicModule, Global, Module, OnApplicationShutdown } from '@nestjs/co
 import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
+import { KeyRing } from '@switchyard/secrets';
 import { createDataSource } from './data-source';
 import {
   ApiKeyRepository,
+  AuditRepository,
+  ClinicLimitsRepository,
   ClinicRepository,
   DeliveryFlowRepository,
   DeliveryQueryRepository,
   DeliveryRepository,
   PortalSessionRepository,
+  RequestIdempotencyRepository,
+  RetentionRepository,
   SubscriberRepository,
 } from './repositories';
 
@@ -30,7 +35,18 @@ export class PersistenceModule implements OnApplicationShutdown {
   }
 
   static forApp(appName: string): DynamicModule {
-    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, DeliveryFlowRepository, SubscriberRepository, DeliveryQueryRepository, PortalSessionRepository];
+    const repositories = [
+      ApiKeyRepository,
+      ClinicRepository,
+      DeliveryFlowRepository,
+      DeliveryQueryRepository,
+      AuditRepository,
+      ClinicLimitsRepository,
+      RetentionRepository,
+      PortalSessionRepository,
+    ];
+    /** Repositories that read or write secrets, which they keep encrypted with the app's KeyRing. */
+    const sealing = [DeliveryRepository, SubscriberRepository, RequestIdempotencyRepository];
     return {
       module: PersistenceModule,
       providers: [
@@ -54,9 +70,11 @@ export class PersistenceModule implements OnApplicationShutdown {
             }
           },
         },
+        { provide: KeyRing, inject: [APP_CONFIG], useFactory: (config: AppConfig) => KeyRing.fromConfig(config) },
         ...repositories.map((R) => ({ provide: R, inject: [DataSource], useFactory: (ds: DataSource) => new R(ds) })),
+        ...sealing.map((R) => ({ provide: R, inject: [DataSource, KeyRing], useFactory: (ds: DataSource, keys: KeyRing) => new R(ds, keys) })),
       ],
-      exports: [DataSource, ...repositories],
+      exports: [DataSource, KeyRing, ...repositories, ...sealing],
     };
   }
 }

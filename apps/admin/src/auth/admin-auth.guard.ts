@@ -58,7 +58,7 @@ export class AdminAuthGuard implements CanActivate {
     if (allowClinic && req.headers['x-api-key'] !== undefined) {
       const clinic = await this.clinics.authenticate(req.headers['x-api-key']);
       if (clinic) {
-        req.principal = { kind: 'clinic', clinicId: clinic.clinicId };
+        req.principal = { kind: 'clinic', clinicId: clinic.clinicId, keyId: clinic.keyId };
         return true;
       }
       throw ApiError.unauthorized();

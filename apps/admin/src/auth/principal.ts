@@ -1,6 +1,6 @@
 /**
- * Who is calling: the platform operator (admin token) or one clinic — by its own API key (`keyId`, for the
- * audit trail) or through a portal session an operator opened for it (`portalSessionId`).
+ * Who is calling: the platform operator (admin token) or one clinic — through one of its API keys
+ * (`keyId`) or a portal session (`portalSessionId`); the audit trail records which.
  */
 export type Principal = { kind: 'operator' } | { kind: 'clinic'; clinicId: string; keyId?: string; portalSessionId?: string };
 

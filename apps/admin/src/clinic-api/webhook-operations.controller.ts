@@ -69,7 +69,7 @@ export class WebhookOperationsController {
   async secret(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     const webhook = await findWebhook(this.subscribers, principal, id);
     const overlap = webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt.getTime() > Date.now() ? webhook.previousSecretExpiresAt : null;
-    return { webhook_id: webhook.id, secret: webhook.secret, previous_secret_expires_at: overlap?.toISOString() ?? null };
+    return { webhook_id: webhook.id, secret: this.subscribers.signingSecretOf(webhook), previous_secret_expires_at: overlap?.toISOString() ?? null };
   }
 
   /** Replayed deliveries are due at once, announced to fan-out's schedulers, and sent in arrival order. */

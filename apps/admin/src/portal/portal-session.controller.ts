@@ -2,10 +2,16 @@ import { Body, Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs
 import { ApiCookieAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '@switchyard/web';
+import { Principal } from '../auth/principal';
 import { parse } from '../validation';
 import { clearedSessionCookie, isHttps, portalCookieOf, sessionCookie } from './portal-cookie';
 import { PortalSessionService } from './portal-session.service';
 import { ExchangeDto, PortalSessionInfoDto, exchangeSchema } from './portal.dto';
+
+/** These routes authenticate in their handler (the token or the cookie): the audit trail records the session as the actor. */
+function audited(req: FastifyRequest, owner: { id: string; clinicId: string }): void {
+  (req as FastifyRequest & { principal?: Principal }).principal = { kind: 'clinic', clinicId: owner.clinicId, portalSessionId: owner.id };
+}
 
 const invalidLink = () => new ApiError(401, 'invalid_portal_link', 'this console link is unknown, already used, expired or revoked; ask for a new one');
 
@@ -29,6 +35,7 @@ export class PortalSessionController {
   async exchange(@Body() body: ExchangeDto, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const exchanged = await this.portal.exchange(parse(exchangeSchema, body).token);
     if (!exchanged) throw invalidLink();
+    audited(req, exchanged.owner);
     void reply.header('set-cookie', sessionCookie(exchanged.sessionToken, exchanged.owner.expiresAt, isHttps(req))).header('cache-control', 'no-store');
     return this.info(exchanged.owner, exchanged.sessionToken);
   }
@@ -54,6 +61,7 @@ export class PortalSessionController {
     const token = portalCookieOf(req);
     const owner = await this.portal.authenticate(token);
     if (!owner || !token) throw ApiError.unauthorized('no live portal session');
+    audited(req, owner);
     if (!this.portal.csrfMatches(req.headers['x-csrf-token'], token)) throw new ApiError(403, 'csrf_failed', 'signing out needs the X-CSRF-Token header');
     await this.portal.revoke(owner.clinicId, owner.id);
     void reply.header('set-cookie', clearedSessionCookie(isHttps(req)));

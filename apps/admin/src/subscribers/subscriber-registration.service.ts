@@ -4,9 +4,21 @@ import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { generateSigningSecret } from '@switchyard/delivery';
 import { ClinicRepository, DeliveryRepository, SubscriberEntity, SubscriberPatch, SubscriberRepository } from '@switchyard/persistence';
 import { UrlPolicy, checkSubscriberHostResolves, validateSubscriberUrl } from '@switchyard/url-safety';
+import { ceilingProblems } from '@switchyard/ceilings';
 import { ApiError } from '@switchyard/web';
 import { z } from 'zod';
+import { ClinicCeilingsService } from '../limits/clinic-ceilings.service';
 import { createSubscriberSchema, updateSubscriberSchema } from './subscribers.dto';
+
+/** A value above the clinic's ceiling (422): the clinic may not ask for it; an operator may raise the ceiling. */
+function overCeiling(problems: string[]): ApiError {
+  return new ApiError(422, 'clinic_limit_exceeded', `${problems.join('; ')} (an operator can raise it)`, problems);
+}
+
+/** The clinic already has a live webhook with this URL (409): one URL is registered once per clinic. */
+function duplicateUrl(existingId: string): ApiError {
+  return new ApiError(409, 'webhook_exists', `webhook_url: this clinic already has webhook ${existingId} with this URL`, { webhook_id: existingId });
+}
 
 export function toWebhookView(s: SubscriberEntity) {
   return {
@@ -37,6 +49,7 @@ export class SubscriberRegistrationService {
     private readonly subscribers: SubscriberRepository,
     private readonly clinics: ClinicRepository,
     private readonly deliveries: DeliveryRepository,
+    private readonly ceilings: ClinicCeilingsService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.schema = config.DATABASE_SCHEMA;
@@ -54,23 +67,39 @@ export class SubscriberRegistrationService {
     return verdict.url.toString();
   }
 
+  /**
+   * Registers a subscriber within the clinic's ceilings: its max_in_flight and timeout_ms (422 above), the
+   * number of live subscribers (422 at the ceiling), and one subscriber per URL (409).
+   */
   async create(clinicId: string, input: z.output<typeof createSubscriberSchema>) {
     if (!(await this.clinics.get(clinicId))) throw ApiError.notFound('clinic');
     const url = await this.checkUrl(input.webhook_url);
+    const ceilings = await this.ceilings.ceilingsOf(clinicId);
+    const problems = ceilingProblems(input, ceilings);
+    if (problems.length > 0) throw overCeiling(problems);
+    const unset = this.ceilings.unsetValues(ceilings);
     const secret = generateSigningSecret();
-    const created = await this.subscribers.create({
-      id: randomUUID(),
-      clinicId,
-      url,
-      eventTypes: input.event_types ?? ['*'],
-      format: (input.format ?? 'cloudevents') as SubscriberEntity['format'],
-      secret,
-      apiKey: input.api_key ?? null,
-      timeoutMs: input.timeout_ms ?? null,
-      ordered: input.ordered ?? false,
-      maxInFlight: input.max_in_flight ?? null,
-      rateLimitPerSecond: input.rate_limit_per_second ?? null,
-    });
+    const created = await this.subscribers.createWithinLimit(
+      {
+        id: randomUUID(),
+        clinicId,
+        url,
+        eventTypes: input.event_types ?? ['*'],
+        format: (input.format ?? 'cloudevents') as SubscriberEntity['format'],
+        secret,
+        apiKey: input.api_key ?? null,
+        timeoutMs: input.timeout_ms ?? unset.timeout_ms,
+        ordered: input.ordered ?? false,
+        maxInFlight: input.max_in_flight ?? unset.max_in_flight,
+        rateLimitPerSecond: input.rate_limit_per_second ?? null,
+      },
+      ceilings.maxSubscribers,
+    );
+    if ('refused' in created) {
+      if (created.refused === 'duplicate_url') throw duplicateUrl(created.existingId);
+      if (created.refused === 'no_clinic') throw ApiError.notFound('clinic');
+      throw overCeiling([`this clinic already has ${created.limit} webhooks, its ceiling`]);
+    }
     return { subscriber: created, secret };
   }
 
@@ -78,7 +107,19 @@ export class SubscriberRegistrationService {
   async update(existing: SubscriberEntity, input: z.output<typeof updateSubscriberSchema>) {
     const { clinicId, id } = existing;
     const patch: SubscriberPatch = {};
-    if (input.webhook_url !== undefined) patch.url = await this.checkUrl(input.webhook_url);
+    if (input.webhook_url !== undefined) {
+      patch.url = await this.checkUrl(input.webhook_url);
+      const other = await this.subscribers.findOtherWithUrl(clinicId, patch.url, id);
+      if (other) throw duplicateUrl(other);
+    }
+    if (input.max_in_flight !== undefined || input.timeout_ms !== undefined) {
+      const ceilings = await this.ceilings.ceilingsOf(clinicId);
+      const problems = ceilingProblems(input, ceilings);
+      if (problems.length > 0) throw overCeiling(problems);
+      const unset = this.ceilings.unsetValues(ceilings);
+      if (input.max_in_flight === null) input = { ...input, max_in_flight: unset.max_in_flight };
+      if (input.timeout_ms === null) input = { ...input, timeout_ms: unset.timeout_ms };
+    }
     if (input.event_types !== undefined) patch.eventTypes = input.event_types;
     if (input.format !== undefined) patch.format = input.format as SubscriberEntity['format'];
     if (input.api_key !== undefined) patch.apiKey = input.api_key;

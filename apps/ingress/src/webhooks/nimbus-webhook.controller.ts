@@ -2,6 +2,7 @@ import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { RawBodyRequest } from '@nestjs/common';
 import { isUtf8 } from 'node:buffer';
 import type { FastifyRequest } from 'fastify';
+import { findDuplicateKey } from '@switchyard/contracts';
 import { Metrics } from '@switchyard/observability';
 import { ClinicAuthenticator } from '@switchyard/tenancy';
 import { ApiError } from '@switchyard/web';
@@ -35,6 +36,14 @@ export class NimbusWebhookController {
     }
     // JSON is UTF-8 (RFC 8259); invalid bytes would otherwise be decoded to U+FFFD here and forwarded raw.
     if (!isUtf8(req.rawBody)) throw this.rejected('invalid_utf8', new ApiError(400, 'invalid_json', 'body is not valid UTF-8'));
+    // JSON.parse kept the last of two equal keys; a receiver of the forwarded bytes may keep the first.
+    const duplicate = findDuplicateKey(req.rawBody, req.body);
+    if (duplicate) {
+      throw this.rejected(
+        'duplicate_key',
+        new ApiError(400, 'duplicate_key', `body has the key "${duplicate.key.slice(0, 100)}" twice (in ${duplicate.path.slice(0, 200)}); each key may appear once per object`),
+      );
+    }
     return this.receive.execute({ clinicId: clinic.clinicId, body: req.body, rawBody: req.rawBody });
   }
 

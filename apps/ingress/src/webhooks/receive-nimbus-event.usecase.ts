@@ -5,6 +5,7 @@ import { ClaimReply, DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher } from '@switchyard/messaging';
 import { LOGGER, Logger, Metrics, eventTypeLabel } from '@switchyard/observability';
 import { ApiError } from '@switchyard/web';
+import { ClinicIngressRates } from './clinic-ingress-rates';
 import { ClinicRateLimiter } from './clinic-rate-limiter';
 
 export interface ReceivedEvent {
@@ -40,12 +41,13 @@ export class ReceiveNimbusEventUseCase {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
     private readonly limiter: ClinicRateLimiter,
+    private readonly rates: ClinicIngressRates,
   ) {}
 
   async execute(input: ReceivedEvent): Promise<ReceiveResult> {
     // When the request reached us, not when the claim came back: end-to-end latency starts here.
     const receivedAt = new Date().toISOString();
-    const allowed = this.limiter.take(input.clinicId);
+    const allowed = this.limiter.take(input.clinicId, await this.rates.rateOf(input.clinicId));
     if (!allowed.ok) {
       this.count(input.clinicId, claimedEventName(input.body), 'rejected', 'rate_limited');
       throw ApiError.rateLimited(allowed.retryAfterSeconds);

@@ -89,10 +89,10 @@ app.kubernetes.io/part-of: switchyard
 {{- end }}
 {{- end }}
 
-{{/* DATABASE_URL, ADMIN_TOKEN, KEY_PEPPER from the chart's Secret or existingSecret. */}}
+{{/* DATABASE_URL, ADMIN_TOKEN, KEY_PEPPER, SECRETS_KEYS from the chart's Secret or existingSecret. */}}
 {{- define "switchyard.secretEnv" -}}
 {{- $name := include "switchyard.secretName" . }}
-{{- range $var := list "DATABASE_URL" "ADMIN_TOKEN" "KEY_PEPPER" }}
+{{- range $var := list "DATABASE_URL" "ADMIN_TOKEN" "KEY_PEPPER" "SECRETS_KEYS" }}
 - name: {{ $var }}
   valueFrom:
     secretKeyRef:
@@ -146,7 +146,9 @@ The chart's Secret data. Tokens not given in values are read back from the Secre
 {{- $existing := (lookup "v1" "Secret" .Release.Namespace (include "switchyard.secretName" .)).data | default dict }}
 {{- $admin := .Values.secrets.adminToken | default (get $existing "ADMIN_TOKEN" | default "" | b64dec) | default (randAlphaNum 48) }}
 {{- $pepper := .Values.secrets.keyPepper | default (get $existing "KEY_PEPPER" | default "" | b64dec) | default (randAlphaNum 48) }}
+{{- $dataKeys := .Values.secrets.secretsKeys | default (get $existing "SECRETS_KEYS" | default "" | b64dec) | default (printf "k1:%s" (randBytes 32)) }}
 DATABASE_URL: {{ .Values.database.url | b64enc | quote }}
 ADMIN_TOKEN: {{ $admin | b64enc | quote }}
 KEY_PEPPER: {{ $pepper | b64enc | quote }}
+SECRETS_KEYS: {{ $dataKeys | b64enc | quote }}
 {{- end }}

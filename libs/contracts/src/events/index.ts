@@ -3,3 +3,4 @@ export * from './nimbus-event';
 export * from './idempotency-key';
 export * from './examples';
 export * from './test-event';
+export * from './duplicate-keys';

@@ -10,11 +10,14 @@ export class SubscriberEntity {
   @Column('text') format: 'cloudevents' | 'nimbus';
   @Column('boolean') enabled: boolean;
   @Column('text', { name: 'disabled_reason', nullable: true }) disabledReason: string | null;
-  /** The current signing secret (`whsec_…`); the previous one keeps signing until `previousSecretExpiresAt`. */
+  /**
+   * The current signing secret (`whsec_…`) as stored: encrypted (`enc:v1:<key id>:…`, SubscriberRepository
+   * writes it, toTarget reads it); the previous one keeps signing until `previousSecretExpiresAt`.
+   */
   @Column('text') secret: string;
   @Column('text', { name: 'previous_secret', nullable: true }) previousSecret: string | null;
   @Column('timestamptz', { name: 'previous_secret_expires_at', nullable: true }) previousSecretExpiresAt: Date | null;
-  /** Sent as `X-API-Key` on each delivery, for handlers written from the Nimbus guide. */
+  /** Sent as `X-API-Key` on each delivery, for handlers written from the Nimbus guide; stored encrypted like the secret. */
   @Column('text', { name: 'api_key', nullable: true }) apiKey: string | null;
   @Column('integer', { name: 'timeout_ms', nullable: true }) timeoutMs: number | null;
   @Column('boolean', { default: false }) ordered: boolean;

@@ -2,6 +2,8 @@ import { InitialSchema1732800000000 } from './1732800000000-initial-schema';
 import { SchedulerIndexes1764360000000 } from './1764360000000-scheduler-indexes';
 import { SubscriberChangeNotify1764380000000 } from './1764380000000-subscriber-change-notify';
 import { ClusterWideDelivery1764400000000 } from './1764400000000-cluster-wide-delivery';
+import { LifecycleTables1764412000000 } from './1764412000000-lifecycle-tables';
+import { RetentionIndexes1764412000001 } from './1764412000001-retention-indexes';
 import { PortalSessions1764420000000 } from './1764420000000-portal-sessions';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
@@ -11,5 +13,7 @@ export const MIGRATIONS = [
   SchedulerIndexes1764360000000,
   SubscriberChangeNotify1764380000000,
   ClusterWideDelivery1764400000000,
+  LifecycleTables1764412000000,
+  RetentionIndexes1764412000001,
   PortalSessions1764420000000,
 ];

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { testDatabase } from '../../../../test/support/database';
+import { loadConfig } from '@switchyard/config';
+import { KeyRing } from '@switchyard/secrets';
 import { DeliveryRepository, StoredEvent } from './delivery.repository';
 
 /** Integration: real Postgres (DATABASE_URL or the loopback default), a schema of its own. */
@@ -15,7 +17,7 @@ describe('DeliveryRepository.recordAttempt', () => {
   beforeAll(async () => {
     db = await testDatabase(__filename);
     ds = db.ds;
-    repo = new DeliveryRepository(ds);
+    repo = new DeliveryRepository(ds, KeyRing.fromConfig(loadConfig({})));
     await ds.query(`INSERT INTO clinics (id, name) VALUES ($1, 'c')`, [clinicId]);
     await ds.query(`INSERT INTO subscribers (id, clinic_id, url, secret) VALUES ($1, $2, 'http://127.0.0.1:1/', 'whsec_x')`, [subscriberId, clinicId]);
   });
@@ -103,7 +105,7 @@ describe('DeliveryRepository: store, schedule and subscriber transitions', () =>
   beforeAll(async () => {
     db = await testDatabase(__filename);
     ds = db.ds;
-    repo = new DeliveryRepository(ds);
+    repo = new DeliveryRepository(ds, KeyRing.fromConfig(loadConfig({})));
     await ds.query(`INSERT INTO clinics (id, name) VALUES ($1, 'a'), ($2, 'b')`, [clinicA, clinicB]);
   });
   afterAll(() => db?.drop());

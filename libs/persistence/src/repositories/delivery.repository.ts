@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { MicroBatcher } from '@switchyard/batching';
 import { rawQuery } from '../raw-query';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
+import type { KeyRing } from '@switchyard/secrets';
 import { DELIVERIES_DUE_CHANNEL } from '../migrations';
 import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
 
@@ -157,7 +158,10 @@ function storedStatus(state: NewDeliveryState): DeliveryStatus {
  * receive time, then id), never the time a fan-out statement happened to run.
  */
 export class DeliveryRepository {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly keys: KeyRing,
+  ) {}
 
   // ---- store -----------------------------------------------------------------------------------
 
@@ -333,7 +337,7 @@ export class DeliveryRepository {
         traceParent: r.trace_parent,
         streamSeq: r.stream_seq === null ? null : Number(r.stream_seq),
       },
-      subscriber: toTarget(r),
+      subscriber: toTarget(r, this.keys),
     }));
   }
 

@@ -6,3 +6,7 @@ export * from './delivery-query.repository';
 export * from './delivery-flow.repository';
 export * from './subscriber-cache';
 export * from './portal-session.repository';
+export * from './audit.repository';
+export * from './clinic-limits.repository';
+export * from './request-idempotency.repository';
+export * from './retention.repository';

@@ -1,7 +1,7 @@
 import { LookupCache } from '@switchyard/batching';
 import { SUBSCRIBER_CHANGES_CHANNEL } from '../migrations';
 import { PgListener, payloadFor } from '../pg-listener';
-import { ClinicSubscriberRow, SubscriberRepository, SubscriberTarget, takesEvent, toTarget } from './subscriber.repository';
+import { ClinicSubscriberRow, SubscriberRepository, SubscriberTarget, takesEvent } from './subscriber.repository';
 
 export interface SubscriberCacheOptions {
   /** The process's listening connection; the cache registers for subscriber changes on it. */
@@ -46,7 +46,7 @@ export class SubscriberCache {
     if (!this.isListening) return this.repo.findSubscribersFor(clinicId, eventName);
     const rows = await this.entries.get(clinicId, () => this.repo.findClinicSubscribers(clinicId));
     const now = Date.now();
-    return rows.filter((r) => takesEvent(r, eventName)).map((r) => toTarget(r, now));
+    return rows.filter((r) => takesEvent(r, eventName)).map((r) => this.repo.target(r, now));
   }
 
   private changed(payload: string): void {

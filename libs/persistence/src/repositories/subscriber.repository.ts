@@ -1,4 +1,5 @@
 import { DataSource, IsNull } from 'typeorm';
+import { KeyRing } from '@switchyard/secrets';
 import { rawQuery } from '../raw-query';
 import { SubscriberEntity } from '../entities';
 
@@ -45,10 +46,14 @@ interface TargetRow {
 export const TARGET_COLUMNS = `s.id, s.clinic_id, s.url, s.format, s.enabled, s.secret, s.previous_secret,
   s.previous_secret_expires_at, s.api_key, s.timeout_ms, s.max_in_flight, s.rate_limit_per_second, s.ordered`;
 
-export function toTarget(row: TargetRow, now = Date.now()): SubscriberTarget {
-  const secrets = [row.secret];
+/**
+ * The columns of a subscriber that hold secrets, stored encrypted (KeyRing, bound to the subscriber id):
+ * decrypted only here, where a row becomes what the sender uses.
+ */
+export function toTarget(row: TargetRow, keys: KeyRing, now = Date.now()): SubscriberTarget {
+  const secrets = [keys.decrypt(row.secret, row.id)];
   if (row.previous_secret && row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > now) {
-    secrets.push(row.previous_secret);
+    secrets.push(keys.decrypt(row.previous_secret, row.id));
   }
   return {
     id: row.id,
@@ -57,7 +62,7 @@ export function toTarget(row: TargetRow, now = Date.now()): SubscriberTarget {
     format: row.format,
     enabled: row.enabled,
     secrets,
-    apiKey: row.api_key,
+    apiKey: keys.decryptNullable(row.api_key, row.id),
     timeoutMs: row.timeout_ms,
     maxInFlight: row.max_in_flight,
     rateLimitPerSecond: row.rate_limit_per_second,
@@ -65,17 +70,76 @@ export function toTarget(row: TargetRow, now = Date.now()): SubscriberTarget {
   };
 }
 
-/** Subscribers, always scoped to a clinic: every method takes the clinic id first. */
+/** Why a subscriber was not created: the clinic's ceiling, or the URL is already one of its subscribers. */
+export type CreateRefusal = { refused: 'limit'; limit: number } | { refused: 'duplicate_url'; existingId: string } | { refused: 'no_clinic' };
+
+/**
+ * Subscribers, always scoped to a clinic: every method takes the clinic id first. The signing secrets and
+ * the subscriber's API key are encrypted on the way in (the entity holds them as stored); only `toTarget`
+ * decrypts them.
+ */
 export class SubscriberRepository {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly keys: KeyRing,
+  ) {}
 
   private get repo() {
     return this.ds.getRepository(SubscriberEntity);
   }
 
+  /** A row as the delivery side needs it, its secrets decrypted. */
+  target(row: TargetRow, now = Date.now()): SubscriberTarget {
+    return toTarget(row, this.keys, now);
+  }
+
   async create(s: NewSubscriber): Promise<SubscriberEntity> {
-    await this.repo.insert({ ...s, enabled: true });
+    await this.repo.insert(this.sealed(s));
     return this.repo.findOneByOrFail({ id: s.id });
+  }
+
+  /**
+   * Creates a subscriber unless the clinic already has `maxSubscribers` live ones or one with the same URL.
+   * The clinic row is locked for the check and the insert, so concurrent creates cannot both pass it.
+   */
+  async createWithinLimit(s: NewSubscriber, maxSubscribers: number): Promise<SubscriberEntity | CreateRefusal> {
+    return this.ds.transaction(async (em) => {
+      const clinic = await em.query(`SELECT 1 FROM clinics WHERE id = $1 FOR UPDATE`, [s.clinicId]);
+      if (clinic.length === 0) return { refused: 'no_clinic' as const };
+      const [live]: Array<{ n: number; same_url: string | null }> = await em.query(
+        `SELECT count(*)::int AS n, (array_agg(id) FILTER (WHERE url = $2))[1] AS same_url
+           FROM subscribers WHERE clinic_id = $1 AND deleted_at IS NULL`,
+        [s.clinicId, s.url],
+      );
+      if (live!.same_url) return { refused: 'duplicate_url' as const, existingId: live!.same_url };
+      if (live!.n >= maxSubscribers) return { refused: 'limit' as const, limit: maxSubscribers };
+      await em.getRepository(SubscriberEntity).insert(this.sealed(s));
+      return em.getRepository(SubscriberEntity).findOneByOrFail({ id: s.id });
+    });
+  }
+
+  /** A subscriber's current signing secret, decrypted (the console's "show secret"; the entity holds it as stored). */
+  signingSecretOf(subscriber: Pick<SubscriberEntity, 'id' | 'secret'>): string {
+    return this.keys.decrypt(subscriber.secret, subscriber.id);
+  }
+
+  /** The clinic of a subscriber, deleted or not (for records about an operator's action on it). */
+  async clinicOf(id: string): Promise<string | null> {
+    const rows: Array<{ clinic_id: string }> = await this.ds.query(`SELECT clinic_id FROM subscribers WHERE id = $1`, [id]);
+    return rows[0]?.clinic_id ?? null;
+  }
+
+  /** The id of another live subscriber of the clinic with this URL, if any. */
+  async findOtherWithUrl(clinicId: string, url: string, exceptId: string): Promise<string | null> {
+    const rows: Array<{ id: string }> = await this.ds.query(
+      `SELECT id FROM subscribers WHERE clinic_id = $1 AND url = $2 AND id <> $3 AND deleted_at IS NULL LIMIT 1`,
+      [clinicId, url, exceptId],
+    );
+    return rows[0]?.id ?? null;
+  }
+
+  private sealed(s: NewSubscriber) {
+    return { ...s, enabled: true, secret: this.keys.encrypt(s.secret, s.id), apiKey: this.keys.encryptNullable(s.apiKey, s.id) };
   }
 
   async get(clinicId: string, id: string): Promise<SubscriberEntity | null> {
@@ -92,7 +156,8 @@ export class SubscriberRepository {
   }
 
   async update(clinicId: string, id: string, patch: SubscriberPatch): Promise<SubscriberEntity | null> {
-    if (Object.keys(patch).length > 0) await this.repo.update({ clinicId, id, deletedAt: IsNull() }, patch);
+    const stored = patch.apiKey === undefined ? patch : { ...patch, apiKey: this.keys.encryptNullable(patch.apiKey, id) };
+    if (Object.keys(stored).length > 0) await this.repo.update({ clinicId, id, deletedAt: IsNull() }, stored);
     return this.get(clinicId, id);
   }
 
@@ -102,7 +167,7 @@ export class SubscriberRepository {
       `UPDATE subscribers SET previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => $4),
               secret = $3, updated_at = now()
         WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL`,
-      [clinicId, id, secret, overlapSeconds],
+      [clinicId, id, this.keys.encrypt(secret, id), overlapSeconds],
     );
     return this.get(clinicId, id);
   }
@@ -118,12 +183,91 @@ export class SubscriberRepository {
         WHERE s.clinic_id = $1 AND s.deleted_at IS NULL AND (s.event_types @> ARRAY['*'] OR s.event_types @> ARRAY[$2])`,
       [clinicId, eventName],
     );
-    return rows.map((r) => toTarget(r));
+    return rows.map((r) => this.target(r));
   }
 
   /** Every subscriber of the clinic that is not deleted, with its event filter (what SubscriberCache keeps). */
   async findClinicSubscribers(clinicId: string): Promise<ClinicSubscriberRow[]> {
     return rawQuery(this.ds, `SELECT ${TARGET_COLUMNS}, s.event_types FROM subscribers s WHERE s.clinic_id = $1 AND s.deleted_at IS NULL`, [clinicId]);
+  }
+
+  /**
+   * Brings the clinic's live subscribers within its ceilings after an operator lowered them: a setting
+   * above its ceiling is lowered to it, and an unset one gets `unset*` when that is not null (the delivery
+   * default is above the ceiling). Returns how many subscribers changed.
+   */
+  async clampToCeilings(
+    clinicId: string,
+    c: { maxInFlight: number; timeoutMs: number; unsetMaxInFlight: number | null; unsetTimeoutMs: number | null },
+  ): Promise<number> {
+    const [, affected] = await rawQuery(
+      this.ds,
+      `UPDATE subscribers SET
+         max_in_flight = CASE WHEN max_in_flight IS NULL THEN $4::int ELSE LEAST(max_in_flight, $2) END,
+         timeout_ms = CASE WHEN timeout_ms IS NULL THEN $5::int ELSE LEAST(timeout_ms, $3) END,
+         updated_at = now()
+       WHERE clinic_id = $1 AND deleted_at IS NULL
+         AND (max_in_flight > $2 OR timeout_ms > $3 OR (max_in_flight IS NULL AND $4::int IS NOT NULL) OR (timeout_ms IS NULL AND $5::int IS NOT NULL))`,
+      [clinicId, c.maxInFlight, c.timeoutMs, c.unsetMaxInFlight, c.unsetTimeoutMs],
+    );
+    return affected;
+  }
+
+  /**
+   * Re-encrypts, under the active key, the secrets of up to `limit` subscribers (deleted ones too) whose
+   * values are plain text or under another key, after `afterId` in id order. One short transaction; rows
+   * another process holds are skipped and met again on the next run. A row whose value cannot be read
+   * (its key is not in the ring) is left as it is and counted.
+   */
+  async reencryptBatch(afterId: string, limit: number): Promise<{ scanned: number; reencrypted: number; unreadable: string[]; lastId: string | null }> {
+    const prefix = `enc:v1:${this.keys.activeKeyId}:`;
+    return this.ds.transaction(async (em) => {
+      const rows: Array<{ id: string; secret: string; previous_secret: string | null; api_key: string | null }> = await em.query(
+        `SELECT id, secret, previous_secret, api_key FROM subscribers
+          WHERE id > $1 AND (left(secret, length($2)) <> $2
+             OR (previous_secret IS NOT NULL AND left(previous_secret, length($2)) <> $2)
+             OR (api_key IS NOT NULL AND left(api_key, length($2)) <> $2))
+          ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+        [afterId, prefix, limit],
+      );
+      const unreadable: string[] = [];
+      const ids: string[] = [];
+      const secrets: string[] = [];
+      const previous: Array<string | null> = [];
+      const apiKeys: Array<string | null> = [];
+      for (const r of rows) {
+        const again = (v: string | null) => (v === null || this.keys.isCurrent(v) ? v : this.keys.encrypt(this.keys.decrypt(v, r.id), r.id));
+        try {
+          const next = [again(r.secret)!, again(r.previous_secret), again(r.api_key)] as const;
+          ids.push(r.id);
+          secrets.push(next[0]);
+          previous.push(next[1]);
+          apiKeys.push(next[2]);
+        } catch {
+          unreadable.push(r.id);
+        }
+      }
+      if (ids.length > 0) {
+        await em.query(
+          `UPDATE subscribers s SET secret = v.secret, previous_secret = v.previous_secret, api_key = v.api_key
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS v(id, secret, previous_secret, api_key)
+            WHERE s.id = v.id`,
+          [ids, secrets, previous, apiKeys],
+        );
+      }
+      return { scanned: rows.length, reencrypted: ids.length, unreadable, lastId: rows.length ? rows[rows.length - 1]!.id : null };
+    });
+  }
+
+  /** How many subscribers hold a secret under each key id (`plain` for values not yet encrypted). */
+  async countByKey(): Promise<Record<string, number>> {
+    const rows: Array<{ kid: string; n: number }> = await this.ds.query(
+      `SELECT kid, count(*)::int AS n FROM (
+         SELECT CASE WHEN v LIKE 'enc:v1:%' THEN split_part(v, ':', 3) ELSE 'plain' END AS kid
+           FROM subscribers, LATERAL (VALUES (secret), (previous_secret), (api_key)) AS c(v) WHERE v IS NOT NULL
+       ) k GROUP BY kid ORDER BY kid`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.kid, r.n]));
   }
 }
 

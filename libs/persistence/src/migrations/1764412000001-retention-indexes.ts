@@ -1,0 +1,34 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/** The retention sweeper's questions, each answered from an index (RetentionRepository). */
+const INDEXES: Array<[name: string, definition: string]> = [
+  ['deliveries_succeeded_at_idx', `deliveries (delivered_at) WHERE status = 'succeeded'`],
+  ['deliveries_dead_at_idx', `deliveries (dead_at) WHERE status = 'dead'`],
+  ['events_received_at_idx', `events (received_at, id)`],
+  ['subscribers_deleted_at_idx', `subscribers (deleted_at) WHERE deleted_at IS NOT NULL`],
+];
+
+/**
+ * Built CONCURRENTLY, so an upgrade does not block fan-out's inserts while a large table is indexed: outside
+ * a transaction, and an index left invalid by an interrupted build is dropped and built again.
+ */
+export class RetentionIndexes1764412000001 implements MigrationInterface {
+  name = 'RetentionIndexes1764412000001';
+  transaction = false;
+
+  async up(q: QueryRunner): Promise<void> {
+    for (const [name, definition] of INDEXES) {
+      const invalid = await q.query(
+        `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+          WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid`,
+        [name],
+      );
+      if (invalid.length > 0) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+      await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON ${definition}`);
+    }
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    for (const [name] of INDEXES) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+  }
+}
