@@ -1,17 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 import { dedupeV1 } from '@switchyard/contracts';
+import { batchTraceContext, endWith, startClientBatchSpan } from './claim-tracing';
 
 /** What a failed call becomes for its caller (ingress answers 503 to it). */
 export class DedupeUnavailableError extends Error {
   readonly code = 'DEDUPE_UNAVAILABLE';
 }
-
-/** The name the gRPC instrumentation gives a ClaimBatch call: the span made here per batch keeps it. */
-export const CLAIM_BATCH_SPAN = 'grpc.dedupe.v1.DedupeService/ClaimBatch';
-export const CLAIM_BATCH_SPAN_ATTRIBUTES = { 'rpc.system': 'grpc', 'rpc.service': 'dedupe.v1.DedupeService', 'rpc.method': 'ClaimBatch' };
-
-const tracer = trace.getTracer('switchyard-dedupe');
 
 type Duplex = grpc.ClientDuplexStream<dedupeV1.ClaimStreamRequest, dedupeV1.ClaimStreamResponse>;
 
@@ -47,26 +42,12 @@ export class ClaimChannel {
     private readonly timeoutMs: number,
   ) {}
 
+  /** Sends a batch; it is a span when a claim or completion in it is traced (see claim-tracing.ts). */
   call(batch: dedupeV1.ClaimBatchRequest): Promise<dedupeV1.ClaimBatchResponse> {
-    return tracer.startActiveSpan(
-      CLAIM_BATCH_SPAN,
-      { kind: SpanKind.CLIENT, attributes: CLAIM_BATCH_SPAN_ATTRIBUTES },
-      (span) => {
-        const carrier: { traceparent?: string; tracestate?: string } = {};
-        propagation.inject(context.active(), carrier);
-        return this.send({ id: this.nextId++, batch, traceparent: carrier.traceparent ?? '', tracestate: carrier.tracestate ?? '' }).then(
-          (res) => {
-            span.end();
-            return res;
-          },
-          (err: Error) => {
-            span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
-            span.end();
-            throw err;
-          },
-        );
-      },
-    );
+    const id = this.nextId++;
+    const span = startClientBatchSpan(id, batch);
+    if (!span) return this.send({ id, batch, traceparent: '', tracestate: '' });
+    return endWith(span, this.send({ id, batch, ...batchTraceContext(span) }));
   }
 
   /** Ends the stream once the calls on it are answered (or have failed). */

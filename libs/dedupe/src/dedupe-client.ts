@@ -3,6 +3,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { DEDUPE_PROTO_PATH, dedupeV1 } from '@switchyard/contracts';
 import { MicroBatcher } from '@switchyard/batching';
 import { ClaimChannel, DedupeUnavailableError } from './claim-channel';
+import { CLAIM_SPAN, COMPLETE_SPAN, ClaimSpanAttributes, carrying, endWith, recordClaimResult, startMemberSpan } from './claim-tracing';
 
 export { DedupeUnavailableError } from './claim-channel';
 
@@ -27,6 +28,19 @@ function settle<Res extends { completed: boolean[] }>(carried: PendingCompletion
 }
 
 export type ClaimReply = { outcome: 'new'; token: string; eventId: string } | { outcome: 'duplicate' | 'in_progress'; eventId: string };
+
+function replyOf(res: dedupeV1.ClaimResponse): ClaimReply {
+  switch (res.result) {
+    case dedupeV1.ClaimResult.CLAIM_RESULT_NEW:
+      return { outcome: 'new', token: res.token, eventId: res.eventId };
+    case dedupeV1.ClaimResult.CLAIM_RESULT_DUPLICATE:
+      return { outcome: 'duplicate', eventId: res.eventId };
+    case dedupeV1.ClaimResult.CLAIM_RESULT_IN_PROGRESS:
+      return { outcome: 'in_progress', eventId: res.eventId };
+    default:
+      throw new DedupeUnavailableError(`dedupe answered an unknown claim result ${res.result}`);
+  }
+}
 
 type UnaryMethod<Req, Res> = (
   req: Req,
@@ -74,26 +88,26 @@ export class DedupeClient {
     this.channel = new ClaimChannel((metadata) => this.client.ClaimStream(metadata), timeoutMs);
   }
 
+  /** In a traced request, the claim is a span of its own there (from here to its answer), linked to its batch. */
   async claim(req: dedupeV1.ClaimRequest): Promise<ClaimReply> {
-    const res = await this.claims.submit(req);
-    switch (res.result) {
-      case dedupeV1.ClaimResult.CLAIM_RESULT_NEW:
-        return { outcome: 'new', token: res.token, eventId: res.eventId };
-      case dedupeV1.ClaimResult.CLAIM_RESULT_DUPLICATE:
-        return { outcome: 'duplicate', eventId: res.eventId };
-      case dedupeV1.ClaimResult.CLAIM_RESULT_IN_PROGRESS:
-        return { outcome: 'in_progress', eventId: res.eventId };
-      default:
-        throw new DedupeUnavailableError(`dedupe answered an unknown claim result ${res.result}`);
-    }
+    const span = startMemberSpan(CLAIM_SPAN);
+    if (!span) return replyOf(await this.claims.submit(req));
+    span.setAttributes({ [ClaimSpanAttributes.eventId]: req.eventId, [ClaimSpanAttributes.clinicId]: req.clinicId });
+    return replyOf(await endWith(span, this.claims.submit(carrying(span, req)), (res) => recordClaimResult(span, res.result)));
   }
 
-  /** Resolves once dedupe has marked the claim done (true), or found it taken over meanwhile (false). */
+  /**
+   * Resolves once dedupe has marked the claim done (true), or found it taken over meanwhile (false). In a
+   * traced request, a span of its own there until then, linked to the batch it rode in.
+   */
   complete(key: string, token: string): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.pendingCompletions.push({ req: { key, token }, resolve, reject });
+    const span = startMemberSpan(COMPLETE_SPAN);
+    const req = span ? carrying(span, { key, token }) : { key, token };
+    const done = new Promise<boolean>((resolve, reject) => {
+      this.pendingCompletions.push({ req, resolve, reject });
       this.completionTimer ??= setTimeout(() => void this.flushCompletions(), this.completionLingerMs);
     });
+    return span ? endWith(span, done, (completed) => span.setAttribute(ClaimSpanAttributes.completed, completed)) : done;
   }
 
   async release(key: string, token: string, metadata = new grpc.Metadata()): Promise<boolean> {

@@ -1,3 +1,4 @@
 export * from './claim-store';
 export * from './dedupe-client';
 export * from './claim-channel';
+export * from './claim-tracing';

@@ -1,13 +1,12 @@
 import { Controller, Inject } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { status } from '@grpc/grpc-js';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
 import { Observable, mergeMap } from 'rxjs';
 import { dedupeV1 } from '@switchyard/contracts';
-import { CLAIM_BATCH_SPAN, CLAIM_BATCH_SPAN_ATTRIBUTES, ClaimStore } from '@switchyard/dedupe';
+import { ClaimStore, ServedBatchTrace } from '@switchyard/dedupe';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
 
-const tracer = trace.getTracer('switchyard-dedupe');
+const NO_CLAIMS: dedupeV1.ClaimBatchRequest = { claims: [], completions: [] };
 
 /** The gRPC status an answer on the stream carries for a failed batch. */
 function statusOf(err: unknown): { code: number; message: string } {
@@ -42,42 +41,45 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
     return this.claimValid(req);
   }
 
-  /**
-   * The claims of a batch, and the completions it carries, join the store's own batching in that order
-   * within one turn of the event loop: one statement, completions first, shared with other callers.
-   */
-  async claimBatch(req: dedupeV1.ClaimBatchRequest): Promise<dedupeV1.ClaimBatchResponse> {
-    req.claims.forEach(assertValidClaim);
-    const completed = this.completeAll(req.completions);
-    const results = req.claims.map((c) => this.claimValid(c));
-    const [done, answers] = await Promise.all([completed, Promise.all(results)]);
-    return { results: answers, completed: done };
+  claimBatch(req: dedupeV1.ClaimBatchRequest): Promise<dedupeV1.ClaimBatchResponse> {
+    return this.writeBatch(req);
   }
 
   /**
    * ClaimBatch over one long-lived stream: every request is answered with its id as soon as its batch is
    * done (batches of one stream are written concurrently, like concurrent calls). A failed batch is answered
-   * with its status instead, and the stream goes on. Each batch is a SERVER span in its caller's trace.
+   * with its status instead, and the stream goes on. A traced batch is a SERVER span, and each traced claim
+   * in it one in its caller's trace (ServedBatchTrace).
    */
   claimStream(requests: Observable<dedupeV1.ClaimStreamRequest>): Observable<dedupeV1.ClaimStreamResponse> {
     return requests.pipe(mergeMap((req) => this.answerOnStream(req)));
   }
 
   private answerOnStream(req: dedupeV1.ClaimStreamRequest): Promise<dedupeV1.ClaimStreamResponse> {
-    const carrier = req.traceparent ? { traceparent: req.traceparent, tracestate: req.tracestate } : {};
-    const parent = propagation.extract(ROOT_CONTEXT, carrier);
-    return tracer.startActiveSpan(CLAIM_BATCH_SPAN, { kind: SpanKind.SERVER, attributes: CLAIM_BATCH_SPAN_ATTRIBUTES }, parent, async (span) => {
-      try {
-        const batch = await this.claimBatch(req.batch ?? { claims: [], completions: [] });
-        return { id: req.id, batch, errorCode: 0, errorMessage: '' };
-      } catch (err) {
-        const { code, message } = statusOf(err);
-        span.setStatus({ code: SpanStatusCode.ERROR, message });
-        return { id: req.id, batch: undefined, errorCode: code, errorMessage: message };
-      } finally {
-        span.end();
-      }
-    });
+    const traced = ServedBatchTrace.start(req);
+    return traced ? traced.answer(() => this.answer(req, traced)) : this.answer(req);
+  }
+
+  private async answer(req: dedupeV1.ClaimStreamRequest, traced?: ServedBatchTrace): Promise<dedupeV1.ClaimStreamResponse> {
+    try {
+      const batch = await this.writeBatch(req.batch ?? NO_CLAIMS, traced);
+      return { id: req.id, batch, errorCode: 0, errorMessage: '' };
+    } catch (err) {
+      const { code, message } = statusOf(err);
+      return { id: req.id, batch: undefined, errorCode: code, errorMessage: message };
+    }
+  }
+
+  /**
+   * The claims of a batch, and the completions it carries, join the store's own batching in that order
+   * within one turn of the event loop: one statement, completions first, shared with other callers.
+   */
+  private async writeBatch(req: dedupeV1.ClaimBatchRequest, traced?: ServedBatchTrace): Promise<dedupeV1.ClaimBatchResponse> {
+    req.claims.forEach(assertValidClaim);
+    const completed = this.completeAll(req.completions, traced);
+    const results = req.claims.map((c) => (traced ? traced.claim(c, this.claimValid(c)) : this.claimValid(c)));
+    const [done, answers] = await Promise.all([completed, Promise.all(results)]);
+    return { results: answers, completed: done };
   }
 
   async completeBatch(req: dedupeV1.CompleteBatchRequest): Promise<dedupeV1.CompleteBatchResponse> {
@@ -85,8 +87,15 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
   }
 
   /** Submits every completion now (synchronously, so a batch's claims that follow share their statement). */
-  private completeAll(completions: dedupeV1.CompleteRequest[]): Promise<boolean[]> {
-    return this.guard(() => Promise.all(completions.map((c) => this.claims.complete(c.key, c.token))));
+  private completeAll(completions: dedupeV1.CompleteRequest[], traced?: ServedBatchTrace): Promise<boolean[]> {
+    return this.guard(() =>
+      Promise.all(
+        completions.map((c) => {
+          const done = this.claims.complete(c.key, c.token);
+          return traced ? traced.complete(c, done) : done;
+        }),
+      ),
+    );
   }
 
   private async claimValid(req: dedupeV1.ClaimRequest): Promise<dedupeV1.ClaimResponse> {

@@ -28,6 +28,13 @@ export interface ClaimRequest {
   eventId: string;
   /** How long the claim stays exclusive before it is completed or released; 0 means the server default. */
   leaseMs: number;
+  /**
+   * W3C trace context of the caller's span for this claim, when the caller traces it. A batch carries the
+   * claims of many traces (its own context is the batch's): dedupe makes each traced claim a span in its
+   * caller's trace. Absent when the caller does not trace.
+   */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 export interface ClaimResponse {
@@ -41,6 +48,9 @@ export interface ClaimResponse {
 export interface CompleteRequest {
   key: string;
   token: string;
+  /** As in ClaimRequest: the caller's span for this completion, when traced. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 export interface CompleteResponse {
