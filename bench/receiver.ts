@@ -1,9 +1,14 @@
 /**
  * The fast subscriber: answers 200 at once, counts deliveries and, while recording, the time from the
  * ingress receipt (CloudEvents `time`, ms precision) to arrival. Controlled over HTTP by the bench:
- * `POST /__reset?record=1`, `GET /__stats`.
+ * `POST /__reset?record=1`, `GET /__stats`, `GET /__count` (the count alone: cheap enough to poll often).
+ *
+ * It also counts the connections that carried deliveries: a client with one request per connection (undici,
+ * as fan-out uses it) opens a new one only when all its others are busy, so the most open at once is the
+ * most requests it had in flight — the concurrency the bare delivery baseline copies.
  */
 import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 
 let count = 0;
 let first = 0;
@@ -12,6 +17,8 @@ let recording = false;
 let latencies: number[] = [];
 const ids = new Set<string>();
 let duplicates = 0;
+const deliverySockets = new Set<Socket>();
+let peakConnections = 0;
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -19,6 +26,11 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 const server = createServer((req, res) => {
+  if (req.url?.startsWith('/__count')) {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ count }));
+    return;
+  }
   if (req.url?.startsWith('/__stats')) {
     const sorted = Float64Array.from(latencies).sort();
     const arr = Array.from(sorted);
@@ -29,6 +41,7 @@ const server = createServer((req, res) => {
         duplicates,
         first,
         last,
+        peakConnections,
         latency: {
           samples: arr.length,
           p50: percentile(arr, 50),
@@ -47,9 +60,16 @@ const server = createServer((req, res) => {
     duplicates = 0;
     ids.clear();
     latencies = [];
+    peakConnections = deliverySockets.size;
     recording = req.url.includes('record=1');
     res.end('{}');
     return;
+  }
+  const socket = req.socket;
+  if (!deliverySockets.has(socket)) {
+    deliverySockets.add(socket);
+    peakConnections = Math.max(peakConnections, deliverySockets.size);
+    socket.once('close', () => deliverySockets.delete(socket));
   }
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -78,3 +98,8 @@ server.listen(0, '127.0.0.1', () => {
   const addr = server.address() as { port: number };
   process.send?.({ type: 'ready', port: addr.port });
 });
+process.on('message', (m: { type?: string }) => {
+  if (m?.type === 'stop') process.exit(0);
+});
+// The bench is gone (killed, interrupted): nothing is left to serve.
+process.on('disconnect', () => process.exit(0));
