@@ -14,6 +14,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '@switchyard/config';
 import { dropBenchDatabase, openBenchDatabase } from './lib/database';
+import { capacityFigures } from './lib/capacity';
 import { goalsOf } from './lib/goals';
 import { log } from './lib/log';
 import { StatementMeter } from './lib/pg-statements';
@@ -112,6 +113,7 @@ async function main(): Promise<number> {
   }
 
   results.goals = goalsOf(results, S.before);
+  results.capacity = Object.fromEntries(capacityFigures(results));
   const file = join(root, 'bench/results', `${stamp}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${report(results, results.goals)}\n`);

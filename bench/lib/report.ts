@@ -1,4 +1,5 @@
 import { Results } from '../phases/context';
+import { capacityFigures } from './capacity';
 import { CpuUse, cpuSum } from './cpu';
 import { Goal } from './goals';
 import { LoadResult } from './load';
@@ -219,5 +220,8 @@ export function report(r: Results, goals: Goal[]): string {
     '',
     'Goals of issue 17 (ratios within this run)',
     ...render(['goal', 'figure', 'baseline', 'ratio', 'goal', 'status'], goalRows),
+    '',
+    'Figures for docs/CAPACITY.md (<figure from bench run: …>)',
+    ...render(['placeholder', 'this run'], capacityFigures(r)),
   ].join('\n');
 }
