@@ -176,11 +176,18 @@ export class BenchStack {
     await ensureStreams(this.nc, this.subjects, this.streamSettings);
   }
 
-  /** Makes sure one fan-out (at least) runs; when none did, on an emptied stream. */
-  async ensureFanout(): Promise<void> {
-    if (this.running('fanout').length > 0) return;
+  /**
+   * Makes sure exactly one fan-out runs; when none did, starts one on an emptied stream and says so (true):
+   * a phase measuring it then warms it up first.
+   */
+  async ensureFanout(): Promise<boolean> {
+    if (this.running('fanout').length > 0) {
+      await this.scale('fanout', 1);
+      return false;
+    }
     await this.freshStream();
     await this.start('fanout');
+    return true;
   }
 
   /** Publishes `events` events of the request mix straight into the stream (as ingress would), 200 in flight. */

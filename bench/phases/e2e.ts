@@ -1,11 +1,11 @@
 import { log } from '../lib/log';
 import { PhaseContext } from './context';
-import { runThroughIngress } from './through-ingress';
+import { runThroughIngress, warmUpFanout } from './through-ingress';
 
 /** End to end at each of `BENCH_E2E_RATES` through ingress with one fan-out: latency, CPU per event and per delivery, statements. */
 export async function e2ePhase(ctx: PhaseContext): Promise<void> {
   const { S, stack, results } = ctx;
-  await stack.ensureFanout();
+  if (await stack.ensureFanout()) await warmUpFanout(ctx, S.e2eRates[0]!);
   results.endToEnd = {};
   for (const rate of S.e2eRates) {
     log(`end to end: ${rate} events/s for ${S.e2eSeconds} s, ${S.subscribersPerClinic} subscribers per clinic`);

@@ -2,7 +2,7 @@ import { log } from '../lib/log';
 import { sleep } from '../lib/procs';
 import { PhaseContext } from './context';
 import { ingressSaturation, warmUpIngress } from './ingress';
-import { ThroughIngressResult, runThroughIngress } from './through-ingress';
+import { ThroughIngressResult, runThroughIngress, warmUpFanout } from './through-ingress';
 
 export interface KneeStep extends ThroughIngressResult {
   passed: boolean;
@@ -31,9 +31,9 @@ export async function kneePhase(ctx: PhaseContext): Promise<void> {
     saturation = sat.load.okPerSecond;
     results.kneeSaturation = { saturation: sat.load, cpu: sat.cpu };
   }
-  await stack.ensureFanout();
   const cap = Math.max(1, saturation);
   let rate = Math.min(cap, Math.max(1, Math.round(S.knee.start || saturation / 3)));
+  if (await stack.ensureFanout()) await warmUpFanout(ctx, Math.max(1, Math.round(rate / 2)));
   let best: number | null = null;
   let lowestFail: number | null = null;
   const steps: KneeStep[] = [];

@@ -5,7 +5,7 @@ import { RequestMix } from '../lib/payloads';
 import { sleep } from '../lib/procs';
 import { startBareHttp } from './baselines';
 import { PhaseContext } from './context';
-import { runThroughIngress } from './through-ingress';
+import { runThroughIngress, warmUpFanout } from './through-ingress';
 
 /**
  * Quiet when quiet: `BENCH_QUIET_RATE` events/s (20) for `BENCH_QUIET_SECONDS` (20) through the whole stack,
@@ -16,7 +16,7 @@ import { runThroughIngress } from './through-ingress';
 export async function quietPhase(ctx: PhaseContext): Promise<void> {
   const { S, stack, results } = ctx;
   const { rate, seconds } = S.quiet;
-  await stack.ensureFanout();
+  if (await stack.ensureFanout()) await warmUpFanout(ctx, rate);
   await sleep(3000); // whatever the phase before left behind (lingering slots, GC) settles first
   log(`quiet: ${rate} events/s for ${seconds} s through the stack`);
   const run = await runThroughIngress(ctx, { rate, seconds, graceSeconds: S.knee.graceSeconds });

@@ -101,3 +101,14 @@ export async function runThroughIngress(
     statements: await statements.read(stats.count),
   };
 }
+
+/**
+ * JIT, pools, the subscriber cache and the slots of a fan-out that just started: `seconds` of events at `rate`
+ * through the stack, waited for, not measured.
+ */
+export async function warmUpFanout(ctx: PhaseContext, rate: number, seconds = 5): Promise<void> {
+  const { S, stack } = ctx;
+  await stack.receiver.reset(false);
+  const load = await runPaced(stack.ingressUrl(), new RequestMix(stack.keys), { connections: S.rateConnections, seconds, rate });
+  await stack.receiver.waitFor(load.newEvents * S.subscribersPerClinic, 60_000);
+}
