@@ -1,7 +1,11 @@
 /**
  * The fast subscriber: answers 200 at once, counts deliveries and, while recording, the time from the
  * ingress receipt (CloudEvents `time`, ms precision) to arrival. Controlled over HTTP by the bench:
- * `POST /__reset?record=1`, `GET /__stats`, `GET /__count` (the count alone: cheap enough to poll often).
+ * `POST /__reset?record=1&since=<ms>`, `GET /__stats`, `GET /__count` (the count alone: cheap enough to poll often).
+ *
+ * A delivery of an event received before `since` (default: the reset, when recording; else no limit) is a
+ * straggler of an earlier phase (a retry scheduled a minute later, say): answered, counted apart, neither
+ * counted nor timed with the phase's own.
  *
  * It also counts the connections that carried deliveries: a client with one request per connection (undici,
  * as fan-out uses it) opens a new one only when all its others are busy, so the most open at once is the
@@ -14,6 +18,8 @@ let count = 0;
 let first = 0;
 let last = 0;
 let recording = false;
+let since = 0;
+let stragglers = 0;
 let latencies: number[] = [];
 const ids = new Set<string>();
 let duplicates = 0;
@@ -39,6 +45,7 @@ const server = createServer((req, res) => {
       JSON.stringify({
         count,
         duplicates,
+        stragglers,
         first,
         last,
         peakConnections,
@@ -61,7 +68,10 @@ const server = createServer((req, res) => {
     ids.clear();
     latencies = [];
     peakConnections = deliverySockets.size;
-    recording = req.url.includes('record=1');
+    const query = new URL(req.url, 'http://receiver').searchParams;
+    recording = query.get('record') === '1';
+    since = Number(query.get('since') ?? (recording ? Date.now() : 0));
+    stragglers = 0;
     res.end('{}');
     return;
   }
@@ -76,6 +86,19 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     const now = Date.now();
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    let time: number | null = null;
+    if (recording || since) {
+      try {
+        const t = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { time?: string }).time;
+        if (t) time = Date.parse(t);
+      } catch {
+        // not a CloudEvent: counted, not timed
+      }
+      if (time !== null && time < since) {
+        stragglers++;
+        return;
+      }
+    }
     count++;
     if (!first) first = now;
     last = now;
@@ -83,14 +106,7 @@ const server = createServer((req, res) => {
     const id = `${req.headers['webhook-id']}|${req.url}`;
     if (ids.has(id)) duplicates++;
     else ids.add(id);
-    if (recording) {
-      try {
-        const time = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { time?: string }).time;
-        if (time) latencies.push(now - Date.parse(time));
-      } catch {
-        // not a CloudEvent: counted, not timed
-      }
-    }
+    if (recording && time !== null) latencies.push(now - time);
   });
 });
 server.keepAliveTimeout = 60_000;

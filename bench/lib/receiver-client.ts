@@ -3,6 +3,8 @@ import { sleep } from './procs';
 export interface ReceiverStats {
   count: number;
   duplicates: number;
+  /** Deliveries of events received before the reset's `since` (an earlier phase's late retries), not in `count`. */
+  stragglers: number;
   /** Arrival of the first and last delivery since the reset (ms since the epoch). */
   first: number;
   last: number;
@@ -15,9 +17,14 @@ export interface ReceiverStats {
 export class ReceiverClient {
   constructor(readonly url: string) {}
 
-  /** Zeroes the counters; `record` also records each delivery's end-to-end latency (CloudEvents `time` → arrival). */
-  async reset(record: boolean): Promise<void> {
-    await fetch(`${this.url}/__reset${record ? '?record=1' : ''}`, { method: 'POST' });
+  /**
+   * Zeroes the counters; `record` also records each delivery's end-to-end latency (CloudEvents `time` →
+   * arrival). Deliveries of events received before `since` (default: now when recording, else no limit) are
+   * counted apart as stragglers of earlier phases.
+   */
+  async reset(record: boolean, since?: number): Promise<void> {
+    const query = new URLSearchParams({ ...(record ? { record: '1' } : {}), ...(since !== undefined ? { since: String(since) } : {}) });
+    await fetch(`${this.url}/__reset?${query}`, { method: 'POST' });
   }
 
   async stats(): Promise<ReceiverStats> {

@@ -81,7 +81,14 @@ function fanoutRows(r: Results): Row[] {
       fmt(ratio(f.deliveriesPerSecond, b?.deliveriesPerSecond)),
     ]);
     rows.push(['  same, vs raw PG claim insert (8 conc.)', '', `${fmt(r.postgresRaw?.single.perSecond)} rows/s`, fmt(ratio(f.deliveriesPerSecond, r.postgresRaw?.single.perSecond))]);
-    rows.push(['  delivered / expected (double); most in flight', `${fmt(f.delivered)} / ${fmt(f.expectedDeliveries)} (${fmt(f.doubleDeliveries)}); ${fmt(f.peakConnections)}`, '', '']);
+    rows.push([
+      '  delivered / expected (double); most in flight',
+      `${fmt(f.delivered)} / ${fmt(f.expectedDeliveries)} (${fmt(f.doubleDeliveries)}); ${fmt(f.peakConnections)}${
+        f.stragglers ? `; ${fmt(f.stragglers)} late deliveries of earlier phases left out` : ''
+      }`,
+      '',
+      '',
+    ]);
     rows.push(...cpuRow(f.cpu, 'delivery'));
     rows.push(...statementRows(f.statements, 5));
   }
@@ -104,6 +111,9 @@ function replicaRows(r: Results): Row[] {
       x.processes === 1 ? '' : `1 replica ${fmt(one?.deliveriesPerSecond)}`,
       x.processes === 1 ? '' : fmt(ratio(x.deliveriesPerSecond, one?.deliveriesPerSecond)),
     ]);
+    if (x.delivered < x.expectedDeliveries || x.doubleDeliveries > 0) {
+      rows.push(['  delivered / expected (double)', `${fmt(x.delivered)} / ${fmt(x.expectedDeliveries)} (${fmt(x.doubleDeliveries)})`, '', '']);
+    }
     rows.push(...cpuRow(x.cpu, 'delivery'));
   }
   const ing = (r.replicas?.ingress ?? []) as Array<Results>;
@@ -125,7 +135,9 @@ function throughIngressRows(label: string, e: Results, top = 0): Row[] {
     [label, `${fmt(e.latencyMs.p50)} / ${fmt(e.latencyMs.p99)} ms`, '', ''],
     [
       '  delivered / expected (double); ingress p99',
-      `${fmt(e.delivered)} / ${fmt(e.expectedDeliveries)} (${fmt(e.doubleDeliveries)}); ${fmt(e.ingress.latencyMs.p99, ' ms')}`,
+      `${fmt(e.delivered)} / ${fmt(e.expectedDeliveries)} (${fmt(e.doubleDeliveries)}); ${fmt(e.ingress.latencyMs.p99, ' ms')}${
+        e.stragglers ? `; ${fmt(e.stragglers)} late deliveries of earlier phases left out` : ''
+      }`,
       '',
       '',
     ],
@@ -179,6 +191,7 @@ function steadyRows(r: Results): Row[] {
     }
   }
   rows.push([`steady e2e p50/p99 @ ${r.steady.rate} ev/s, ${r.steady.seconds} s`, `${fmt(r.steady.endToEndMs.p50)} / ${fmt(r.steady.endToEndMs.p99)} ms`, '', '']);
+  rows.push(['  delivered / expected (double)', `${fmt(r.steady.delivered)} / ${fmt(r.steady.expectedDeliveries)} (${fmt(r.steady.doubleDeliveries)})`, '', '']);
   return rows;
 }
 
@@ -186,6 +199,26 @@ function render(head: string[], rows: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+/**
+ * Phases that ended with deliveries missing (still scheduled for a retry, or lost) or repeated: a figure from
+ * such a phase is not the whole story, so the report says so under the goals.
+ */
+function incompletePhases(r: Results): string[] {
+  const out: string[] = [];
+  const check = (label: string, x: Results | undefined) => {
+    if (!x) return;
+    const missing = x.expectedDeliveries - x.delivered;
+    if (missing > 0 || x.doubleDeliveries > 0) out.push(`${label}: ${fmt(Math.max(0, missing))} of ${fmt(x.expectedDeliveries)} missing, ${fmt(x.doubleDeliveries)} double`);
+  };
+  check('fanout', r.fanout);
+  for (const x of r.replicas?.fanout ?? []) check(`replicas (${x.processes} fan-out)`, x);
+  for (const x of Object.values((r.endToEnd ?? {}) as Record<string, Results>)) check(`e2e @ ${x.rate}/s`, x);
+  for (const x of r.knee?.steps ?? []) if (!x.aborted) check(`knee @ ${x.rate}/s`, x);
+  check('quiet', r.quiet?.stack);
+  check('steady', r.steady);
+  return out;
 }
 
 /** The results table: every figure next to its baseline from the same run, then the goals of issue 17. */
@@ -220,6 +253,7 @@ export function report(r: Results, goals: Goal[]): string {
     '',
     'Goals of issue 17 (ratios within this run)',
     ...render(['goal', 'figure', 'baseline', 'ratio', 'goal', 'status'], goalRows),
+    ...incompletePhases(r).map((line) => `Deliveries not all in at the end of a phase — ${line}`),
     '',
     'Figures for docs/CAPACITY.md (<figure from bench run: …>)',
     ...render(['placeholder', 'this run'], capacityFigures(r)),

@@ -37,7 +37,7 @@ export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
   const child = await stack.startScript('bare-delivery');
   try {
     await ask(child, { type: 'prepare', clinics, events: S.fanoutEvents, concurrency }, 'prepared');
-    await stack.receiver.reset(false);
+    await stack.receiver.reset(false, Date.now()); // an earlier phase's late retries are not this baseline's
     log(`baseline: bare delivery (sign + POST), ${S.fanoutEvents * S.subscribersPerClinic} deliveries, ${concurrency} in flight`);
     const meter = startCpuMeter({ 'bare delivery': () => (child.proc.pid ? [child.proc.pid] : []), receiver: stack.cpuGroups.receiver! });
     const done = await ask<{ deliveries: number; failed: number; seconds: number }>(child, { type: 'go' }, 'done');

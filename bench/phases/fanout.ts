@@ -10,6 +10,7 @@ export interface DrainResult {
   expectedDeliveries: number;
   delivered: number;
   doubleDeliveries: number;
+  stragglers: number;
   complete: boolean;
   firstToLastSeconds: number;
   /** Deliveries/s at the receiver, first delivery to last. */
@@ -24,13 +25,14 @@ export interface DrainResult {
 /**
  * A backlog drained by fan-out: `begin` makes the backlog reach a running fan-out (starts fan-out on a full
  * stream, or publishes into running replicas); CPU and statements are counted from when `begin` returns,
- * with the deliveries that arrive after that.
+ * with the deliveries that arrive after that. Deliveries of events received before `since` (late retries of
+ * an earlier phase) are left out.
  */
-export async function measureDrain(ctx: PhaseContext, begin: () => Promise<void>, meterFrom: 'before' | 'after'): Promise<DrainResult> {
+export async function measureDrain(ctx: PhaseContext, begin: () => Promise<void>, meterFrom: 'before' | 'after', since: number): Promise<DrainResult> {
   const { S, stack, statements } = ctx;
   const events = S.fanoutEvents;
   const expected = events * S.subscribersPerClinic;
-  await stack.receiver.reset(false);
+  await stack.receiver.reset(false, since);
   await statements.reset();
   let meter = meterFrom === 'before' ? startCpuMeter(stack.cpuGroups) : null;
   await begin();
@@ -46,6 +48,7 @@ export async function measureDrain(ctx: PhaseContext, begin: () => Promise<void>
     expectedDeliveries: expected,
     delivered: stats.count,
     doubleDeliveries: stats.duplicates,
+    stragglers: stats.stragglers,
     complete,
     firstToLastSeconds: round1(span),
     deliveriesPerSecond: span > 0 ? Math.round((stats.count - 1) / span) : null,
@@ -65,6 +68,7 @@ export async function fanoutPhase(ctx: PhaseContext): Promise<void> {
   const { S, stack, results } = ctx;
   await stack.freshStream();
   log(`fan-out: publishing ${S.fanoutEvents} events with fan-out stopped`);
+  const since = Date.now();
   await stack.publishBacklog(S.fanoutEvents);
   const t0 = Date.now();
   let ready = 0;
@@ -75,6 +79,7 @@ export async function fanoutPhase(ctx: PhaseContext): Promise<void> {
       ready = Date.now();
     },
     'after',
+    since,
   );
   results.fanout = { ...drain, startupSeconds: round1((ready - t0) / 1000) };
   log(`fan-out: ${drain.deliveriesPerSecond} deliveries/s, at most ${drain.peakConnections} requests in flight`);

@@ -32,7 +32,7 @@ export async function replicasPhase(ctx: PhaseContext): Promise<void> {
     await stack.scale('fanout', n);
     await sleep(1000);
     log(`replicas: ${S.fanoutEvents} events published into ${n} running fan-out process(es)`);
-    const drain = await measureDrain(ctx, () => stack.publishBacklog(S.fanoutEvents), 'before');
+    const drain = await measureDrain(ctx, () => stack.publishBacklog(S.fanoutEvents), 'before', Date.now());
     results.replicas.fanout.push({ processes: n, ...drain });
     log(`replicas: ${n} fan-out: ${drain.deliveriesPerSecond} deliveries/s`);
   }

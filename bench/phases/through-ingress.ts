@@ -15,6 +15,8 @@ export interface ThroughIngressResult {
   deliveredInGrace: number;
   delivered: number;
   doubleDeliveries: number;
+  /** Deliveries of earlier phases' events that arrived during this one (late retries), left out of every figure. */
+  stragglers: number;
   complete: boolean;
   /** From when the last request was due to the last delivery. */
   lastDeliveryAfterEndSeconds: number | null;
@@ -93,6 +95,7 @@ export async function runThroughIngress(
     deliveredInGrace,
     delivered: stats.count,
     doubleDeliveries: stats.duplicates,
+    stragglers: stats.stragglers,
     complete,
     lastDeliveryAfterEndSeconds: stats.last ? round1((stats.last - endDueWall) / 1000) : null,
     latencyMs: stats.latency,
