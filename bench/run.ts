@@ -48,12 +48,13 @@ const PHASE_RUNNERS: Record<Phase, (ctx: PhaseContext) => Promise<void>> = {
 const root = resolve(__dirname, '..');
 const buildDir = join(root, 'dist', 'bench-build');
 
-/** Compiles apps, libs and bench with SWC (path aliases rewritten by .swcrc), plus proto/ and the request mix's fixtures next to it. */
+/** Compiles apps, libs and bench with SWC (path aliases rewritten by .swcrc; other files copied), plus proto/ and the request mix's fixtures next to it. */
 function build() {
   rmSync(buildDir, { recursive: true, force: true });
   // Not the specs, nor the admin console's browser code (esbuild builds that, as `npm run build` does).
   const ignore = '**/*.spec.ts,apps/admin/console/**';
-  const swc = spawnSync(join(root, 'node_modules/.bin/swc'), ['apps', 'libs', 'bench', '-d', buildDir, '-q', '--ignore', ignore], { cwd: root, stdio: 'inherit' });
+  const args = ['apps', 'libs', 'bench', '-d', buildDir, '-q', '--copy-files', '--ignore', ignore]; // --copy-files: the JSON libs read
+  const swc = spawnSync(join(root, 'node_modules/.bin/swc'), args, { cwd: root, stdio: 'inherit' });
   if (swc.status !== 0) throw new Error('swc build failed');
   cpSync(join(root, 'proto'), join(buildDir, 'proto'), { recursive: true });
   cpSync(join(root, 'test/fixtures/nimbus'), join(buildDir, 'test/fixtures/nimbus'), { recursive: true });
