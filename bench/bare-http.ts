@@ -29,3 +29,8 @@ server.listen(0, '127.0.0.1', () => {
   const addr = server.address() as { port: number };
   process.send?.({ type: 'ready', port: addr.port });
 });
+process.on('message', (m: { type?: string }) => {
+  if (m?.type === 'stop') process.exit(0);
+});
+// The bench is gone (killed, interrupted): nothing is left to serve.
+process.on('disconnect', () => process.exit(0));

@@ -25,12 +25,15 @@ const app = process.argv[2] ?? '';
 start(app).then(
   (handle) => {
     process.send?.({ type: 'ready' });
-    process.on('message', (m: { type?: string }) => {
-      if (m?.type !== 'stop') return;
+    const stop = () =>
       Promise.resolve(handle.close())
         .catch(() => undefined)
         .finally(() => process.exit(0));
+    process.on('message', (m: { type?: string }) => {
+      if (m?.type === 'stop') void stop();
     });
+    // The bench is gone (killed, interrupted): stop rather than keep a replica running on its schema.
+    process.on('disconnect', () => void stop());
   },
   (err) => {
     process.stderr.write(`${app} failed to start: ${(err as Error).stack}\n`);

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { Results } from '../phases/context';
+
+/** One goal of issue 17 as this run measured it. */
+export interface Goal {
+  goal: string;
+  figure: string;
+  baseline: string;
+  ratio: number | null;
+  target: string;
+  /** null: not measured in this run (the phase did not run, or a baseline is missing). */
+  met: boolean | null;
+}
+
+const ratio = (a: number | null | undefined, b: number | null | undefined, digits = 2) =>
+  a !== null && a !== undefined && b ? Math.round((a / b) * 10 ** digits) / 10 ** digits : null;
+const n = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? '—' : `${v.toLocaleString('en-US')}${unit}`);
+const atLeast = (r: number | null, target: number) => (r === null ? null : r >= target);
+const atMost = (r: number | null, target: number) => (r === null ? null : r <= target);
+
+/**
+ * Postgres CPU per delivery of an earlier run (`BENCH_BEFORE`, e.g. the old engine's results JSON) at the
+ * highest end-to-end rate both runs measured. Runs from before per-delivery figures existed give it per
+ * event: divided by their subscribers per clinic.
+ */
+function postgresBefore(file: string | null, now: Results): { rate: number; ms: number; file: string } | null {
+  if (!file) return null;
+  const before = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  const rates = Object.keys(now.endToEnd ?? {})
+    .filter((r) => before.endToEnd?.[r])
+    .map(Number)
+    .sort((a, b) => b - a);
+  const rate = rates[0];
+  if (rate === undefined) return null;
+  const cpu = before.endToEnd[rate].cpu;
+  const ms = cpu.msPerDelivery?.postgres ?? cpu.msPerEvent.postgres / (before.settings?.subscribersPerClinic ?? 3);
+  return { rate, ms: Math.round(ms * 1000) / 1000, file };
+}
+
+/** Live heap after full GCs: growth of the second half's mean over the first half's, per app. */
+function heapGrowth(steady: Results | undefined): Record<string, number | null> | null {
+  if (!steady) return null;
+  return Object.fromEntries(
+    Object.entries(steady.rssMiB as Record<string, { liveHeapAfterFullGcMB?: number[] }>).map(([app, m]) => {
+      const heap = m.liveHeapAfterFullGcMB ?? [];
+      if (heap.length < 2) return [app, null];
+      const half = Math.floor(heap.length / 2);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      return [app, Math.round((mean(heap.slice(heap.length - half)) / mean(heap.slice(0, half)) - 1) * 1000) / 10];
+    }),
+  );
+}
+
+/** The goals of issue 17, each with its figure, its baseline from the same run, the ratio and whether it is met. */
+export function goalsOf(r: Results, beforeFile: string | null): Goal[] {
+  const goals: Goal[] = [];
+  const sat = r.knee?.ingressSaturation ?? r.ingress?.saturation?.okPerSecond;
+  const knee = r.knee?.eventsPerSecond as number | null | undefined;
+  const kneeRatio = r.knee ? ratio(knee ?? 0, sat) : null;
+  goals.push({
+    goal: 'sustained knee ÷ ingress-alone saturation',
+    figure: r.knee ? `${n(knee)} events/s` : '—',
+    baseline: `ingress alone ${n(sat)} events/s`,
+    ratio: kneeRatio,
+    target: '≥ 0.33',
+    met: atLeast(kneeRatio, 0.33),
+  });
+
+  const drain = r.fanout?.deliveriesPerSecond as number | undefined;
+  const bare = r.deliveryBaseline?.deliveriesPerSecond as number | undefined;
+  const drainRatio = ratio(drain, bare);
+  goals.push({
+    goal: 'fan-out backlog drain ÷ bare delivery (sign + POST)',
+    figure: `${n(drain)} deliveries/s`,
+    baseline: `bare ${n(bare)} deliveries/s (${n(r.deliveryBaseline?.concurrency)} in flight)`,
+    ratio: drainRatio,
+    target: '≥ 0.5',
+    met: atLeast(drainRatio, 0.5),
+  });
+
+  const before = postgresBefore(beforeFile, r);
+  const rate = before?.rate ?? Math.max(...Object.keys(r.endToEnd ?? {}).map(Number), 0);
+  const pgNow = r.endToEnd?.[rate]?.cpu?.msPerDelivery?.postgres as number | undefined;
+  const pgRatio = before ? ratio(pgNow, before.ms) : null;
+  goals.push({
+    goal: `Postgres CPU per delivery @ ${rate || '—'} ev/s, ÷ the old engine's`,
+    figure: `${n(pgNow, ' ms')}`,
+    baseline: before ? `${n(before.ms, ' ms')} (BENCH_BEFORE)` : 'n/a (set BENCH_BEFORE to an old-engine run)',
+    ratio: pgRatio,
+    target: '≤ 0.33',
+    met: atMost(pgRatio, 1 / 3 + 0.005),
+  });
+
+  const p99 = r.ingress?.rates?.[500]?.latencyMs?.p99 as number | undefined;
+  const bareP99 = r.bareHttp?.rates?.[500]?.latencyMs?.p99 as number | undefined;
+  // A bare p99 of 0 ms (rounded) is taken as 1 ms: the ratio to nothing says nothing.
+  const p99Ratio = p99 !== undefined && bareP99 !== undefined ? ratio(p99, Math.max(1, bareP99), 1) : null;
+  goals.push({
+    goal: 'ingress p99 @ 500 req/s ÷ bare handler',
+    figure: n(p99, ' ms'),
+    baseline: `bare ${n(bareP99, ' ms')}`,
+    ratio: p99Ratio,
+    target: '≤ 5',
+    met: atMost(p99Ratio, 5),
+  });
+
+  goals.push({
+    goal: `CPU per event @ ${r.quiet?.rate ?? 20} ev/s, whole stack ÷ bare handler`,
+    figure: n(r.quiet?.stackMsPerEvent, ' ms'),
+    baseline: `bare ${n(r.quiet?.bareMsPerRequest, ' ms')} per request`,
+    ratio: r.quiet?.ratio ?? null,
+    target: '≤ 4',
+    met: atMost(r.quiet?.ratio ?? null, 4),
+  });
+
+  const growth = heapGrowth(r.steady);
+  const known = growth ? Object.values(growth).filter((g): g is number => g !== null) : [];
+  const worst = known.length > 0 ? Math.max(...known) : null;
+  goals.push({
+    goal: 'flat live heap (2nd half of full GCs vs 1st)',
+    figure: growth ? Object.entries(growth).map(([app, g]) => `${app} ${g === null ? '—' : `${g > 0 ? '+' : ''}${g} %`}`).join(', ') : '—',
+    baseline: 'the same app earlier in the phase',
+    ratio: worst === null ? null : Math.round((1 + worst / 100) * 100) / 100,
+    target: '≤ 1.10',
+    met: growth && known.length === Object.keys(growth).length ? (worst ?? 0) <= 10 : null,
+  });
+  return goals;
+}

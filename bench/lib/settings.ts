@@ -1,0 +1,80 @@
+/**
+ * The bench's knobs (environment variables, every one listed in bench/README.md) with their defaults.
+ * The bench is not an app, so it reads its own `BENCH_*` variables here; the apps' settings still come
+ * from `@switchyard/config`.
+ */
+
+/** The phases, in the order a full run takes them. `BENCH_ONLY` picks some of them. */
+export const PHASES = ['baselines', 'ingress', 'fanout', 'delivery-baseline', 'replicas', 'e2e', 'knee', 'quiet', 'steady'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export type Settings = ReturnType<typeof loadSettings>;
+
+export function loadSettings(env: NodeJS.ProcessEnv) {
+  const num = (name: string, fallback: number) => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v}: expected a number ≥ 0`);
+    return n;
+  };
+  const list = (name: string, fallback: string) =>
+    (env[name] || fallback)
+      .split(',')
+      .filter(Boolean)
+      .map((v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${env[name]}: expected comma-separated numbers > 0`);
+        return n;
+      });
+  return {
+    saturationSeconds: num('BENCH_SATURATION_SECONDS', 10),
+    rateSeconds: num('BENCH_RATE_SECONDS', 8),
+    rates: list('BENCH_RATES', '500,2000'),
+    connections: num('BENCH_CONNECTIONS', 100),
+    rateConnections: num('BENCH_RATE_CONNECTIONS', 50),
+    /** End-to-end latency and CPU per event and per delivery at each of these rates (events/s). */
+    e2eRates: list('BENCH_E2E_RATES', '50,200'),
+    e2eSeconds: num('BENCH_E2E_SECONDS', 10),
+    fanoutEvents: num('BENCH_FANOUT_EVENTS', 4000),
+    steadyRate: num('BENCH_STEADY_RATE', 200),
+    steadySeconds: num('BENCH_STEADY_SECONDS', 120),
+    baselineSeconds: num('BENCH_BASELINE_SECONDS', 5),
+    knee: {
+      /** Length of each phase of the search. */
+      seconds: num('BENCH_KNEE_SECONDS', 30),
+      /** First rate tried; 0 = a third of the same run's ingress saturation (the goal's ratio). */
+      start: num('BENCH_KNEE_START', 0),
+      maxPhases: Math.max(1, num('BENCH_KNEE_MAX_PHASES', 6)),
+      /** Every delivery must have arrived this long after the phase's last request was due. */
+      graceSeconds: num('BENCH_KNEE_GRACE_SECONDS', 3),
+      /** p99 end to end (and of ingress answers) must stay under this. */
+      p99Ms: num('BENCH_KNEE_P99_MS', 500),
+    },
+    quiet: { rate: num('BENCH_QUIET_RATE', 20), seconds: num('BENCH_QUIET_SECONDS', 20) },
+    /** Fan-out processes for the replicas phase's backlog drains, and ingress processes for its saturations. */
+    replicas: list('BENCH_REPLICAS', '1,2,3'),
+    ingressReplicas: list('BENCH_INGRESS_REPLICAS', '1,2'),
+    /** A results JSON of an earlier run (e.g. the old engine) to compare Postgres CPU per delivery with. */
+    before: env.BENCH_BEFORE || null,
+    /** The bench's own database (created when missing, dropped at the end if it created it). */
+    database: env.BENCH_DATABASE || 'switchyard_bench',
+    clinics: 100,
+    subscribersPerClinic: 3,
+    only: parseOnly(env.BENCH_ONLY),
+    /** Comma-separated apps to run with `--cpu-prof` (profiles land in the run's log dir). */
+    cpuProf: (env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean),
+    /** Extra node flags for the apps, e.g. `--trace-gc` (not allowed in NODE_OPTIONS). */
+    nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    keep: env.BENCH_KEEP === '1',
+  };
+}
+
+/** `all` (default) or a comma-separated list of phases; an unknown name is an error, not a silent no-op. */
+function parseOnly(value: string | undefined): Phase[] {
+  if (!value || value === 'all') return [...PHASES];
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(PHASES as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown phase ${unknown.join(', ')}; expected all or some of ${PHASES.join(', ')}`);
+  return PHASES.filter((p) => names.includes(p));
+}

@@ -1,0 +1,70 @@
+import { CpuUse, startCpuMeter } from '../lib/cpu';
+import { LoadResult, runLoad } from '../lib/load';
+import { log } from '../lib/log';
+import { runPaced } from '../lib/paced-load';
+import { RequestMix } from '../lib/payloads';
+import { scrapeStages, stageMeans } from '../lib/stages';
+import { PhaseContext } from './context';
+
+/** JIT, connection pools, the auth cache: a few seconds of load on every running ingress. */
+export async function warmUpIngress({ stack }: PhaseContext): Promise<void> {
+  await Promise.all(stack.running('ingress').map((_, i) => runLoad(stack.ingressUrl(i + 1), new RequestMix(stack.keys), { connections: 20, seconds: 3 })));
+}
+
+/**
+ * Ingress saturation: `connections` closed-loop connections for `seconds`, spread evenly over every running
+ * ingress process (one autocannon per process, run together), fan-out stopped; accepted events/s summed and
+ * the CPU each process spent per event.
+ */
+export async function ingressSaturation({ S, stack }: PhaseContext): Promise<{ load: LoadResult; cpu: CpuUse; perProcess: LoadResult[] }> {
+  const n = stack.running('ingress').length;
+  const meter = startCpuMeter(stack.cpuGroups);
+  const perProcess = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      runLoad(stack.ingressUrl(i + 1), new RequestMix(stack.keys), { connections: Math.max(1, Math.round(S.connections / n)), seconds: S.saturationSeconds }),
+    ),
+  );
+  const sum = (f: (r: LoadResult) => number) => perProcess.reduce((a, r) => a + f(r), 0);
+  const load: LoadResult = {
+    ...perProcess[0]!,
+    connections: sum((r) => r.connections),
+    requests: sum((r) => r.requests),
+    ok: sum((r) => r.ok),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    newEvents: sum((r) => r.newEvents),
+    okPerSecond: sum((r) => r.okPerSecond),
+    // Latency percentiles of several generators do not add up: the worst process's stand for the whole.
+    latencyMs: perProcess.map((r) => r.latencyMs).reduce((a, b) => (b.p99 > a.p99 ? b : a)),
+  };
+  return { load, cpu: meter.stop(load.ok), perProcess };
+}
+
+/**
+ * Ingress alone (fan-out stopped): saturation, then open-loop paced load at each of `BENCH_RATES`, each with
+ * the mean of every stage from the apps' own histograms and the CPU every process spent per event.
+ */
+export async function ingressPhase(ctx: PhaseContext): Promise<void> {
+  const { S, stack, results } = ctx;
+  await stack.scale('fanout', 0);
+  await stack.scale('ingress', 1);
+  // Again right before it is measured: idle during the baselines, V8's memory reducer shrank the young
+  // generation and the first seconds of load ran at 0.235 instead of 0.21 ms of ingress CPU per event.
+  await warmUpIngress(ctx);
+  log(`ingress: saturation, ${S.connections} connections, ${S.saturationSeconds} s`);
+  const stages = () => scrapeStages(stack.metricsUrl('ingress'), stack.metricsUrl('dedupe'));
+  let before = await stages();
+  const sat = await ingressSaturation(ctx);
+  const cpu: Record<string, CpuUse> = { saturation: sat.cpu };
+  const stageMs: Record<string, ReturnType<typeof stageMeans>> = { saturation: stageMeans(before, (before = await stages())) };
+  const rates: Record<string, LoadResult> = {};
+  for (const rate of S.rates) {
+    log(`ingress: ${rate} req/s for ${S.rateSeconds} s`);
+    const meter = startCpuMeter(stack.cpuGroups);
+    rates[rate] = await runPaced(stack.ingressUrl(), new RequestMix(stack.keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
+    cpu[rate] = meter.stop(rates[rate].ok);
+    stageMs[rate] = stageMeans(before, (before = await stages()));
+  }
+  results.ingress = { saturation: sat.load, rates, stageMs, cpu };
+}
