@@ -204,10 +204,14 @@ export class FlowControl {
     const sent = this.now();
     try {
       const renewed = await this.repo.renew(this.options.holder, keys, this.options.defaultMaxInFlight, this.options.leaseMs);
+      const asked = new Set(keys.map((k) => `${k.subscriberId}/${k.slot}`));
       const kept = new Set(renewed.map((k) => `${k.subscriberId}/${k.slot}`));
       for (const [subscriberId, slots] of this.held) {
         for (const s of slots) {
-          if (kept.has(`${subscriberId}/${s.slot}`)) s.validUntil = sent + this.options.leaseMs;
+          const key = `${subscriberId}/${s.slot}`;
+          // Only the slots this renewal asked about: one taken while it ran has a fresh lease of its own.
+          if (!asked.has(key)) continue;
+          if (kept.has(key)) s.validUntil = sent + this.options.leaseMs;
           else this.lose(subscriberId, s);
         }
       }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { DeliveryScheduler } from '@switchyard/delivery';
 import { DELIVERIES_DUE_CHANNEL, PgListener, payloadFor } from '@switchyard/persistence';
@@ -11,7 +11,7 @@ import { FLOW_HOLDER } from './delivery.providers';
  * the admin API (`<schema>:<holder>`, never our own) wake the scheduler.
  */
 @Injectable()
-export class DispatcherLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DispatcherLifecycle implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly scheduler: DeliveryScheduler,
     private readonly listener: PgListener,
@@ -30,8 +30,12 @@ export class DispatcherLifecycle implements OnApplicationBootstrap, OnApplicatio
     });
   }
 
-  async onApplicationBootstrap() {
+  /** Before the consumer starts (at bootstrap): the first messages already find subscriber lookups cached. */
+  async onModuleInit() {
     await this.listener.start();
+  }
+
+  onApplicationBootstrap() {
     this.scheduler.start();
   }
 

@@ -172,8 +172,12 @@ export class DeliveryRepository {
    * `announce` is set. Returns, per record, whether its event is new.
    */
   async storeInbound(records: InboundRecord[], announce: { schema: string; holder: string } | null): Promise<boolean[]> {
-    const events = records.map((r) => r.event);
-    const deliveries = records.flatMap((r) => r.deliveries.map((d) => ({ ...d, eventId: r.event.id })));
+    // In key order, so two replicas storing the same events at once (a message handed out twice) lock them
+    // in the same order and one waits for the other instead of both deadlocking.
+    const events = records.map((r) => r.event).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const deliveries = records
+      .flatMap((r) => r.deliveries.map((d) => ({ ...d, eventId: r.event.id })))
+      .sort((a, b) => (a.eventId !== b.eventId ? (a.eventId < b.eventId ? -1 : 1) : a.subscriberId < b.subscriberId ? -1 : a.subscriberId > b.subscriberId ? 1 : 0));
     const attempts = deliveries.flatMap((d) => (d.state.kind === 'attempted' ? [d.state.attempt] : []));
     const rows: Array<{ id: string }> = await rawQuery(
       this.ds,

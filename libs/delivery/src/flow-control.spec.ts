@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { DeliveryFlowRepository, SlotKey } from '@switchyard/persistence';
+import { testDatabase } from '../../../test/support/database';
+import { FlowControl } from './flow-control';
+
+/** A real repository whose renewals wait for the test to let them through. */
+class GatedRenewals extends DeliveryFlowRepository {
+  gate?: Promise<void>;
+  async renew(holder: string, slots: SlotKey[], defaultMax: number, leaseMs: number): Promise<SlotKey[]> {
+    const renewed = await super.renew(holder, slots, defaultMax, leaseMs);
+    await this.gate;
+    return renewed;
+  }
+}
+
+/** Integration: FlowControl against real Postgres slots. */
+describe('FlowControl', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let ds: DataSource;
+  const clinicId = randomUUID();
+
+  beforeAll(async () => {
+    db = await testDatabase(__filename);
+    ds = db.ds;
+    await ds.query(`INSERT INTO clinics (id, name) VALUES ($1, 'c')`, [clinicId]);
+  });
+  afterAll(() => db?.drop());
+
+  async function subscriber(maxInFlight: number): Promise<string> {
+    const id = randomUUID();
+    await ds.query(`INSERT INTO subscribers (id, clinic_id, url, secret, max_in_flight) VALUES ($1, $2, 'http://127.0.0.1:1/', 'whsec_x', $3)`, [id, clinicId, maxInFlight]);
+    return id;
+  }
+
+  it('keeps a slot taken while a renewal was running (the renewal did not ask about it)', async () => {
+    const repo = new GatedRenewals(ds);
+    const errors: unknown[] = [];
+    const flow = new FlowControl(repo, { holder: 'r1', leaseMs: 600, defaultMaxInFlight: 10, lingerMs: 60_000 }, (err) => errors.push(err));
+    flow.start();
+    const s = await subscriber(2);
+    await flow.acquire(s, 1);
+    const first = flow.take(s)!;
+    let open!: () => void;
+    repo.gate = new Promise((r) => (open = r));
+    await new Promise((r) => setTimeout(r, 250)); // the renewal (every 200 ms) is now waiting at the gate
+    await flow.acquire(s, 1); // the second slot arrives meanwhile
+    const second = flow.take(s)!;
+    expect(second).not.toBeNull();
+    open();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(first.signal.aborted).toBe(false);
+    expect(second.signal.aborted).toBe(false);
+    expect(flow.holds(s)).toBe(2);
+    await flow.stop();
+    expect(errors).toEqual([]);
+  });
+
+  it('aborts the request on a slot another holder took after its lease ran out', async () => {
+    const repo = new GatedRenewals(ds);
+    const flow = new FlowControl(repo, { holder: 'r2', leaseMs: 300, defaultMaxInFlight: 10, lingerMs: 60_000 }, () => undefined);
+    flow.start();
+    const s = await subscriber(1);
+    await flow.acquire(s, 1);
+    const ticket = flow.take(s)!;
+    // Postgres unreachable for this holder (its renewals stall); another replica takes the slot once the lease is over.
+    let open!: () => void;
+    repo.gate = new Promise((r) => (open = r));
+    await new Promise((r) => setTimeout(r, 400));
+    await expect(new DeliveryFlowRepository(ds).acquire('r3', [{ subscriberId: s, want: 1 }], 10, 60_000)).resolves.toHaveLength(1);
+    open();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(ticket.signal.aborted).toBe(true);
+    expect(flow.holds(s)).toBe(0);
+    await flow.stop();
+  });
+
+  it('hands a freed slot to the longest-waiting request, and null to one whose deadline passes', async () => {
+    const flow = new FlowControl(new DeliveryFlowRepository(ds), { holder: 'r4', leaseMs: 60_000, defaultMaxInFlight: 10, lingerMs: 60_000 }, () => undefined);
+    flow.start();
+    const s = await subscriber(1);
+    await flow.acquire(s, 1);
+    const held = flow.take(s)!;
+    const order: string[] = [];
+    const a = flow.waitFor(s, performance.now() + 5_000).then((t) => (order.push('a'), t));
+    const b = flow.waitFor(s, performance.now() + 5_000).then((t) => (order.push('b'), t));
+    const late = flow.waitFor(s, performance.now() + 50);
+    await expect(late).resolves.toBeNull();
+    flow.give(held);
+    const gotA = await a;
+    expect(gotA?.slot).toBe(held.slot);
+    flow.give(gotA!);
+    expect((await b)?.slot).toBe(held.slot);
+    expect(order).toEqual(['a', 'b']);
+    await flow.stop();
+  });
+});
