@@ -1,5 +1,4 @@
-import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Client } from 'pg';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { LOGGER, Logger } from '@switchyard/observability';
@@ -8,7 +7,7 @@ import { deliveryProviders } from './delivery/delivery.providers';
 import { DispatcherLifecycle } from './delivery/dispatcher-lifecycle.service';
 import { InboundConsumer } from './inbound/inbound.consumer';
 import { StoreInboundEventUseCase } from './inbound/store-inbound-event.usecase';
-import { NATS, natsProvider } from '@switchyard/messaging';
+import { NatsLink, natsProvider } from '@switchyard/messaging';
 
 @Module({
   imports: [PersistenceModule.forApp('fanout')],
@@ -37,7 +36,7 @@ import { NATS, natsProvider } from '@switchyard/messaging';
 })
 export class FanoutAppModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
-    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly nats: NatsLink,
     private readonly subscribers: SubscriberCache,
   ) {}
 
@@ -47,6 +46,6 @@ export class FanoutAppModule implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationShutdown() {
     await this.subscribers.stop();
-    await this.nc.drain().catch(() => undefined);
+    await this.nats.close();
   }
 }

@@ -1,11 +1,10 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ROOT_CONTEXT, SpanKind, context, propagation, trace } from '@opentelemetry/api';
-import { ConsumerMessages, JetStreamManager, JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { JsMsg } from '@nats-io/jetstream';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
-import { NATS } from '@switchyard/messaging';
+import { DurableConsumer, NatsLink, consumeInbound } from '@switchyard/messaging';
 import { StoreInboundEventUseCase } from './store-inbound-event.usecase';
 
 const tracer = trace.getTracer('switchyard-fanout');
@@ -17,27 +16,24 @@ const tracer = trace.getTracer('switchyard-fanout');
  */
 @Injectable()
 export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
-  private messages?: ConsumerMessages;
+  private messages?: DurableConsumer;
   private lagTimer?: NodeJS.Timeout;
-  /** Made once (it asks NATS for the account info), then reused by every lag report. */
-  private jsm?: JetStreamManager;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly subjects;
   private readonly maxConcurrent = 64;
 
   constructor(
-    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly nats: NatsLink,
     private readonly store: StoreInboundEventUseCase,
     private readonly metrics: Metrics,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.subjects = subjectsFor(config.NATS_PREFIX);
   }
 
   async onApplicationBootstrap() {
-    const consumer = await jetstream(this.nc).consumers.get(this.subjects.inboundStream, this.subjects.fanoutConsumer);
-    this.messages = await consumer.consume({ max_messages: 256 });
+    this.messages = consumeInbound(this.nats, this.config, this.log, 256);
     void this.loop(this.messages);
     void this.reportLag();
     this.lagTimer = setInterval(() => void this.reportLag(), 5_000);
@@ -50,7 +46,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async loop(messages: ConsumerMessages) {
+  private async loop(messages: DurableConsumer) {
     for await (const m of messages) {
       if (this.inFlight.size >= this.maxConcurrent) await Promise.race(this.inFlight);
       const p = this.handle(m).finally(() => this.inFlight.delete(p));
@@ -107,8 +103,8 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
 
   private async reportLag() {
     try {
-      this.jsm ??= await jetstreamManager(this.nc);
-      const info = await this.jsm.consumers.info(this.subjects.inboundStream, this.subjects.fanoutConsumer);
+      const info = await this.messages?.info();
+      if (!info) return;
       this.metrics.consumerPending.set({ consumer: this.subjects.fanoutConsumer }, info.num_pending);
       this.metrics.consumerAckPending.set({ consumer: this.subjects.fanoutConsumer }, info.num_ack_pending);
     } catch {
