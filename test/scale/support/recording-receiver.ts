@@ -15,6 +15,8 @@ export interface Arrival {
   status: number;
   /** Requests of this subscriber under way at that moment, this one included. */
   inFlight: number;
+  /** When the answer was handed to the socket; undefined if the sender hung up first (its timeout, or a crash). */
+  answeredAt?: number;
 }
 
 /** How one subscriber answers: after `delayMs`, with `fail(...)` or 200. */
@@ -113,6 +115,7 @@ export class RecordingReceiver {
       res.once('close', done);
       const answer = () => {
         if (res.destroyed) return;
+        arrival.answeredAt = Date.now();
         res.writeHead(arrival.status, { 'content-type': 'application/json' }).end(arrival.status === 200 ? '{"ok":true}' : '{"ok":false}');
       };
       if (record.behaviour.delayMs) setTimeout(answer, record.behaviour.delayMs);
