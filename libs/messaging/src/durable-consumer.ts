@@ -8,6 +8,9 @@ import type { MessagingLog } from './nats-connection';
 import type { NatsDependent, NatsLink } from './nats-link';
 import { ensureStreams, streamSettings } from './streams';
 
+/** Wait between finding the stream or consumer gone and creating it again. */
+const RECREATE_AFTER_MS = 1_000;
+
 export type DurableConsumerState = 'waiting_for_nats' | 'attaching' | 'consuming' | 'closed';
 
 export interface DurableConsumerOptions {
@@ -52,6 +55,7 @@ export class DurableConsumer implements AsyncIterable<JsMsg>, NatsDependent {
   private readonly closing = new AbortController();
   private attachCount = 0;
   private iterating = false;
+  private attachWaiters: Array<() => void> = [];
 
   constructor(
     private readonly link: NatsLink,
@@ -75,8 +79,17 @@ export class DurableConsumer implements AsyncIterable<JsMsg>, NatsDependent {
     return this.current === 'consuming';
   }
 
-  /** The consumer's info (pending, ack pending) from the server, if attached. */
-  async info(): Promise<ConsumerInfo | undefined> {
+  /**
+   * The consumer's info (pending, ack pending) from the server; waits up to `waitMs` for the first attach
+   * (a lag report made as the app starts), and is undefined if there is no consumer by then.
+   */
+  async info(waitMs = 2_000): Promise<ConsumerInfo | undefined> {
+    if (!this.consumer && waitMs > 0 && !this.closing.signal.aborted) {
+      let attached!: () => void;
+      const waiting = new Promise<void>((resolve) => this.attachWaiters.push((attached = resolve)));
+      await Promise.race([waiting, pause(waitMs, this.closing.signal)]);
+      this.attachWaiters = this.attachWaiters.filter((w) => w !== attached);
+    }
     return this.consumer?.info();
   }
 
@@ -134,6 +147,7 @@ export class DurableConsumer implements AsyncIterable<JsMsg>, NatsDependent {
         this.messages = messages;
         this.current = 'consuming';
         this.attachCount++;
+        for (const resolve of this.attachWaiters.splice(0)) resolve();
         void this.watch(messages);
         this.log.info({ consumer: this.name, attachments: this.attachCount }, 'pull consumer attached');
         return messages;
@@ -141,6 +155,10 @@ export class DurableConsumer implements AsyncIterable<JsMsg>, NatsDependent {
         const wait = backoffDelay(attempt, this.options.backoff ?? NATS_BACKOFF);
         if (isNotFound(err)) {
           this.log.warn({ consumer: this.name, err: { message: (err as Error).message } }, 'stream or consumer missing; creating it');
+          // Let the server finish removing what was deleted first: on nats-server 2.9 a stream or consumer
+          // re-created under the same name at once raced that removal ("error creating store for
+          // consumer", and a consumer that never delivered again).
+          await pause(RECREATE_AFTER_MS, signal);
           try {
             await this.options.recreate(nc, signal);
             continue;
