@@ -119,7 +119,10 @@ describe('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => {
     await db?.query(`DROP SCHEMA IF EXISTS "${id}" CASCADE`).catch(() => undefined);
     await db?.destroy();
     if (buildDir) rmSync(buildDir, { recursive: true, force: true });
-    if (keepLogs) process.stderr.write(`scale-out: process logs kept in ${logDir}\n`);
+    if (keepLogs) {
+      for (const node of cluster?.nodes ?? []) rmSync(join(logDir, 'nats', node.name), { recursive: true, force: true }); // stores; the logs stay
+      process.stderr.write(`scale-out: process logs kept in ${logDir}\n`);
+    }
     else rmSync(logDir, { recursive: true, force: true });
   });
 
