@@ -10,7 +10,7 @@ import './launcher-tracing';
 import { ChildProcess, fork } from 'node:child_process';
 import { AppConfig, EXIT_CONFIG, loadConfigOrExit } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
-import { MessagingLog, connectNats, ensureStreams, redactNatsUrl, streamSettings } from '@switchyard/messaging';
+import { MessagingLog, connectNats, ensureStreams, redactNatsUrl, streamSettingsFrom } from '@switchyard/messaging';
 import { redactUrl, runMigrations } from '@switchyard/persistence';
 
 const APPS = ['dedupe', 'ingress', 'fanout', 'admin'] as const;
@@ -61,7 +61,7 @@ export async function setup(config: AppConfig): Promise<void> {
     fail((err as Error).message);
   }
   try {
-    await ensureStreams(nc, subjectsFor(config.NATS_PREFIX), streamSettings(config), { waitMs: SETUP_WAIT_MS, log });
+    await ensureStreams(nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config), { waitMs: SETUP_WAIT_MS, log });
   } catch (err) {
     fail(
       `cannot create JetStream streams at ${redactNatsUrl(config.NATS_URL)}: ${(err as Error).message} ` +

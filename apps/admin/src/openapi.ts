@@ -27,6 +27,7 @@ export function setUpOpenApi(app: NestFastifyApplication): OpenAPIObject {
       .setVersion('1')
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' })
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'clinic-key')
+      .addCookieAuth('switchyard_portal', { type: 'apiKey', in: 'cookie', description: 'A portal session (the console); writes also need X-CSRF-Token' }, 'portal-session')
       .build(),
   );
   const fastify = app.getHttpAdapter().getInstance();

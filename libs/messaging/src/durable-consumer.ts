@@ -6,7 +6,7 @@ import { BackoffOptions, NATS_BACKOFF, backoffDelay, pause } from './backoff';
 import { isNotFound } from './jetstream-errors';
 import type { MessagingLog } from './nats-connection';
 import type { NatsDependent, NatsLink } from './nats-link';
-import { ensureStreams, streamSettings } from './streams';
+import { ensureStreams, streamSettingsFrom } from './streams';
 
 /** Wait between finding the stream or consumer gone and creating it again. */
 const RECREATE_AFTER_MS = 1_000;
@@ -207,7 +207,7 @@ export function consumeInbound(link: NatsLink, config: AppConfig, log: Messaging
       stream: subjects.inboundStream,
       consumer: subjects.fanoutConsumer,
       maxMessages,
-      recreate: (nc, signal) => ensureStreams(nc, subjects, streamSettings(config), { waitMs: 10_000, log, signal }),
+      recreate: (nc, signal) => ensureStreams(nc, subjects, streamSettingsFrom(config), { waitMs: 10_000, log, signal }),
     },
     log,
   );

@@ -21,15 +21,18 @@ export interface StreamSettings {
   maxAgeMs: number;
   maxBytes: number;
   duplicateWindowMs: number;
+  /** How long a message taken by a fan-out replica stays its own before JetStream gives it to another (after a crash). */
+  ackWaitMs?: number;
 }
 
-/** The stream settings of the configuration (STREAM_REPLICAS, STREAM_MAX_AGE, …). */
-export function streamSettings(config: AppConfig): StreamSettings {
+/** The stream and consumer settings the configuration asks for. */
+export function streamSettingsFrom(c: AppConfig): StreamSettings {
   return {
-    replicas: config.STREAM_REPLICAS,
-    maxAgeMs: config.STREAM_MAX_AGE,
-    maxBytes: config.STREAM_MAX_BYTES,
-    duplicateWindowMs: config.STREAM_DUPLICATE_WINDOW,
+    replicas: c.STREAM_REPLICAS,
+    maxAgeMs: c.STREAM_MAX_AGE,
+    maxBytes: c.STREAM_MAX_BYTES,
+    duplicateWindowMs: c.STREAM_DUPLICATE_WINDOW,
+    ackWaitMs: c.FANOUT_ACK_WAIT,
   };
 }
 
@@ -57,12 +60,12 @@ export function inboundStreamConfig(subjects: Subjects, settings: StreamSettings
  * libs/delivery), so `max_ack_pending` only bounds work that fan-out is storing right now. Its replicas
  * follow the stream's.
  */
-export function fanoutConsumerConfig(subjects: Subjects): Partial<ConsumerConfig> & { durable_name: string } {
+export function fanoutConsumerConfig(subjects: Subjects, settings: StreamSettings): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: subjects.fanoutConsumer,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(30_000),
+    ack_wait: nanos(settings.ackWaitMs ?? 15_000),
     max_ack_pending: 2_000,
     filter_subject: subjects.inboundWildcard,
   };
@@ -89,7 +92,7 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
     try {
       const jsm = await jetstreamManager(nc);
       await upsertStream(jsm, inboundStreamConfig(subjects, settings));
-      await upsertConsumer(jsm, subjects.inboundStream, fanoutConsumerConfig(subjects));
+      await upsertConsumer(jsm, subjects.inboundStream, fanoutConsumerConfig(subjects, settings));
       return;
     } catch (err) {
       const wait = backoffDelay(attempt, NATS_BACKOFF);
