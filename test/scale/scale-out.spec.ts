@@ -314,7 +314,7 @@ describe('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => {
     // What fan-out recorded for each duplicated delivery: a retry after a timeout, or a second attempt of a lease.
     const recorded: Array<{ event_id: string; subscriber_id: string; attempts: string }> = await db.query(
       `SELECT d.event_id, d.subscriber_id,
-              string_agg(a.attempt || ':' || a.outcome || coalesce('/' || a.status_code, '') || ' ' || a.duration_ms || 'ms', ', ' ORDER BY a.started_at) AS attempts
+              string_agg(a.attempt || ':' || a.outcome || coalesce('/' || a.status_code, '') || ' ' || a.duration_ms || 'ms' || coalesce(' (' || left(a.error, 80) || ')', ''), ', ' ORDER BY a.started_at) AS attempts
          FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
         WHERE d.event_id = ANY($1::uuid[]) GROUP BY d.event_id, d.subscriber_id`,
       [result.duplicates.map((d) => d.webhookId)],
