@@ -11,15 +11,31 @@ import './launcher-tracing';
 import { ChildProcess, fork } from 'node:child_process';
 import { AppConfig, EXIT_CONFIG, loadConfigOrExit } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
-import { connectNats, ensureStreams, streamSettingsFrom } from '@switchyard/messaging';
+import { MessagingLog, connectNats, ensureStreams, redactNatsUrl, streamSettingsFrom } from '@switchyard/messaging';
 import { createDataSource, redactUrl, reencryptSecrets, runMigrations } from '@switchyard/persistence';
 import { KeyRing } from '@switchyard/secrets';
 
 const APPS = ['dedupe', 'ingress', 'fanout', 'admin'] as const;
 type App = (typeof APPS)[number];
 
+/** How long set-up waits for NATS to answer (to start, to elect a leader) before it gives up. */
+const SETUP_WAIT_MS = 60_000;
+
+function line(level: string, message: string, fields: object = {}) {
+  process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), app: 'switchyard', ...fields, msg: message })}\n`);
+}
+
 function say(message: string) {
-  process.stdout.write(`${JSON.stringify({ level: 'info', time: new Date().toISOString(), app: 'switchyard', msg: message })}\n`);
+  line('info', message);
+}
+
+/** Set-up's retries, as JSON lines like the apps' own. */
+function setupLog() {
+  return {
+    info: (fields: object, message: string) => line('info', message, fields),
+    warn: (fields: object, message: string) => line('warn', message, fields),
+    error: (fields: object, message: string) => line('error', message, fields),
+  } as unknown as MessagingLog;
 }
 
 function fail(message: string, code = 1): never {
@@ -38,16 +54,21 @@ export async function setup(config: AppConfig): Promise<void> {
     );
   }
   say(ran.length ? `migrations applied: ${ran.join(', ')}` : 'database schema up to date');
+  // NATS may still be starting (compose, a Kubernetes rollout) or electing its meta leader: wait for it.
+  const log = setupLog();
   let nc;
   try {
-    nc = await connectNats(config.NATS_URL, 'switchyard-setup');
+    nc = await connectNats(config.NATS_URL, 'switchyard-setup', { waitMs: SETUP_WAIT_MS, log });
   } catch (err) {
     fail((err as Error).message);
   }
   try {
-    await ensureStreams(nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config));
+    await ensureStreams(nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config), { waitMs: SETUP_WAIT_MS, log });
   } catch (err) {
-    fail(`cannot create JetStream streams at ${config.NATS_URL}: ${(err as Error).message} (is JetStream enabled? start nats-server with -js)`);
+    fail(
+      `cannot create JetStream streams at ${redactNatsUrl(config.NATS_URL)}: ${(err as Error).message} ` +
+        `(is JetStream enabled? start nats-server with -js; with STREAM_REPLICAS=${config.STREAM_REPLICAS}, at least that many servers must be up)`,
+    );
   } finally {
     await nc.close();
   }

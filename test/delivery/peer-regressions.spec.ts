@@ -8,7 +8,7 @@ import { deliveriesOf, sendShipment, shipment, waitForDeliveries } from './deliv
  * Bugs the webhook gateways we are compared with shipped, each kept out by a test named after it.
  * (The configuration refusals — a lease shorter than the HTTP timeout, a DEDUPE_TTL shorter than the
  * sender's retry span — are in libs/config's spec; the stream or consumer deleted under a running
- * fan-out is in test/reliability.)
+ * fan-out (svix-webhooks#1844) is in test/scale/riding-out-nats.spec.ts.)
  */
 describe('regressions of peer gateways', () => {
   let stack: TestStack;

@@ -1,7 +1,6 @@
-import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { Module, OnApplicationShutdown } from '@nestjs/common';
 import { PersistenceModule } from '@switchyard/persistence';
-import { NATS, natsProvider } from '@switchyard/messaging';
+import { NatsLink, natsProvider } from '@switchyard/messaging';
 import { deliveryProviders } from './delivery/delivery.providers';
 import { DispatcherLifecycle } from './delivery/dispatcher-lifecycle.service';
 import { AckFloor } from './inbound/ack-floor';
@@ -13,9 +12,9 @@ import { InboundConsumer } from './inbound/inbound.consumer';
   providers: [natsProvider('fanout'), AckFloor, ...deliveryProviders, DispatcherLifecycle, FanOutEventUseCase, InboundConsumer],
 })
 export class FanoutAppModule implements OnApplicationShutdown {
-  constructor(@Inject(NATS) private readonly nc: NatsConnection) {}
+  constructor(private readonly nats: NatsLink) {}
 
   async onApplicationShutdown() {
-    await this.nc.drain().catch(() => undefined);
+    await this.nats.close();
   }
 }

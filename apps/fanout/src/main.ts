@@ -4,14 +4,13 @@ startTracing('fanout');
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer, withOpsServer } from '@switchyard/observability';
 import { FanoutAppModule } from './app.module';
-import { NATS } from '@switchyard/messaging';
+import { NatsLink } from '@switchyard/messaging';
 
 /** Starts fan-out: the inbound consumer and the delivery dispatcher, with health and metrics on FANOUT_HTTP_PORT. */
 export async function startFanout(config: AppConfig, options: StartOptions = {}) {
@@ -25,10 +24,11 @@ export async function startFanout(config: AppConfig, options: StartOptions = {})
   app.enableShutdownHooks();
   await app.init();
   const ds = app.get(DataSource);
-  const nc = app.get<NatsConnection>(NATS);
+  const nats = app.get(NatsLink);
   const ops = await startOpsServer(config.FANOUT_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
     postgres: await postgresAnswers(ds),
-    nats: !nc.isClosed() && (await nc.flush().then(() => true, () => false)),
+    // Connected, and the inbound consumer attached (not while it waits out a leader election).
+    nats: nats.isReady(),
   }));
   log.info({ port: config.FANOUT_HTTP_PORT }, 'fan-out running');
   return withOpsServer(app, log, ops);

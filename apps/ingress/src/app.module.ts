@@ -1,8 +1,8 @@
-import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { DedupeClient } from '@switchyard/dedupe';
-import { InboundPublisher, NATS, natsProvider } from '@switchyard/messaging';
+import { InboundPublisher, NatsLink, natsProvider } from '@switchyard/messaging';
 import { ClinicLimitsRepository, PersistenceModule } from '@switchyard/persistence';
 import { clinicAuthenticatorProvider } from '@switchyard/tenancy';
 import { ClinicIngressRates } from './webhooks/clinic-ingress-rates';
@@ -18,8 +18,8 @@ import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.useca
     natsProvider('ingress'),
     {
       provide: InboundPublisher,
-      inject: [NATS, APP_CONFIG],
-      useFactory: (nc, c: AppConfig) => new InboundPublisher(nc, subjectsFor(c.NATS_PREFIX), c.PUBLISH_TIMEOUT),
+      inject: [NatsLink, APP_CONFIG],
+      useFactory: (nats: NatsLink, c: AppConfig) => new InboundPublisher(nats, subjectsFor(c.NATS_PREFIX), c.PUBLISH_TIMEOUT),
     },
     { provide: ClinicRateLimiter, useFactory: () => new ClinicRateLimiter() },
     {
@@ -33,12 +33,12 @@ import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.useca
 })
 export class IngressAppModule implements OnApplicationShutdown {
   constructor(
-    @Inject(NATS) private readonly nc: import('@nats-io/transport-node').NatsConnection,
+    private readonly nats: NatsLink,
     private readonly dedupe: DedupeClient,
   ) {}
 
   async onApplicationShutdown() {
     await this.dedupe.close();
-    await this.nc.drain().catch(() => undefined);
+    await this.nats.close();
   }
 }

@@ -7,7 +7,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DedupeClient } from '@switchyard/dedupe';
-import { InboundPublisher } from '@switchyard/messaging';
+import { NatsLink } from '@switchyard/messaging';
 import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
 import { HttpErrorFilter, hardenedServerOptions } from '@switchyard/web';
 import { IngressAppModule } from './app.module';
@@ -32,11 +32,10 @@ export async function startIngress(config: AppConfig, options: StartOptions = {}
   const fastify = app.getHttpAdapter().getInstance();
   useDecodingJsonParser(app, config.INGRESS_BODY_LIMIT);
   app.useGlobalFilters(new HttpErrorFilter(log));
-  const publisher = app.get(InboundPublisher);
-  publisher.watchStatus();
+  const nats = app.get(NatsLink);
   const dedupe = app.get(DedupeClient);
   registerOpsRoutes(fastify, metrics, async () => ({
-    nats: publisher.isConnected(),
+    nats: nats.isReady(),
     dedupe: await dedupe.ready(500),
   }));
   app.enableShutdownHooks();

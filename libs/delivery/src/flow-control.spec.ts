@@ -7,7 +7,7 @@ import { FlowControl } from './flow-control';
 /** A real repository whose renewals wait for the test to let them through. */
 class GatedRenewals extends DeliveryFlowRepository {
   gate?: Promise<void>;
-  async renew(holder: string, slots: SlotKey[], defaultMax: number, leaseMs: number): Promise<SlotKey[]> {
+  override async renew(holder: string, slots: SlotKey[], defaultMax: number, leaseMs: number): Promise<SlotKey[]> {
     const renewed = await super.renew(holder, slots, defaultMax, leaseMs);
     await this.gate;
     return renewed;

@@ -1,5 +1,6 @@
 import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
+import { NatsLink } from './nats-link';
 import { JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { INBOUND_SCHEMA_V1, MessageHeaders, Subjects } from '@switchyard/contracts';
 
@@ -22,16 +23,27 @@ export interface PublishResult {
 /**
  * Publishes inbound events and waits for the PubAck: only then is the event durably in the stream. Each
  * publish is a PRODUCER span whose W3C context (traceparent, tracestate) travels in the message headers.
+ * On an app's NatsLink, a publish before the first connection fails at once (NatsUnavailableError), so
+ * ingress answers 503 while NATS is not there yet, and publishes again once it is, without a restart.
  */
 export class InboundPublisher {
-  private readonly js: JetStreamClient;
+  private js?: JetStreamClient;
+  private jsOf?: NatsConnection;
 
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly nats: NatsLink | NatsConnection,
     private readonly subjects: Subjects,
     private readonly timeoutMs: number,
-  ) {
-    this.js = jetstream(nc);
+  ) {}
+
+  /** The JetStream client of the connection there is now (the link may have made a new one). */
+  private client(): JetStreamClient {
+    const nc = this.nats instanceof NatsLink ? this.nats.require() : this.nats;
+    if (nc !== this.jsOf) {
+      this.js = jetstream(nc);
+      this.jsOf = nc;
+    }
+    return this.js!;
   }
 
   async publish(m: InboundPublish): Promise<PublishResult> {
@@ -59,7 +71,7 @@ export class InboundPublisher {
         propagation.inject(context.active(), carrier);
         for (const [k, v] of Object.entries(carrier)) h.set(k, v);
         try {
-          const ack = await this.js.publish(subject, m.body, { msgID: m.eventId, headers: h, timeout: this.timeoutMs });
+          const ack = await this.client().publish(subject, m.body, { msgID: m.eventId, headers: h, timeout: this.timeoutMs });
           span.setAttribute('switchyard.stream_seq', ack.seq);
           if (ack.duplicate) span.setAttribute('switchyard.duplicate', true);
           return { seq: ack.seq, duplicate: ack.duplicate };
@@ -72,19 +84,5 @@ export class InboundPublisher {
         }
       },
     );
-  }
-
-  isConnected(): boolean {
-    return !this.nc.isClosed() && this.nc.info !== undefined && !this.isReconnecting;
-  }
-
-  private isReconnecting = false;
-  watchStatus(): void {
-    void (async () => {
-      for await (const s of this.nc.status()) {
-        if (s.type === 'disconnect' || s.type === 'reconnecting') this.isReconnecting = true;
-        if (s.type === 'reconnect') this.isReconnecting = false;
-      }
-    })();
   }
 }

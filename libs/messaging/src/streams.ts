@@ -1,16 +1,20 @@
 import { NatsConnection, nanos } from '@nats-io/transport-node';
 import {
   AckPolicy,
+  ConsumerConfig,
   DeliverPolicy,
   DiscardPolicy,
-  JetStreamApiError,
   JetStreamManager,
   RetentionPolicy,
   StorageType,
+  StreamConfig,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { Subjects } from '@switchyard/contracts';
 import type { AppConfig } from '@switchyard/config';
+import { Subjects } from '@switchyard/contracts';
+import { NATS_BACKOFF, backoffDelay, pause } from './backoff';
+import { isNotFound, isTransientJetStreamError } from './jetstream-errors';
+import type { MessagingLog } from './nats-connection';
 
 export interface StreamSettings {
   replicas: number;
@@ -34,13 +38,11 @@ export function streamSettingsFrom(c: AppConfig): StreamSettings {
 
 /**
  * The inbound stream uses Limits retention with a MaxAge, not WorkQueue: WorkQueue forgets the
- * `Nats-Msg-Id` duplicate window on restart. The fan-out consumer is durable with explicit acks; retries
- * of deliveries are not kept here (see libs/delivery), so `max_ack_pending` only bounds work that fan-out
- * is storing right now.
+ * `Nats-Msg-Id` duplicate window on restart. With STREAM_REPLICAS=3 the stream and its consumer are
+ * Raft groups over three servers: either survives losing its leader.
  */
-export async function ensureStreams(nc: NatsConnection, subjects: Subjects, settings: StreamSettings): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const config = {
+export function inboundStreamConfig(subjects: Subjects, settings: StreamSettings): Partial<StreamConfig> & { name: string } {
+  return {
     name: subjects.inboundStream,
     subjects: [subjects.inboundWildcard],
     retention: RetentionPolicy.Limits,
@@ -51,8 +53,15 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
     discard: DiscardPolicy.New,
     duplicate_window: nanos(settings.duplicateWindowMs),
   };
-  await upsertStream(jsm, config);
-  const consumer = {
+}
+
+/**
+ * The fan-out consumer: durable, explicit acks. Retries of deliveries are not kept here (see
+ * libs/delivery), so `max_ack_pending` only bounds work that fan-out is storing right now. Its replicas
+ * follow the stream's.
+ */
+export function fanoutConsumerConfig(subjects: Subjects, settings: StreamSettings): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
     durable_name: subjects.fanoutConsumer,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
@@ -60,19 +69,44 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
     max_ack_pending: 2_000,
     filter_subject: subjects.inboundWildcard,
   };
-  try {
-    await jsm.consumers.info(subjects.inboundStream, subjects.fanoutConsumer);
-    await jsm.consumers.update(subjects.inboundStream, subjects.fanoutConsumer, {
-      ack_wait: consumer.ack_wait,
-      max_ack_pending: consumer.max_ack_pending,
-    });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    await jsm.consumers.add(subjects.inboundStream, consumer);
+}
+
+export interface EnsureOptions {
+  /**
+   * How long to keep retrying while JetStream is not answering yet (no meta leader elected, servers still
+   * joining, a request timing out); 0 = one try. Other errors fail at once.
+   */
+  waitMs?: number;
+  log?: MessagingLog;
+  signal?: AbortSignal;
+}
+
+/**
+ * Creates or updates the inbound stream and the fan-out consumer (idempotent). Set-up runs it once with a
+ * deadline; fan-out runs it again when it finds its stream or consumer gone, so the apps never depend on
+ * set-up having run against the NATS they meet.
+ */
+export async function ensureStreams(nc: NatsConnection, subjects: Subjects, settings: StreamSettings, options: EnsureOptions = {}): Promise<void> {
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const jsm = await jetstreamManager(nc);
+      await upsertStream(jsm, inboundStreamConfig(subjects, settings));
+      await upsertConsumer(jsm, subjects.inboundStream, fanoutConsumerConfig(subjects, settings));
+      return;
+    } catch (err) {
+      const wait = backoffDelay(attempt, NATS_BACKOFF);
+      if (!isTransientJetStreamError(err) || Date.now() + wait > deadline || options.signal?.aborted) throw err;
+      options.log?.warn(
+        { stream: subjects.inboundStream, attempt: attempt + 1, retry_in_ms: wait, err: { message: (err as Error).message } },
+        'JetStream is not answering yet (electing a leader?); retrying',
+      );
+      await pause(wait, options.signal);
+    }
   }
 }
 
-async function upsertStream(jsm: JetStreamManager, config: Parameters<JetStreamManager['streams']['add']>[0] & { name: string }) {
+async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
   try {
     await jsm.streams.info(config.name);
     await jsm.streams.update(config.name, config);
@@ -82,9 +116,14 @@ async function upsertStream(jsm: JetStreamManager, config: Parameters<JetStreamM
   }
 }
 
-function isNotFound(err: unknown): boolean {
-  if (err instanceof JetStreamApiError && (err.status === 404 || /not found/i.test(err.message))) return true;
-  return /not found/i.test(String((err as Error)?.message));
+async function upsertConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }) {
+  try {
+    await jsm.consumers.info(stream, config.durable_name);
+    await jsm.consumers.update(stream, config.durable_name, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(stream, config);
+  }
 }
 
 /** Removes the streams of a prefix (tests). */

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
-import { NATS } from '@switchyard/messaging';
+import { NatsLink } from '@switchyard/messaging';
 
 /** An answer younger than this is reused: the scheduler may ask many times a second while ordered work waits. */
 const FRESH_MS = 20;
@@ -16,13 +15,14 @@ const FRESH_MS = 20;
  */
 @Injectable()
 export class AckFloor {
-  private jsm?: JetStreamManager;
+  /** Made once per connection (it asks NATS for the account info), then reused. */
+  private jsm?: { of: object; jsm: JetStreamManager };
   private last?: { at: number; value: number };
   private asking?: Promise<number | null>;
   private readonly subjects;
 
   constructor(
-    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly nats: NatsLink,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.subjects = subjectsFor(config.NATS_PREFIX);
@@ -37,8 +37,10 @@ export class AckFloor {
 
   private async ask(): Promise<number | null> {
     try {
-      this.jsm ??= await jetstreamManager(this.nc);
-      const info = await this.jsm.consumers.info(this.subjects.inboundStream, this.subjects.fanoutConsumer);
+      const nc = this.nats.current();
+      if (!nc) return null;
+      if (this.jsm?.of !== nc) this.jsm = { of: nc, jsm: await jetstreamManager(nc) };
+      const info = await this.jsm.jsm.consumers.info(this.subjects.inboundStream, this.subjects.fanoutConsumer);
       this.last = { at: performance.now(), value: info.ack_floor.stream_seq };
       return this.last.value;
     } catch {

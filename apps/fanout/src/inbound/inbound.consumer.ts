@@ -1,11 +1,10 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ROOT_CONTEXT, SpanKind, context, propagation, trace } from '@opentelemetry/api';
-import { ConsumerMessages, JetStreamManager, JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { JsMsg } from '@nats-io/jetstream';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
-import { NATS } from '@switchyard/messaging';
+import { DurableConsumer, NatsLink, consumeInbound } from '@switchyard/messaging';
 import { FanOutEventUseCase } from './fan-out-event.usecase';
 
 /** Messages at most waiting for their first attempts to start before the next one is taken. */
@@ -22,10 +21,8 @@ const tracer = trace.getTracer('switchyard-fanout');
  */
 @Injectable()
 export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
-  private messages?: ConsumerMessages;
+  private messages?: DurableConsumer;
   private lagTimer?: NodeJS.Timeout;
-  /** Made once (it asks NATS for the account info), then reused by every lag report. */
-  private jsm?: JetStreamManager;
   /** Messages being handled, with when their handling began. */
   private readonly inFlight = new Map<Promise<void>, { m: JsMsg; since: number }>();
   private workingTimer?: NodeJS.Timeout;
@@ -39,10 +36,10 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   private readonly maxConcurrent = 1_024;
 
   constructor(
-    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly nats: NatsLink,
     private readonly fanOut: FanOutEventUseCase,
     private readonly metrics: Metrics,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.subjects = subjectsFor(config.NATS_PREFIX);
@@ -50,8 +47,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onApplicationBootstrap() {
-    const consumer = await jetstream(this.nc).consumers.get(this.subjects.inboundStream, this.subjects.fanoutConsumer);
-    this.messages = await consumer.consume({ max_messages: 512 });
+    this.messages = consumeInbound(this.nats, this.config, this.log, 512);
     void this.loop(this.messages);
     void this.reportLag();
     this.lagTimer = setInterval(() => void this.reportLag(), 5_000);
@@ -73,7 +69,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     await Promise.allSettled([...this.inFlight.keys()]);
   }
 
-  private async loop(messages: ConsumerMessages) {
+  private async loop(messages: DurableConsumer) {
     for await (const m of messages) {
       if (this.inFlight.size >= this.maxConcurrent) await Promise.race(this.inFlight.keys());
       // Take the next message once few are still waiting for their first attempts to start: a burst (a
@@ -164,8 +160,8 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
 
   private async reportLag() {
     try {
-      this.jsm ??= await jetstreamManager(this.nc);
-      const info = await this.jsm.consumers.info(this.subjects.inboundStream, this.subjects.fanoutConsumer);
+      const info = await this.messages?.info();
+      if (!info) return;
       this.metrics.consumerPending.set({ consumer: this.subjects.fanoutConsumer }, info.num_pending);
       this.metrics.consumerAckPending.set({ consumer: this.subjects.fanoutConsumer }, info.num_ack_pending);
     } catch {
