@@ -42,7 +42,7 @@ const FAULTS = { fanoutKillAt: 8_000, natsLeaderKillAt: 14_000, natsLeaderDownMs
  * burst after the election, a process booting) times out attempts its receiver answered at once, and the
  * retry is a duplicate no crash explains. The lease stays above it.
  */
-const DELIVERY_TIMEOUT_MS = 8_000;
+const DELIVERY_TIMEOUT_MS = 5_000;
 const RECOVERING_FAILS_FOR_MS = 3_000; // less than the retry schedule's 1+2+4 s, so it ends delivered
 const RATE = 4;
 
@@ -84,7 +84,10 @@ describe('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => {
       RETRY_SCHEDULE: '1s,2s,4s',
       RETRY_JITTER: '0',
       DELIVERY_TIMEOUT: `${DELIVERY_TIMEOUT_MS}ms`,
+      // The config refuses a lease under twice the longest attempt (DELIVERY_TIMEOUT and the clinics' timeout ceiling).
+      CLINIC_MAX_TIMEOUT: `${DELIVERY_TIMEOUT_MS}ms`,
       DELIVERY_LEASE: '10s',
+      FANOUT_ACK_WAIT: '5s',
       DELIVERY_POLL_INTERVAL: '200ms',
       PUBLISH_TIMEOUT: '2s',
       DEDUPE_TIMEOUT: '1s',
