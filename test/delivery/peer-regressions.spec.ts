@@ -19,7 +19,7 @@ describe('regressions of peer gateways', () => {
     await receiver.start();
     stack = await TestStack.start(
       __filename,
-      { RETRY_SCHEDULE: '200ms,200ms,200ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '1s', DELIVERY_LEASE: '2s', LOG_LEVEL: 'info' },
+      { RETRY_SCHEDULE: '200ms,200ms,200ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '1s', CLINIC_MAX_TIMEOUT: '1s', DELIVERY_LEASE: '2s', LOG_LEVEL: 'info' },
       undefined,
       { logs },
     );

@@ -98,6 +98,13 @@ describe('trace chain (HTTP → gRPC → NATS → delivery)', () => {
     expect(has(SpanKind.PRODUCER, (s) => / publish$/.test(s.name))).toBe(true);
     expect(has(SpanKind.CONSUMER, (s) => / process$/.test(s.name) && s.attributes['switchyard.event_id'] === eventId)).toBe(true);
     expect(has(SpanKind.INTERNAL, (s) => s.name === 'delivery attempt' && s.attributes['switchyard.event_id'] === eventId)).toBe(true);
+    // Fan-out stores the event in a batch with others: its own `store event` span, linked to the batch's span (a trace of its own).
+    const stored = inTrace.find((s) => s.name === 'store event' && s.attributes['switchyard.event_id'] === eventId);
+    expect(stored).toBeDefined();
+    const batch = spans.find((s) => s.name === 'store inbound events' && s.links.some((l) => l.context.spanId === stored!.spanContext().spanId));
+    expect(batch).toBeDefined();
+    expect(stored!.links.map((l) => l.context.spanId)).toContain(batch!.spanContext().spanId);
+    expect(batch!.attributes['switchyard.batch_size']).toBeGreaterThanOrEqual(1);
     const outbound = inTrace.find((s) => s.kind === SpanKind.CLIENT && String(s.attributes['url.full'] ?? '').startsWith(receiver.url));
     expect(outbound).toBeDefined();
 

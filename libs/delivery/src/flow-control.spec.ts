@@ -4,12 +4,14 @@ import { DeliveryFlowRepository, SlotKey } from '@switchyard/persistence';
 import { testDatabase } from '../../../test/support/database';
 import { FlowControl } from './flow-control';
 
-/** A real repository whose renewals wait for the test to let them through. */
+/** A real repository whose renewals wait for the test to let them through: their answer (`after`), or their statement (`before`: Postgres unreachable). */
 class GatedRenewals extends DeliveryFlowRepository {
   gate?: Promise<void>;
+  where: 'before' | 'after' = 'after';
   override async renew(holder: string, slots: SlotKey[], defaultMax: number, leaseMs: number): Promise<SlotKey[]> {
+    if (this.where === 'before') await this.gate;
     const renewed = await super.renew(holder, slots, defaultMax, leaseMs);
-    await this.gate;
+    if (this.where === 'after') await this.gate;
     return renewed;
   }
 }
@@ -63,8 +65,9 @@ describe('FlowControl', () => {
     const s = await subscriber(1);
     await flow.acquire(s, 1);
     const ticket = flow.take(s)!;
-    // Postgres unreachable for this holder (its renewals stall); another replica takes the slot once the lease is over.
+    // Postgres unreachable for this holder (its renewals hang, no error); another replica takes the slot once the lease is over.
     let open!: () => void;
+    repo.where = 'before';
     repo.gate = new Promise((r) => (open = r));
     await new Promise((r) => setTimeout(r, 400));
     await expect(new DeliveryFlowRepository(ds).acquire('r3', [{ subscriberId: s, want: 1 }], 10, 60_000)).resolves.toHaveLength(1);

@@ -203,7 +203,8 @@ export class FlowControl {
     if (keys.length === 0) return;
     const sent = this.now();
     try {
-      const renewed = await this.repo.renew(this.options.holder, keys, this.options.defaultMaxInFlight, this.options.leaseMs);
+      // A renewal that hangs (Postgres unreachable without an error) counts as failed after a third of the lease.
+      const renewed = await withTimeout(this.repo.renew(this.options.holder, keys, this.options.defaultMaxInFlight, this.options.leaseMs), Math.max(50, this.options.leaseMs / 3));
       const asked = new Set(keys.map((k) => `${k.subscriberId}/${k.slot}`));
       const kept = new Set(renewed.map((k) => `${k.subscriberId}/${k.slot}`));
       for (const [subscriberId, slots] of this.held) {
@@ -270,4 +271,12 @@ export class FlowControl {
     if (released.length > 0) this.repo.release(this.options.holder, released).catch((err) => this.onError(err, 'giving back idle slots'));
     if (idleLeft) this.scheduleLinger();
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms)} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,5 @@
 export * from './tracing';
+export * from './batch-tracing';
 export * from './logger';
 export * from './nest-logger';
 export * from './metrics';

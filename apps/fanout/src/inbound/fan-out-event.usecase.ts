@@ -12,7 +12,8 @@ import {
   StoredEvent,
   SubscriberCache,
 } from '@switchyard/persistence';
-import { Metrics, eventTypeLabel } from '@switchyard/observability';
+import type { Span } from '@opentelemetry/api';
+import { Metrics, endBatchMember, eventTypeLabel, inBatchSpan, startBatchMember } from '@switchyard/observability';
 import { FLOW_HOLDER } from '../delivery/delivery.providers';
 
 export interface FanOutResult {
@@ -37,8 +38,14 @@ export type InboundEvent = Omit<StoredEvent, 'entityId'>;
  */
 @Injectable()
 export class FanOutEventUseCase {
-  private readonly store = new MicroBatcher<InboundRecord, boolean>(
-    (records) => this.deliveries.storeInbound(records, { schema: this.config.DATABASE_SCHEMA, holder: this.holder }),
+  /** Events stored together: one statement for a batch, which is a span of its own linked to each event's `store event` span. */
+  private readonly store = new MicroBatcher<{ record: InboundRecord; span?: Span }, boolean>(
+    (items) =>
+      inBatchSpan(
+        'store inbound events',
+        items.map((i) => i.span),
+        () => this.deliveries.storeInbound(items.map((i) => i.record), { schema: this.config.DATABASE_SCHEMA, holder: this.holder }),
+      ),
     256,
     2,
   );
@@ -77,7 +84,8 @@ export class FanOutEventUseCase {
     if (started.length > 0) await waitAtMost(Promise.allSettled(started), deadline - performance.now());
 
     const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
-    const created = await this.store.submit({ event, deliveries: record });
+    const span = startBatchMember('store event', { 'switchyard.event_id': event.id });
+    const created = await endBatchMember(span, this.store.submit({ record: { event, deliveries: record }, span }));
     this.afterStore(event, jobs, record, admissions, created);
     return { created, deliveries: created ? jobs.length : 0 };
   }

@@ -27,8 +27,9 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   private readonly inFlight = new Map<Promise<void>, { m: JsMsg; since: number }>();
   private workingTimer?: NodeJS.Timeout;
   private readonly ackWaitMs: number;
-  /** The highest stream sequence this process has taken (see firstDelivery). */
+  /** The highest stream sequence this process has taken, and the consumer had handed to any replica when last asked (see firstDelivery). */
   private highestSeq = 0;
+  private deliveredThrough = 0;
   /** Messages whose first attempts are still waiting to start (for a slot or a place), and the loop waiting for them. */
   private admitting = 0;
   private admissionDone: Array<() => void> = [];
@@ -148,12 +149,13 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
    * Whether this is the message's first delivery: only then may fan-out attempt straight from it (one
    * delivered before may already be stored, by whoever took it then). The delivery count alone cannot say
    * so: nats-server before 2.10.15 (nats-server#5305) may hand out a message again with a count of 1 after
-   * failing to deliver it to a pull request of a crashed client. First deliveries reach one client in
-   * stream order, so a "first" delivery behind a sequence this process has already seen is not one; nor is
-   * any message after the consumer was recreated from the start.
+   * failing to deliver it to a pull request of a crashed client. First deliveries go out in stream order,
+   * so a "first" delivery behind a sequence this process has already seen, or behind the consumer's
+   * delivered sequence as last reported (every 5 s, for all replicas), is not one; nor is any message after
+   * the consumer was recreated from the start.
    */
   private firstDelivery(m: JsMsg): boolean {
-    const first = !m.redelivered && m.seq > this.highestSeq;
+    const first = !m.redelivered && m.seq > this.highestSeq && m.seq > this.deliveredThrough;
     this.highestSeq = Math.max(this.highestSeq, m.seq);
     return first;
   }
@@ -162,6 +164,9 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     try {
       const info = await this.messages?.info();
       if (!info) return;
+      // First deliveries go out in stream order, so every message up to this sequence had been handed to
+      // some replica when the server answered: one handed out later "for the first time" is a repeat.
+      this.deliveredThrough = Math.max(this.deliveredThrough, info.delivered.stream_seq);
       this.metrics.consumerPending.set({ consumer: this.subjects.fanoutConsumer }, info.num_pending);
       this.metrics.consumerAckPending.set({ consumer: this.subjects.fanoutConsumer }, info.num_ack_pending);
     } catch {

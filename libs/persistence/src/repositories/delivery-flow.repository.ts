@@ -98,23 +98,24 @@ export class DeliveryFlowRepository {
    */
   async takeTokens(wants: Array<{ subscriberId: string; want: number; rate: number }>): Promise<Map<string, TokenGrant>> {
     if (wants.length === 0) return new Map();
-    // Tokens available at now() for a bucket whose theoretical arrival time is `tat`: floor(capacity − (max(tat, now) − now) · rate).
-    const available = (tat: string, rate: string) =>
-      `floor(greatest(1, ${rate}) - extract(epoch from greatest(${tat}, now()) - now()) * ${rate} + 1e-9)`;
-    const granted = (tat: string) => `greatest(0, least(EXCLUDED.requested, ${available(tat, 'EXCLUDED.rate')}))`;
+    // The clock is read once per bucket, after its row lock (the statement's now() would be older for a
+    // request that waited on another replica's). Tokens available at t: floor(capacity − (max(tat, t) − t)·rate).
     const rows: Array<{ subscriber_id: string; granted: number; next_in_ms: number; rate: number }> = await rawQuery(
       this.ds,
       `INSERT INTO subscriber_rate_buckets AS b (subscriber_id, tat, requested, rate, granted)
-       SELECT w.subscriber_id, now() + make_interval(secs => least(w.want, floor(greatest(1, w.rate))) / w.rate), w.want, w.rate,
+       SELECT w.subscriber_id, clock_timestamp() + make_interval(secs => least(w.want, floor(greatest(1, w.rate))) / w.rate), w.want, w.rate,
               least(w.want, floor(greatest(1, w.rate)))::int
          FROM unnest($1::uuid[], $2::int[], $3::double precision[]) AS w(subscriber_id, want, rate)
-       ON CONFLICT (subscriber_id) DO UPDATE SET
-         granted = ${granted('b.tat')}::int,
-         tat = greatest(b.tat, now()) + make_interval(secs => ${granted('b.tat')} / EXCLUDED.rate),
-         requested = EXCLUDED.requested,
-         rate = EXCLUDED.rate
+       ON CONFLICT (subscriber_id) DO UPDATE SET (granted, tat, requested, rate) = (
+         SELECT g.n, greatest(b.tat, c.t) + make_interval(secs => g.n / EXCLUDED.rate), EXCLUDED.requested, EXCLUDED.rate
+           FROM (SELECT clock_timestamp() AS t) c
+          CROSS JOIN LATERAL (
+            SELECT greatest(0, least(EXCLUDED.requested,
+                     floor(greatest(1, EXCLUDED.rate) - extract(epoch from greatest(b.tat, c.t) - c.t) * EXCLUDED.rate + 1e-9)))::int AS n
+          ) g
+       )
        RETURNING subscriber_id, granted, rate,
-                 greatest(0, extract(epoch from tat - now()) * 1000 - (greatest(1, rate) - 1) * 1000 / rate)::double precision AS next_in_ms`,
+                 greatest(0, extract(epoch from tat - clock_timestamp()) * 1000 - (greatest(1, rate) - 1) * 1000 / rate)::double precision AS next_in_ms`,
       [wants.map((w) => w.subscriberId), wants.map((w) => w.want), wants.map((w) => w.rate)],
     );
     return new Map(rows.map((r) => [r.subscriber_id, { granted: r.granted, nextInMs: Math.ceil(r.next_in_ms), intervalMs: 1000 / r.rate }]));
