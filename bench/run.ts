@@ -100,7 +100,7 @@ async function main() {
     const keys = await seedTenants(base.DATABASE_URL, name, base.KEY_PEPPER, receiverUrl, S.clinics, S.subscribersPerClinic);
     log(`seeded ${S.clinics} clinics, ${S.subscribersPerClinic} subscribers each`);
 
-    const ports = { ingress: await freePort(), grpc: await freePort(), dedupeHttp: await freePort(), fanoutHttp: await freePort() };
+    const ports = { ingress: await freePort(), ingressOps: await freePort(), grpc: await freePort(), dedupeHttp: await freePort(), fanoutHttp: await freePort() };
     const appEnv: NodeJS.ProcessEnv = {
       ...env,
       NODE_ENV: 'production',
@@ -111,6 +111,7 @@ async function main() {
       ADMIN_TOKEN: base.ADMIN_TOKEN,
       HTTP_HOST: '127.0.0.1',
       INGRESS_PORT: String(ports.ingress),
+      INGRESS_OPS_PORT: String(ports.ingressOps),
       DEDUPE_GRPC_PORT: String(ports.grpc),
       DEDUPE_GRPC_URL: `127.0.0.1:${ports.grpc}`,
       DEDUPE_HTTP_PORT: String(ports.dedupeHttp),
@@ -175,7 +176,7 @@ async function main() {
     if (S.only === 'all' || S.only === 'ingress') {
       if (S.only === 'all') await warmUp();
       log(`ingress: saturation, ${S.connections} connections, ${S.saturationSeconds} s`);
-      const stages = () => scrapeStages(`http://127.0.0.1:${ports.ingress}/metrics`, `http://127.0.0.1:${ports.dedupeHttp}/metrics`);
+      const stages = () => scrapeStages(`http://127.0.0.1:${ports.ingressOps}/metrics`, `http://127.0.0.1:${ports.dedupeHttp}/metrics`);
       let before = await stages();
       let meter = startCpuMeter(cpuGroups);
       const sat = await runLoad(ingressUrl, new RequestMix(keys), { connections: S.connections, seconds: S.saturationSeconds });

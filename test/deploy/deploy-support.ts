@@ -34,9 +34,12 @@ export function parseYamlStream(text: string): Obj[] {
     .filter((o): o is Obj => o !== null && typeof o === 'object');
 }
 
-/** Ports of libs/config per long-running app: the HTTP one (health, metrics) and dedupe's gRPC one. */
+/**
+ * Ports of libs/config per long-running app: the HTTP one with /healthz, /readyz and /metrics (port name
+ * "http" in the chart), ingress's public webhook port and dedupe's gRPC one.
+ */
 export const appPorts = {
-  ingress: { http: defaults.INGRESS_PORT, httpVar: 'INGRESS_PORT' },
+  ingress: { http: defaults.INGRESS_OPS_PORT, httpVar: 'INGRESS_OPS_PORT', webhooks: defaults.INGRESS_PORT },
   admin: { http: defaults.ADMIN_PORT, httpVar: 'ADMIN_PORT' },
   dedupe: { http: defaults.DEDUPE_HTTP_PORT, httpVar: 'DEDUPE_HTTP_PORT', grpc: defaults.DEDUPE_GRPC_PORT },
   fanout: { http: defaults.FANOUT_HTTP_PORT, httpVar: 'FANOUT_HTTP_PORT' },

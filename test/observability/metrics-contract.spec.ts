@@ -142,7 +142,7 @@ describe('metrics contract: dashboards and alerts name exported metrics', () => 
 
     scraped = {};
     for (const [app, url] of [
-      ['ingress', `${stack.ingressUrl}/metrics`],
+      ['ingress', stack.ingressMetricsUrl],
       ['dedupe', stack.dedupeMetricsUrl],
       ['fanout', stack.fanoutMetricsUrl],
     ] as const) {

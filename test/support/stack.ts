@@ -32,6 +32,8 @@ interface Running {
 export class TestStack {
   readonly apps = new Map<AppName, Running>();
   ingressUrl = '';
+  /** Ingress's /healthz, /readyz and /metrics (INGRESS_OPS_PORT): the public port serves only the webhook. */
+  ingressOpsUrl = '';
   adminUrl = '';
   db!: DataSource;
   nc!: NatsConnection;
@@ -54,6 +56,7 @@ export class TestStack {
       NATS_PREFIX: `t_${id}`,
       HTTP_HOST: '127.0.0.1',
       INGRESS_PORT: '0',
+      INGRESS_OPS_PORT: '0',
       ADMIN_PORT: '0',
       DEDUPE_HTTP_PORT: '0',
       FANOUT_HTTP_PORT: '0',
@@ -88,6 +91,7 @@ export class TestStack {
       case 'ingress': {
         const s = await startIngress(c, { logDestination: this.options.logs });
         this.ingressUrl = s.url.replace('[::1]', '127.0.0.1');
+        this.ingressOpsUrl = s.opsUrl;
         this.apps.set(app, s);
         break;
       }
