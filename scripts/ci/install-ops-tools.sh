@@ -3,7 +3,8 @@
 # does not need:
 #   promtool, prometheus             deploy/prometheus rules and their unit tests, dashboards against a real server
 #   buildah, podman, debootstrap     building and running deploy/docker/Dockerfile without a Docker engine or registry
-#   (+ fuse-overlayfs, uidmap, slirp4netns, which buildah and podman ask for)
+#   (+ runc, fuse-overlayfs, uidmap, slirp4netns: Debian's default runtime crun refuses this kind of
+#    machine's hybrid cgroup v1/v2 layout, runc runs there)
 # Run as root (or with sudo) on Debian 12:  scripts/ci/install-ops-tools.sh [prometheus|image|all]
 # Installs only what is missing, so a second run costs a second.
 set -euo pipefail
@@ -19,6 +20,7 @@ if [[ "$want" == all || "$want" == image ]]; then
   need buildah buildah
   need podman podman
   need debootstrap debootstrap
+  need runc runc
   need fuse-overlayfs fuse-overlayfs
   need newuidmap uidmap
   need slirp4netns slirp4netns

@@ -4,41 +4,26 @@
  * probes, the setup hook, security context, and that rules/dashboards come from deploy/.
  * If helm cannot be obtained, beforeAll throws: these tests never skip silently.
  */
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '@switchyard/config';
-import { AppName, Obj, appPorts, apps, configKeys, defaults, isKnownEnvName, parseYamlStream, repoPath } from './deploy-support';
-
-const chartDir = repoPath('deploy/helm/switchyard');
-const productionValues = repoPath('deploy/helm/values-production.example.yaml');
-let helmBin = '';
-let helmHome = '';
-
-function helm(args: string[], cwd = repoPath()): string {
-  try {
-    return execFileSync(helmBin, args, {
-      cwd,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        HELM_CACHE_HOME: join(helmHome, 'cache'),
-        HELM_CONFIG_HOME: join(helmHome, 'config'),
-        HELM_DATA_HOME: join(helmHome, 'data'),
-      },
-    });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`helm ${args.join(' ')} failed:\n${err.stdout ?? ''}${err.stderr ?? err.message}`);
-  }
-}
-
-function render(extraArgs: string[] = [], chart = chartDir): Obj[] {
-  return parseYamlStream(helm(['template', 'switchyard', chart, '--namespace', 'switchyard', ...extraArgs]));
-}
+import {
+  AppName,
+  Obj,
+  appPorts,
+  apps,
+  chartDir,
+  configKeys,
+  defaults,
+  helm,
+  isKnownEnvName,
+  productionValues,
+  removeHelmHome,
+  render,
+  repoPath,
+} from './deploy-support';
 
 const ofKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
 const named = (objs: Obj[], kind: string, name: string): Obj => {
@@ -77,17 +62,10 @@ function secretValuesOf(objs: Obj[]): Record<string, string> {
 const hookPhases = (o: Obj): string[] => String(o.metadata?.annotations?.['helm.sh/hook'] ?? '').split(',').map((s) => s.trim());
 
 beforeAll(() => {
-  helmBin = execFileSync(process.execPath, [repoPath('scripts/tools/fetch-helm.js')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-  helmHome = mkdtempSync(join(tmpdir(), 'switchyard-helm-home-'));
   expect(helm(['version', '--short'])).toMatch(/^v\d+\.\d+\.\d+/);
 }, 300_000);
 
-afterAll(() => {
-  if (helmHome) rmSync(helmHome, { recursive: true, force: true });
-});
+afterAll(removeHelmHome);
 
 describe('helm lint --strict', () => {
   it('passes with the default values', () => {
