@@ -1,7 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DELIVERY_STATUSES, DeliveryQueryRepository, InvalidCursorError } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
+import { ApiErrors } from '../api-errors.dto';
 import { AdminAuthGuard } from '../auth/admin-auth.guard';
 import { parse, pathId } from '../validation';
 import { DeliveryPageDto, DeliveryWithAttemptsDto, ReplayDto, ReplayedDto, listQuery, replayBody } from './deliveries.dto';
@@ -9,6 +10,7 @@ import { DeliveryPageDto, DeliveryWithAttemptsDto, ReplayDto, ReplayedDto, listQ
 /** Operator routes: deliveries with their attempts, dead letters and replay. */
 @ApiTags('deliveries')
 @ApiBearerAuth()
+@ApiErrors(400, 401)
 @UseGuards(AdminAuthGuard)
 @Controller('admin')
 export class DeliveriesController {
@@ -31,6 +33,7 @@ export class DeliveriesController {
   }
 
   @Get('deliveries')
+  @ApiOperation({ summary: 'List deliveries', description: 'By clinic, subscriber and status, newest first, in cursor pages.' })
   @ApiQuery({ name: 'clinic_id', required: false })
   @ApiQuery({ name: 'webhook_id', required: false })
   @ApiQuery({ name: 'status', required: false, enum: DELIVERY_STATUSES })
@@ -42,7 +45,9 @@ export class DeliveriesController {
   }
 
   @Get('deliveries/:id')
+  @ApiOperation({ summary: 'Get a delivery with its attempts' })
   @ApiOkResponse({ type: DeliveryWithAttemptsDto })
+  @ApiErrors(404)
   async get(@Param('id') id: string) {
     const delivery = await this.deliveries.get(null, pathId(id, 'delivery'));
     if (!delivery) throw ApiError.notFound('delivery');
@@ -50,6 +55,7 @@ export class DeliveriesController {
   }
 
   @Get('dead-letters')
+  @ApiOperation({ summary: 'List dead letters', description: 'Deliveries whose last scheduled attempt failed.' })
   @ApiQuery({ name: 'clinic_id', required: false })
   @ApiQuery({ name: 'webhook_id', required: false })
   @ApiQuery({ name: 'cursor', required: false })
@@ -62,6 +68,7 @@ export class DeliveriesController {
   /** Replayed deliveries are due at once; fan-out's scheduler picks them up within its poll interval. */
   @Post('dead-letters/replay')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Replay dead letters', description: 'By ids, or by clinic / subscriber and time range; due at once, same webhook-id.' })
   @ApiOkResponse({ type: ReplayedDto })
   async replay(@Body() body: ReplayDto) {
     const b = parse(replayBody, body);
