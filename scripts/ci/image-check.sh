@@ -109,6 +109,9 @@ build_log=$(mktemp /tmp/switchyard-image-build.XXXXXX.log)
 buildah bud "${runtime_args[@]}" "${ulimits[@]}" --network host --pull=never --layers -f "$dockerfile" -t "$tag" . >"$build_log" 2>&1 ||
   { tail -40 "$build_log" >&2; die "buildah bud failed (whole log: $build_log)"; }
 rm -f "$build_log"
+# Each changed build leaves the previous image and its intermediate layers behind, untagged: drop those
+# older than a day, so the store does not grow run after run (newer ones stay as the layer cache).
+podman image prune -f --filter until=24h >/dev/null 2>&1 || true
 say "built $tag in $(( $(date +%s) - build_start )) s ($(podman image inspect "$tag" --format '{{.Size}}' | awk '{printf "%d MB", $1/1e6}'))"
 
 # ---- the run -------------------------------------------------------------------------------------
