@@ -6,17 +6,14 @@
  */
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfigOrExit } from '@switchyard/config';
+import { EVENT_EXAMPLES } from '@switchyard/contracts';
 import { verifySignature } from '@switchyard/delivery';
 
 const config = loadConfigOrExit();
 const ingress = process.env.DEMO_INGRESS_URL ?? `http://127.0.0.1:${config.INGRESS_PORT}`;
 const admin = process.env.DEMO_ADMIN_URL ?? `http://127.0.0.1:${config.ADMIN_PORT}`;
-const fixtures = ['shipment-created', 'shipment-cancelled', 'medication-updated'].map((name) =>
-  readFileSync(join(__dirname, '../../test/fixtures/nimbus', `${name}.json`), 'utf8'),
-);
+const fixtures = Object.values(EVENT_EXAMPLES).map((example) => JSON.stringify(example, null, 2));
 
 async function call(base: string, method: string, path: string, body: unknown, headers: Record<string, string>) {
   const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }).catch(

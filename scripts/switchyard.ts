@@ -10,7 +10,7 @@ import './launcher-tracing';
 import { ChildProcess, fork } from 'node:child_process';
 import { AppConfig, EXIT_CONFIG, loadConfigOrExit } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
-import { connectNats, ensureStreams } from '@switchyard/messaging';
+import { connectNats, ensureStreams, streamSettingsFrom } from '@switchyard/messaging';
 import { redactUrl, runMigrations } from '@switchyard/persistence';
 
 const APPS = ['dedupe', 'ingress', 'fanout', 'admin'] as const;
@@ -43,12 +43,7 @@ export async function setup(config: AppConfig): Promise<void> {
     fail((err as Error).message);
   }
   try {
-    await ensureStreams(nc, subjectsFor(config.NATS_PREFIX), {
-      replicas: config.STREAM_REPLICAS,
-      maxAgeMs: config.STREAM_MAX_AGE,
-      maxBytes: config.STREAM_MAX_BYTES,
-      duplicateWindowMs: config.STREAM_DUPLICATE_WINDOW,
-    });
+    await ensureStreams(nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config));
   } catch (err) {
     fail(`cannot create JetStream streams at ${config.NATS_URL}: ${(err as Error).message} (is JetStream enabled? start nats-server with -js)`);
   } finally {

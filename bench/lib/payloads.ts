@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import medicationUpdated from '../../test/fixtures/nimbus/medication-updated.json';
-import shipmentCancelled from '../../test/fixtures/nimbus/shipment-cancelled.json';
-import shipmentCreated from '../../test/fixtures/nimbus/shipment-created.json';
+import medicationUpdated from '../../libs/contracts/src/events/examples/medication-updated.json';
+import shipmentCancelled from '../../libs/contracts/src/events/examples/shipment-cancelled.json';
+import shipmentCreated from '../../libs/contracts/src/events/examples/shipment-created.json';
 
 export interface BenchRequest {
   key: string;

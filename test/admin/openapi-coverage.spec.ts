@@ -1,9 +1,10 @@
+import { CONSOLE_ROUTES } from '../../apps/admin/src/console/console-routes';
 import { startAdmin } from '../../apps/admin/src/main';
 import { parseFastifyRouteTree } from '../support/fastify-routes';
 import { TestStack } from '../support/stack';
 
-/** Served by the app but deliberately not part of the admin API document. */
-const OPS_ROUTES = ['/healthz', '/readyz', '/metrics', '/docs', '/docs-json', '/docs/swagger-ui.css', '/docs/swagger-ui-bundle.js'];
+/** Served by the app but deliberately not part of the admin API document (ops routes, the docs, the console's files). */
+const OPS_ROUTES = ['/healthz', '/readyz', '/metrics', '/docs', '/docs-json', '/docs/swagger-ui.css', '/docs/swagger-ui-bundle.js', ...CONSOLE_ROUTES];
 
 const SAMPLE_TREE = `├── /healthz (GET, HEAD)
 ├── /docs (GET, HEAD)

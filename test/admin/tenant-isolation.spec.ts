@@ -11,11 +11,20 @@ interface Tenant {
   webhookUrl: string;
   deliveryId: string;
   eventId: string;
+  portalSessionId: string;
+  /** The clinic's own console session: its cookie and CSRF token. */
+  portal: { cookie: string; csrf: string };
 }
 
-/** What clinic A's key sends to each route, aimed at clinic B's ids, and the status it must get. */
+/**
+ * What clinic A's key (and A's portal session) sends to each route, aimed at clinic B's ids, and the status
+ * it must get: 404 on clinic routes, 401 on operator-only ones, 200 only where the answer is the same for
+ * every clinic (the event type catalog) — and never any of B's data.
+ */
 interface AttackCase {
-  expect: 401 | 404;
+  expect: 200 | 401 | 404;
+  /** Routes about the caller's own portal session, not about tenant ids: left out of the session round. */
+  ownSession?: true;
   query?: (b: Tenant) => string;
   body?: (b: Tenant, a: Tenant) => unknown;
 }
@@ -43,12 +52,27 @@ const MATRIX: Record<string, AttackCase> = {
   'PATCH /api/external/webhook/{id}': { expect: 404, body: (_b, a) => ({ enabled: false, webhook_url: a.webhookUrl }) },
   'DELETE /api/external/webhook/{id}': { expect: 404 },
   'POST /api/external/webhook/{id}/rotate-secret': { expect: 404, body: () => ({ overlap_seconds: 0 }) },
+  'POST /admin/clinics/{id}/portal-sessions': { expect: 401, body: () => ({ ttl_seconds: 60 }) },
+  'GET /admin/clinics/{id}/portal-sessions': OPERATOR_ONLY,
+  'DELETE /admin/clinics/{id}/portal-sessions/{sessionId}': OPERATOR_ONLY,
+  'POST /api/portal/session': { expect: 401, ownSession: true, body: () => ({ token: `swp_${'A'.repeat(43)}` }) },
+  'GET /api/portal/session': { expect: 401, ownSession: true },
+  'DELETE /api/portal/session': { expect: 401, ownSession: true },
+  'GET /api/external/event-types': { expect: 200 },
+  'GET /api/external/webhook-health': { expect: 404, query: (b) => `?clinic_id=${b.id}&webhook_id=${b.webhookId}` },
+  'GET /api/external/webhook/{id}/secret': { expect: 404 },
+  'POST /api/external/webhook/{id}/replay': { expect: 404, body: () => ({ dry_run: false }) },
+  'POST /api/external/webhook/{id}/test': { expect: 404, body: () => ({}) },
+  'GET /api/external/deliveries': { expect: 404, query: (b) => `?clinic_id=${b.id}&webhook_id=${b.webhookId}` },
+  'GET /api/external/deliveries/{id}': { expect: 404 },
+  'POST /api/external/deliveries/{id}/resend': { expect: 404 },
+  'GET /api/external/delivery-stats': { expect: 404, query: (b) => `?clinic_id=${b.id}&webhook_id=${b.webhookId}` },
 };
 
 /** The id of B a path parameter stands for, by route. */
 function fillPath(path: string, b: Tenant): string {
-  const id = path.startsWith('/admin/clinics') ? b.id : path.startsWith('/admin/deliveries') ? b.deliveryId : b.webhookId;
-  return path.replace('{id}', id).replace('{keyId}', b.keyId);
+  const id = path.startsWith('/admin/clinics') ? b.id : /^\/(admin|api\/external)\/deliveries/.test(path) ? b.deliveryId : b.webhookId;
+  return path.replace('{id}', id).replace('{keyId}', b.keyId).replace('{sessionId}', b.portalSessionId);
 }
 
 const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete'];
@@ -71,7 +95,29 @@ describe('tenant isolation: every admin route × clinic A\'s key × clinic B\'s 
     body.event_data.shipment_id = `isolation-${name}`;
     const eventId = (await stack.send(clinic.apiKey, body)).body.event_id;
     const deliveryId = await eventually(async () => (await stack.admin('GET', `/admin/deliveries?webhook_id=${sub.id}`)).body.items[0]?.id, 10_000, `${name}'s delivery`);
-    return { id: clinic.id, apiKey: clinic.apiKey, name, keyId, webhookId: sub.id, webhookUrl, deliveryId, eventId };
+    const link = (await stack.admin('POST', `/admin/clinics/${clinic.id}/portal-sessions`, {})).body;
+    const opened = await fetch(`${stack.adminUrl}/api/portal/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: new URL(link.url).hash.slice('#portal='.length) }),
+    });
+    const portal = { cookie: opened.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await opened.json()) as { csrf_token: string }).csrf_token };
+    return { id: clinic.id, apiKey: clinic.apiKey, name, keyId, webhookId: sub.id, webhookUrl, deliveryId, eventId, portalSessionId: link.id, portal };
+  }
+
+  /** Every route (that `only` keeps) as A with `credentials`, aimed at B: the failures, with any of B's data leaked. */
+  async function attack(credentials: Record<string, string>, only: (c: AttackCase) => boolean = () => true): Promise<string[]> {
+    const secretsOfB = [b.id, b.name, b.keyId, b.webhookId, b.webhookUrl, b.deliveryId, b.eventId, b.portalSessionId];
+    const failures: string[] = [];
+    expect(routes).toHaveLength(Object.keys(MATRIX).length);
+    for (const { method, path } of routes) {
+      const c = MATRIX[`${method} ${path}`]!;
+      if (!only(c)) continue;
+      const res = await stack.admin(method, `${fillPath(path, b)}${c.query?.(b) ?? ''}`, bodyOf(method, c, b, a), credentials);
+      const leaked = secretsOfB.filter((s) => JSON.stringify(res.body ?? '').includes(s));
+      if (res.status !== c.expect || leaked.length) failures.push(`${method} ${path}: ${res.status} (want ${c.expect})${leaked.length ? ` leaked ${leaked}` : ''}`);
+    }
+    return failures;
   }
 
   beforeAll(async () => {
@@ -103,16 +149,13 @@ describe('tenant isolation: every admin route × clinic A\'s key × clinic B\'s 
   });
 
   it("answers clinic A's key on B's ids with 404 (401 on operator-only routes) and shows none of B's data", async () => {
-    const secretsOfB = [b.id, b.name, b.keyId, b.webhookId, b.webhookUrl, b.deliveryId, b.eventId];
-    const failures: string[] = [];
-    expect(routes).toHaveLength(Object.keys(MATRIX).length);
-    for (const { method, path } of routes) {
-      const c = MATRIX[`${method} ${path}`]!;
-      const res = await stack.admin(method, `${fillPath(path, b)}${c.query?.(b) ?? ''}`, bodyOf(method, c, b, a), { authorization: '', 'x-api-key': a.apiKey });
-      const leaked = secretsOfB.filter((s) => JSON.stringify(res.body ?? '').includes(s));
-      if (res.status !== c.expect || leaked.length) failures.push(`${method} ${path}: ${res.status} (want ${c.expect})${leaked.length ? ` leaked ${leaked}` : ''}`);
-    }
-    expect(failures).toEqual([]);
+    expect(await attack({ authorization: '', 'x-api-key': a.apiKey })).toEqual([]);
+  });
+
+  it("answers clinic A's portal session (cookie and CSRF token) on B's ids the same way", async () => {
+    expect(await attack({ authorization: '', cookie: a.portal.cookie, 'x-csrf-token': a.portal.csrf }, (c) => !c.ownSession)).toEqual([]);
+    // the session is still A's and live: the 404s above were not a dead cookie's 401s
+    expect((await stack.admin('GET', '/api/portal/session', undefined, { authorization: '', cookie: a.portal.cookie })).body.clinic.id).toBe(a.id);
   });
 
   it('left all of B intact: webhook, key, clinic, delivery', async () => {
@@ -121,6 +164,10 @@ describe('tenant isolation: every admin route × clinic A\'s key × clinic B\'s 
     const clinic = await stack.admin('GET', `/admin/clinics/${b.id}`);
     expect(clinic.body).toEqual(expect.objectContaining({ enabled: true, keys: [expect.objectContaining({ key_id: b.keyId, revoked_at: null, expires_at: null })] }));
     expect((await stack.admin('GET', '/api/external/webhook', undefined, { authorization: '', 'x-api-key': b.apiKey })).body.data).toHaveLength(1);
+    expect((await stack.admin('GET', `/admin/deliveries/${b.deliveryId}`)).body).toEqual(expect.objectContaining({ status: 'succeeded', attempt_count: 1 }));
+    expect((await stack.admin('GET', '/api/external/deliveries', undefined, { authorization: '', 'x-api-key': b.apiKey })).body.items).toHaveLength(1);
+    expect((await stack.admin('GET', `/admin/clinics/${b.id}/portal-sessions`)).body.items).toEqual([expect.objectContaining({ id: b.portalSessionId, revoked_at: null })]);
+    expect((await stack.admin('GET', '/api/portal/session', undefined, { authorization: '', cookie: b.portal.cookie })).body.clinic.id).toBe(b.id);
   });
 
   it('refuses every route without credentials or with a wrong admin token (401)', async () => {

@@ -1,29 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { TestReceiver } from '../support/receiver';
 import { TestStack } from '../support/stack';
-import { sendShipment, waitForDeliveries } from './delivery-support';
+import { kill9, spawnFanout as spawnChild } from '../support/fanout-process';
+import { deliveriesOf, sendShipment, waitForDeliveries } from './delivery-support';
 
-const ROOT = join(__dirname, '..', '..');
-
-/** Fan-out as a real child process on the stack's schema and NATS prefix; resolves once it has started. */
-function spawnFanout(stack: TestStack): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'test/support/fanout-child.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, SWITCHYARD_TEST_CONFIG: JSON.stringify(stack.config) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('fan-out child did not start in 30 s')), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`fan-out child exited with ${code} before it was ready`)));
-  });
-}
+const spawnFanout = (stack: TestStack) => spawnChild(stack.config);
 
 /** kill -9 of fan-out in the middle of an attempt: after a restart the delivery still lands, same webhook-id. */
 describe('fan-out crash mid-delivery', () => {
@@ -32,7 +13,11 @@ describe('fan-out crash mid-delivery', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    stack = await TestStack.start(__filename, { DELIVERY_LEASE: '1s', DELIVERY_TIMEOUT: '30s', RETRY_JITTER: '0' }, ['dedupe', 'ingress', 'admin']);
+    stack = await TestStack.start(
+      __filename,
+      { DELIVERY_LEASE: '1s', DELIVERY_TIMEOUT: '30s', RETRY_JITTER: '0', DELIVERY_FAST_PATH_WAIT: '300ms', FANOUT_ACK_WAIT: '2s' },
+      ['dedupe', 'ingress', 'admin'],
+    );
     await receiver.start();
   });
 
@@ -42,28 +27,47 @@ describe('fan-out crash mid-delivery', () => {
     await receiver.stop();
   });
 
-  it('delivers after kill -9 and restart, with the same webhook-id', async () => {
+  it('delivers after kill -9 before the event was stored: the unacknowledged message comes back', async () => {
     receiver.respond = (_req, i) => (i === 0 ? 'hang' : { status: 200 });
-    const clinic = await stack.createClinic('Crash clinic');
+    const clinic = await stack.createClinic('Early crash clinic');
     const sub = await stack.createSubscriber(clinic.id, receiver.url);
     const first = await spawnFanout(stack);
     children.push(first);
 
-    await sendShipment(stack, clinic.apiKey, 'crash-1');
+    await sendShipment(stack, clinic.apiKey, 'crash-early');
     await receiver.waitFor(1);
-    const exited = new Promise((r) => first.once('exit', r));
-    first.kill('SIGKILL');
-    await exited;
-    await waitForDeliveries(stack, sub.id, 'delivering');
+    await kill9(first); // inside DELIVERY_FAST_PATH_WAIT: nothing stored, nothing acknowledged
+    expect(await deliveriesOf(stack, sub.id)).toEqual([]);
 
     const t0 = Date.now();
     children.push(await spawnFanout(stack));
-    await receiver.waitFor(2, 20_000);
-    await waitForDeliveries(stack, sub.id, 'succeeded');
+    await waitForDeliveries(stack, sub.id, 'succeeded', 1, 20_000);
     // eslint-disable-next-line no-console
-    console.log(`redelivered ${receiver.requests[1].at - t0} ms after the restart began`);
+    console.log(`redelivered ${receiver.requests[1]!.at - t0} ms after the restart began (FANOUT_ACK_WAIT ran out)`);
     expect(receiver.requests).toHaveLength(2);
-    expect(receiver.requests[1].headers['webhook-id']).toBe(receiver.requests[0].headers['webhook-id']);
+    expect(receiver.requests[1]!.headers['webhook-id']).toBe(receiver.requests[0]!.headers['webhook-id']);
+  });
+
+  it('delivers after kill -9 once the delivery was stored under way: its lease runs out', async () => {
+    const before = receiver.requests.length;
+    receiver.respond = (_req, i) => (i === before ? 'hang' : { status: 200 });
+    const clinic = await stack.createClinic('Crash clinic');
+    const sub = await stack.createSubscriber(clinic.id, receiver.url);
+
+    await sendShipment(stack, clinic.apiKey, 'crash-1');
+    await receiver.waitFor(before + 1);
+    // The first attempt outlasts DELIVERY_FAST_PATH_WAIT: the event is stored with it `delivering`, under this process's lease.
+    await waitForDeliveries(stack, sub.id, 'delivering');
+    await kill9(children[children.length - 1]!);
+
+    const t0 = Date.now();
+    children.push(await spawnFanout(stack));
+    await waitForDeliveries(stack, sub.id, 'succeeded', 1, 20_000);
+    const mine = receiver.requests.slice(before);
+    // eslint-disable-next-line no-console
+    console.log(`redelivered ${mine[1]!.at - t0} ms after the restart began (the lease ran out)`);
+    expect(mine).toHaveLength(2);
+    expect(mine[1]!.headers['webhook-id']).toBe(mine[0]!.headers['webhook-id']);
   });
 
   it('keeps the lease of an attempt that outlasts it: two live fan-outs, one request', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DELIVERIES_DUE_CHANNEL } from '@switchyard/persistence';
 import { clone, nimbusFixtures } from '../fixtures/nimbus';
 import { TestReceiver } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
@@ -18,7 +19,7 @@ export async function sendShipment(stack: TestStack, apiKey: string, shipmentId:
   return res.body.event_id;
 }
 
-/** Inserts `n` events with one pending delivery each, due now, straight into the test's schema. */
+/** Inserts `n` events with one pending delivery each, due now, straight into the test's schema, and announces them to fan-out. */
 export async function insertDueBacklog(stack: TestStack, clinicId: string, subscriberId: string, n: number): Promise<void> {
   const ids = Array.from({ length: n }, () => randomUUID());
   const payload = JSON.stringify(shipment('backlog'));
@@ -32,6 +33,7 @@ export async function insertDueBacklog(stack: TestStack, clinicId: string, subsc
      SELECT gen_random_uuid(), id, $2, $3, 'shipment:created', 'pending', now() FROM unnest($1::uuid[]) AS id`,
     [ids, clinicId, subscriberId],
   );
+  await stack.db.query(`SELECT pg_notify($1, $2)`, [DELIVERIES_DUE_CHANNEL, `${stack.config.DATABASE_SCHEMA}:test`]);
 }
 
 /** Offsets of each request from the first one, in ms. */

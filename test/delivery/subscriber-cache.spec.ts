@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { ClinicRepository, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
+import { ClinicRepository, DeliveryRepository, PgListener, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
 import { TEST_DATABASE_URL, testDatabase } from '../support/database';
 import { eventually } from '../support/stack';
 
@@ -9,6 +9,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
   let repo: SubscriberRepository;
   let cache: SubscriberCache;
+  let listener: PgListener;
   let loads = 0;
   const listening: boolean[] = [];
   const clinicId = randomUUID();
@@ -41,17 +42,16 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
       loads++;
       return repo.findClinicSubscribers(id);
     };
-    cache = new SubscriberCache(counting, {
+    listener = new PgListener({
       connect: () => new Client({ connectionString: TEST_DATABASE_URL, application_name: `cache-test-${db.schema}` }),
-      schema: db.schema,
-      ttlMs: 60_000,
       retryMs: 1_000, // the "while down" window the second case needs; under a full suite 50 ms was sometimes shorter than its two lookups
-      onListening: (l) => listening.push(l),
     });
-    await cache.start();
+    listener.watch((l) => listening.push(l));
+    cache = new SubscriberCache(counting, { listener, schema: db.schema, ttlMs: 60_000 });
+    await listener.start();
   });
   afterAll(async () => {
-    await cache?.stop();
+    await listener?.stop();
     await db?.drop();
   });
 
@@ -80,7 +80,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
 
     await repo.update(clinicId, added.id, { url: 'https://c2.example.test/' });
     await eventually(async () => (await urls()).includes('https://c2.example.test/'));
-    await repo.remove(clinicId, added.id);
+    await new DeliveryRepository(db.ds).deleteSubscriber(clinicId, added.id);
     await eventually(async () => !(await urls()).some((u) => u.startsWith('https://c2.')));
     // A change made with plain SQL, outside the repositories, is announced the same way.
     await db.ds.query(`UPDATE subscribers SET event_types = ARRAY['medication:updated'] WHERE url = 'https://a.example.test/'`);

@@ -13,7 +13,7 @@ const trackedSet = new Set(tracked);
 const trackedDirs = new Set(tracked.flatMap((f) => f.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
 
 /** Written on another branch that has not landed yet; remove an entry once its file is tracked here. */
-const PENDING_TARGETS = new Set(['docs/CONSOLE.md']);
+const PENDING_TARGETS = new Set<string>([]);
 
 // Spelled in pieces, so that this file does not match itself.
 const FORBIDDEN = [['..', 'shared'].join('/'), ['', 'work', ''].join('/'), ['shared', 'DESIGN.md'].join('/'), ['shared', 'TOOLCHAIN'].join('/')];

@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { AppConfig, loadConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
-import { connectNats, deleteStreams, ensureStreams } from '@switchyard/messaging';
+import { connectNats, deleteStreams, ensureStreams, streamSettingsFrom } from '@switchyard/messaging';
 import { createDataSource, runMigrations } from '@switchyard/persistence';
 import type { DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
@@ -73,12 +73,7 @@ export class TestStack {
     const stack = new TestStack(config, options);
     await runMigrations({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'test' });
     stack.nc = await connectNats(config.NATS_URL, 'test');
-    await ensureStreams(stack.nc, subjectsFor(config.NATS_PREFIX), {
-      replicas: 1,
-      maxAgeMs: config.STREAM_MAX_AGE,
-      maxBytes: config.STREAM_MAX_BYTES,
-      duplicateWindowMs: config.STREAM_DUPLICATE_WINDOW,
-    });
+    await ensureStreams(stack.nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config));
     stack.db = await createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 2, applicationName: 'test' }).initialize();
     for (const app of apps) await stack.startApp(app);
     return stack;

@@ -11,9 +11,10 @@ import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
 import { HttpErrorFilter } from '@switchyard/web';
 import { AdminAppModule } from './app.module';
+import { registerConsoleRoutes } from './console/console-routes';
 import { setUpOpenApi } from './openapi';
 
-/** Starts the admin API on ADMIN_PORT, with /healthz, /readyz, /metrics and OpenAPI at /docs, /docs-json. */
+/** Starts the admin API on ADMIN_PORT, with /healthz, /readyz, /metrics, OpenAPI at /docs, /docs-json and the console at /console. */
 export async function startAdmin(config: AppConfig, options: StartOptions = {}) {
   const log = createLogger('admin', config.LOG_LEVEL, options.logDestination);
   const metrics = new Metrics('admin');
@@ -28,6 +29,7 @@ export async function startAdmin(config: AppConfig, options: StartOptions = {}) 
   const ds = app.get(DataSource);
   registerOpsRoutes(fastify, metrics, async () => ({ postgres: await postgresAnswers(ds) }));
   const openapi = setUpOpenApi(app);
+  registerConsoleRoutes(fastify);
   app.enableShutdownHooks();
   await app.listen(config.ADMIN_PORT, config.HTTP_HOST);
   log.info({ port: config.ADMIN_PORT }, 'admin API listening');

@@ -37,6 +37,7 @@ export function setUpOpenApi(app: NestFastifyApplication): OpenAPIObject {
         .addServer('/', 'the admin host serving this document (ADMIN_PORT, 8081 on a local `npm start`)')
         .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' })
         .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: "A clinic's own key" }, 'clinic-key')
+        .addCookieAuth('switchyard_portal', { type: 'apiKey', in: 'cookie', description: 'A portal session (the console); writes also need X-CSRF-Token' }, 'portal-session')
         .build(),
     ),
   );

@@ -1,52 +1,21 @@
-import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client } from 'pg';
-import { APP_CONFIG, AppConfig } from '@switchyard/config';
-import { LOGGER, Logger } from '@switchyard/observability';
-import { PersistenceModule, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
+import { PersistenceModule } from '@switchyard/persistence';
+import { NATS, natsProvider } from '@switchyard/messaging';
 import { deliveryProviders } from './delivery/delivery.providers';
 import { DispatcherLifecycle } from './delivery/dispatcher-lifecycle.service';
+import { AckFloor } from './inbound/ack-floor';
+import { FanOutEventUseCase } from './inbound/fan-out-event.usecase';
 import { InboundConsumer } from './inbound/inbound.consumer';
-import { StoreInboundEventUseCase } from './inbound/store-inbound-event.usecase';
-import { NATS, natsProvider } from '@switchyard/messaging';
 
 @Module({
   imports: [PersistenceModule.forApp('fanout')],
-  providers: [
-    natsProvider('fanout'),
-    ...deliveryProviders,
-    {
-      provide: SubscriberCache,
-      inject: [SubscriberRepository, APP_CONFIG, LOGGER],
-      useFactory: (repo: SubscriberRepository, c: AppConfig, log: Logger) =>
-        new SubscriberCache(repo, {
-          connect: () =>
-            new Client({ connectionString: c.DATABASE_URL, application_name: 'switchyard-fanout-listen', connectionTimeoutMillis: 5_000, keepAlive: true }),
-          schema: c.DATABASE_SCHEMA,
-          ttlMs: c.SUBSCRIBER_CACHE_TTL,
-          onListening: (listening, err) =>
-            listening
-              ? log.info('listening for subscriber changes; subscriber lookups are cached')
-              : log.warn({ err: { message: err?.message } }, 'not listening for subscriber changes; every lookup reads Postgres until it is back'),
-        }),
-    },
-    DispatcherLifecycle,
-    StoreInboundEventUseCase,
-    InboundConsumer,
-  ],
+  providers: [natsProvider('fanout'), AckFloor, ...deliveryProviders, DispatcherLifecycle, FanOutEventUseCase, InboundConsumer],
 })
-export class FanoutAppModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(
-    @Inject(NATS) private readonly nc: NatsConnection,
-    private readonly subscribers: SubscriberCache,
-  ) {}
-
-  async onApplicationBootstrap() {
-    await this.subscribers.start();
-  }
+export class FanoutAppModule implements OnApplicationShutdown {
+  constructor(@Inject(NATS) private readonly nc: NatsConnection) {}
 
   async onApplicationShutdown() {
-    await this.subscribers.stop();
     await this.nc.drain().catch(() => undefined);
   }
 }

@@ -54,6 +54,8 @@ const schema = z
     STREAM_MAX_AGE: duration('7d'),
     STREAM_MAX_BYTES: z.coerce.number().int().default(-1),
     STREAM_DUPLICATE_WINDOW: duration('2m'),
+    /** A message a fan-out replica took and did not acknowledge is given to another after this (a crashed replica's messages). */
+    FANOUT_ACK_WAIT: duration('15s'),
 
     DATABASE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/test'),
     DATABASE_SCHEMA: z
@@ -99,8 +101,15 @@ const schema = z
     DELIVERY_CONNECT_TIMEOUT: duration('3s'),
     DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
     DELIVERY_MAX_IN_FLIGHT_PER_SUBSCRIBER: z.coerce.number().int().min(1).max(1000).default(10),
+    /** Attempts under way at once in one fan-out process for one clinic (at most DELIVERY_CONCURRENCY). */
+    DELIVERY_MAX_IN_FLIGHT_PER_CLINIC: z.coerce.number().int().min(1).max(10_000).default(128),
+    /** Longest time the scheduler sleeps while it cannot hear due-work announcements (LISTEN down). */
     DELIVERY_POLL_INTERVAL: duration('1s'),
+    /** Longest time the scheduler sleeps with nothing due while it hears announcements (it backs off up to this). */
+    DELIVERY_IDLE_POLL_INTERVAL: duration('30s'),
     DELIVERY_LEASE: duration('60s'),
+    /** How long fan-out waits for the first attempts it makes straight from a consumed message before storing the event. */
+    DELIVERY_FAST_PATH_WAIT: duration('500ms'),
     /** Fan-out's memory of each clinic's subscribers, invalidated by NOTIFY on every change; the TTL is a safety net, 0 turns it off. */
     SUBSCRIBER_CACHE_TTL: duration('30s'),
     ALLOW_INSECURE_SUBSCRIBER_URLS: bool(false),

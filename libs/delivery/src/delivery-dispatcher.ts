@@ -1,339 +1,261 @@
 import type { Logger } from 'pino';
-import { Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
-import { DeliveryJob, DeliveryRepository, AttemptResolution } from '@switchyard/persistence';
-import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
-import { Metrics, eventTypeLabel } from '@switchyard/observability';
-import { RateLimiter } from './rate-limiter';
-import { RetryPolicy } from './retry-policy';
-import { AttemptResult, WebhookSender } from './webhook-sender';
-
-const tracer = trace.getTracer('switchyard-delivery');
-
-/** The context an attempt runs in: the trace stored with the event (the fan-out consume span), if any. */
-function storedTraceContext(traceParent: string | null | undefined): Context {
-  return traceParent ? propagation.extract(ROOT_CONTEXT, { traceparent: traceParent }) : ROOT_CONTEXT;
-}
+import type { DeliveryJob, DeliveryRepository } from '@switchyard/persistence';
+import type { Metrics } from '@switchyard/observability';
+import { AttemptReport, AttemptRunner } from './attempt-runner';
+import { FlowControl, SlotTicket } from './flow-control';
+import { WaitQueue } from './wait-queue';
 
 export interface DispatcherLimits {
   /** Attempts under way at once in this process. */
   concurrency: number;
-  /** Attempts under way at once for one subscriber (a subscriber may set its own). */
-  maxInFlightPerSubscriber: number;
-  /** How often due retries are looked for when nothing wakes the loop. */
-  pollIntervalMs: number;
-  /** How long a taken delivery stays ours; after a crash it is taken again once this runs out. */
-  leaseMs: number;
+  /** Attempts under way at once in this process for one clinic, so one clinic cannot take them all. */
+  perClinic: number;
 }
 
+/** The right to run one attempt now: an in-flight slot of its subscriber and a place in this process. */
+export interface RunPermit {
+  ticket: SlotTicket;
+  clinicId: string;
+  released: boolean;
+}
+
+/** What became of a new delivery offered for an attempt straight away. */
+export type Admission =
+  | { kind: 'started'; finished: Promise<AttemptReport> }
+  /** Left to the scheduler, due after `delayMs`; `elsewhere`: another replica holds the subscriber's slots. */
+  | { kind: 'queued'; delayMs: number; elsewhere: boolean };
+
 /**
- * Runs delivery attempts. New deliveries are handed over by fan-out already leased (`offer`); retries
- * and deliveries orphaned by a crash are found by a poller in Postgres (`FOR UPDATE SKIP LOCKED`), at
- * most a few per subscriber at a time. A slow or failing subscriber therefore holds at most its own
- * in-flight slots; its deliveries waiting in backoff are rows with a due time, holding nothing at all.
+ * Runs delivery attempts within the limits every replica shares and this process's own: an attempt starts
+ * only on an in-flight slot of its subscriber held by this process (FlowControl: at most `max_in_flight`
+ * open requests across replicas), with a rate token when the subscriber has a rate limit, and within this
+ * process's `concurrency` and per-clinic share. New deliveries are offered straight from fan-out
+ * (`admitNew`); queued ones come from the scheduler already leased (`reserve` + `runLeased`).
  */
 export class DeliveryDispatcher {
-  private readonly inFlight = new Map<string, number>();
   private total = 0;
-  private timer?: NodeJS.Timeout;
-  private reaper?: NodeJS.Timeout;
-  private stopped = true;
-  private polling = false;
-  private pollAgain = false;
+  private readonly byClinic = new Map<string, number>();
+  /** Attempts under way whose rows are stored `delivering` by this process (their leases are renewed). */
+  private readonly leased = new Set<string>();
+  private readonly running = new Set<Promise<unknown>>();
+  /** New deliveries waiting for a place in this process (it is at DELIVERY_CONCURRENCY, or their clinic at its share). */
+  private readonly places = new WaitQueue<string, true>();
+
   /**
-   * Whether due work may be waiting for a free slot: the last poll filled all the room it had, or fan-out
-   * stored deliveries it could not start (`wake`). Only then does a finished attempt trigger a poll;
-   * otherwise the interval finds retries as they fall due (a poll per finished attempt cost more Postgres
-   * round trips than the deliveries themselves).
+   * Subscribers with deliveries waiting in the queue: a new delivery to them joins the queue instead of
+   * overtaking. Set when one is queued; cleared by the scheduler once a poll finds less than it had room for.
    */
-  private backlog = true;
-  /**
-   * Subscribers with deliveries waiting in the queue (and their in-flight limit). New deliveries to them
-   * do not take the fast path, so they cannot overtake older ones; the flag drops once a poll finds less
-   * waiting than the subscriber had room for.
-   */
-  private readonly waiting = new Map<string, number>();
-  /** Attempts under way, with the delivery each holds a lease on. */
-  private readonly running = new Map<Promise<void>, string>();
-  private readonly rates = new RateLimiter();
+  readonly waiting = new Set<string>();
+  private onCapacity: () => void = () => undefined;
+  private onRetry: (delayMs: number) => void = () => undefined;
 
   constructor(
+    private readonly flow: FlowControl,
+    private readonly runner: AttemptRunner,
     private readonly repo: DeliveryRepository,
-    private readonly sender: WebhookSender,
-    private readonly policy: RetryPolicy,
     private readonly limits: DispatcherLimits,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly hooks: { onGone?: (job: DeliveryJob) => Promise<void> } = {},
   ) {}
 
-  start(): void {
-    this.stopped = false;
-    this.schedulePoll(0);
-    // Three times per lease: renew the leases of attempts under way (an attempt may outlast one lease),
-    // then free the leases of workers that stopped renewing (crashed).
-    this.reaper = setInterval(() => {
-      this.repo
-        .renewLeases([...this.running.values()], this.limits.leaseMs)
-        .then(() => this.repo.releaseExpiredLeases())
-        .then(
-          (n) => n > 0 && this.log.warn({ released: n }, 'deliveries whose lease ran out are due again'),
-          (err) => this.log.error({ err }, 'renewing or releasing leases failed'),
-        );
-      this.repo.countDue().then((n) => this.metrics.deliveriesDue.set(n), () => undefined);
-    }, Math.max(100, Math.floor(this.limits.leaseMs / 3)));
-    this.reaper.unref();
+  /** Called whenever an attempt ends and its room could take queued work (the scheduler's wake-up). */
+  whenCapacityFrees(listener: () => void): void {
+    this.onCapacity = listener;
   }
 
-  /** Stops taking work and waits for attempts under way (up to `graceMs`). */
-  async stop(graceMs = 10_000): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    clearInterval(this.reaper);
-    await Promise.race([Promise.allSettled([...this.running.keys()]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+  /** Called with the delay of every retry this process schedules (so the scheduler looks by then). */
+  whenRetryScheduled(listener: (delayMs: number) => void): void {
+    this.onRetry = listener;
+  }
+
+  /** Places free in this process for the clinic (the smaller of its share and the process's). */
+  room(clinicId: string): number {
+    return Math.max(0, Math.min(this.limits.concurrency - this.total, this.limits.perClinic - (this.byClinic.get(clinicId) ?? 0)));
+  }
+
+  /** Places free in this process, whatever the clinic. */
+  get free(): number {
+    return Math.max(0, this.limits.concurrency - this.total);
   }
 
   /**
-   * Reserves a slot for a new delivery to this subscriber if it may start right away in this process.
-   * The slot is taken now, before the delivery is stored, so concurrent fan-outs cannot all see the same
-   * free slot; hand it over with `offer(jobs, true)` or give it back with `release`. No slot is given
-   * while the poller is leasing: it sized its lease on the slots free when it started, and a slot taken
-   * meanwhile would let the two together exceed the subscriber's `max_in_flight`.
+   * Starts the first attempt of new deliveries as soon as a slot, a place and a token allow, waiting for
+   * them (first come, first served) until `deadline` (performance.now() clock); what cannot start by then
+   * is queued, and so is every delivery to a subscriber with queued work. The slots a batch needs beyond
+   * those held idle are asked for in one statement for everything offered in the same turn.
    */
-  reserve(subscriberId: string, subscriberLimit: number | null): boolean {
-    if (this.polling || this.waiting.has(subscriberId)) return false;
-    const room = this.total < this.limits.concurrency && (this.inFlight.get(subscriberId) ?? 0) < (subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
-    if (room) this.occupy(subscriberId);
-    return room;
+  async admitNew(jobs: DeliveryJob[], deadline: number): Promise<Admission[]> {
+    const out: Admission[] = jobs.map(() => ({ kind: 'queued', delayMs: 0, elsewhere: false }));
+    const wanted = new Map<string, number>();
+    for (const job of jobs) if (!this.waiting.has(job.subscriber.id)) wanted.set(job.subscriber.id, (wanted.get(job.subscriber.id) ?? 0) + 1);
+    await Promise.all([...wanted].map(([sid, n]) => this.flow.acquire(sid, n - this.flow.idle(sid))));
+
+    const permitted = new Map<string, Array<{ i: number; permit: RunPermit }>>();
+    await Promise.all(
+      jobs.map(async (job, i) => {
+        const sid = job.subscriber.id;
+        if (!this.waiting.has(sid)) await this.admitOne(job, i, deadline, out, permitted);
+      }),
+    );
+    await Promise.all(
+      [...permitted].map(async ([sid, list]) => {
+        const rate = jobs[list[0]!.i]!.subscriber.rateLimitPerSecond;
+        const granted = rate ? await this.tokensFor(sid, list.length, rate, list, out) : list.length;
+        for (const { i, permit } of list.slice(0, granted)) out[i] = { kind: 'started', finished: this.start(jobs[i]!, permit) };
+      }),
+    );
+    return out;
   }
 
-  /** Gives back a slot taken by `reserve` that no delivery used. */
-  release(subscriberId: string): void {
-    this.freeSubscriberSlot(subscriberId);
-    this.total--;
-  }
-
-  /** The subscriber's side of a slot: free once its HTTP exchange is over, even before the attempt is recorded. */
-  private freeSubscriberSlot(subscriberId: string): void {
-    const n = (this.inFlight.get(subscriberId) ?? 1) - 1;
-    if (n <= 0) this.inFlight.delete(subscriberId);
-    else this.inFlight.set(subscriberId, n);
-  }
-
-  /** Starts attempts for deliveries this process already holds a lease on (`reserved`: their slots are taken). */
-  offer(jobs: DeliveryJob[], reserved = false): void {
-    for (const job of jobs) {
-      if (!reserved) this.occupy(job.subscriber.id);
-      this.run(job);
-    }
-  }
-
-  /** Notes that deliveries to this subscriber wait in the queue (fan-out stored them `pending`). */
-  noteWaiting(subscriberId: string, subscriberLimit: number | null): void {
-    this.waiting.set(subscriberId, subscriberLimit ?? this.limits.maxInFlightPerSubscriber);
-  }
-
-  /** Asks the poller to look for due work now (e.g. after a replay). */
-  wake(): void {
-    this.backlog = true;
-    if (this.polling) this.pollAgain = true;
-    else this.schedulePoll(0);
-  }
-
-  private schedulePoll(delayMs: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    // Timers inherit the async context they are created in: the poller belongs to no request's trace.
-    this.timer = context.with(ROOT_CONTEXT, () => setTimeout(() => void this.poll(), delayMs));
-    this.timer.unref();
-  }
-
-  private async poll(): Promise<void> {
-    if (this.polling) {
-      this.pollAgain = true;
-      return;
-    }
-    this.polling = true;
-    let took = 0;
-    try {
-      const room = this.limits.concurrency - this.total;
-      if (room > 0) {
-        const inFlightBefore = new Map(this.inFlight);
-        const jobs = await this.repo.leaseDue(room, this.limits.maxInFlightPerSubscriber, inFlightBefore, this.limits.leaseMs);
-        took = jobs.length;
-        this.backlog = took >= room;
-        if (!this.backlog) this.forgetDrained(jobs, inFlightBefore);
-        this.offer(jobs);
-      } else {
-        this.backlog = true;
-      }
-    } catch (err) {
-      this.log.error({ err }, 'looking for due deliveries failed');
-    } finally {
-      this.polling = false;
-    }
-    // Asked again meanwhile, or a full batch (more may be due): look again soon; otherwise wait for the interval.
-    const again = this.pollAgain || (took > 0 && this.backlog);
-    this.pollAgain = false;
-    this.schedulePoll(again ? 10 : this.limits.pollIntervalMs);
-  }
-
-  /** After a poll that was not cut short by the global limit: subscribers that got less than their room have nothing left waiting. */
-  private forgetDrained(jobs: DeliveryJob[], inFlightBefore: Map<string, number>): void {
-    const got = new Map<string, number>();
-    for (const j of jobs) got.set(j.subscriber.id, (got.get(j.subscriber.id) ?? 0) + 1);
-    for (const [id, limit] of this.waiting) {
-      if ((got.get(id) ?? 0) < limit - (inFlightBefore.get(id) ?? 0)) this.waiting.delete(id);
-    }
-  }
-
-  private occupy(subscriberId: string): void {
-    this.inFlight.set(subscriberId, (this.inFlight.get(subscriberId) ?? 0) + 1);
-    this.total++;
-  }
-
-  /** Runs one attempt in a slot already occupied for its subscriber, and frees the slot after. */
-  private run(job: DeliveryJob): void {
+  private async admitOne(
+    job: DeliveryJob,
+    i: number,
+    deadline: number,
+    out: Admission[],
+    permitted: Map<string, Array<{ i: number; permit: RunPermit }>>,
+  ): Promise<void> {
     const sid = job.subscriber.id;
-    const waitMs = this.rates.take(sid, job.subscriber.rateLimitPerSecond);
-    if (waitMs > 0) {
-      this.release(sid);
-      // Throttled, not failed: back in the queue without spending an attempt.
-      this.log.debug({ delivery_id: job.deliveryId, subscriber_id: sid, retry_in_ms: waitMs }, 'delivery throttled by the subscriber rate limit');
-      this.repo.defer(job.deliveryId, waitMs).catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'deferring a throttled delivery failed'));
+    const ticket = await this.flow.waitFor(sid, deadline);
+    if (!ticket) {
+      // No slot of it here: another replica holds them all (announce the work to it), or this
+      // process's are busy past the deadline (the subscriber is behind: queue behind it from now on).
+      const elsewhere = this.flow.holds(sid) === 0;
+      out[i] = { kind: 'queued', delayMs: 0, elsewhere };
+      if (!elsewhere) this.waiting.add(sid);
       return;
     }
-    this.metrics.deliveriesInFlight.inc();
-    // The subscriber's slot is freed as soon as its answer is in (max_in_flight counts requests to the
-    // subscriber); the process-wide slot only once the attempt is recorded, which bounds the work queued
-    // behind Postgres.
-    let subscriberSlotHeld = true;
-    const onAnswered = () => {
-      if (!subscriberSlotHeld) return;
-      subscriberSlotHeld = false;
-      this.freeSubscriberSlot(sid);
-      this.metrics.deliveriesInFlight.dec();
-      this.pollIfBacklog();
-    };
-    const p = this.attempt(job, onAnswered)
-      .catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'delivery attempt failed unexpectedly'))
-      .finally(() => {
-        onAnswered();
-        this.total--;
-        this.running.delete(p);
-        this.pollIfBacklog();
-      });
-    this.running.set(p, job.deliveryId);
+    if (!(await this.place(job.event.clinicId, deadline))) {
+      this.flow.give(ticket);
+      return;
+    }
+    const list = permitted.get(sid) ?? [];
+    list.push({ i, permit: { ticket, clinicId: job.event.clinicId, released: false } });
+    permitted.set(sid, list);
   }
 
-  private pollIfBacklog(): void {
-    if (!this.backlog) return;
-    this.pollAgain = true;
-    if (!this.polling) this.schedulePoll(0);
+  /** Takes a place in this process for an attempt of the clinic, waiting for one until `deadline`. */
+  private async place(clinicId: string, deadline: number): Promise<boolean> {
+    if (this.room(clinicId) > 0) {
+      this.occupyPlace(clinicId);
+      return true;
+    }
+    return (await this.places.wait(clinicId, deadline)) === true;
+  }
+
+  private occupyPlace(clinicId: string): void {
+    this.total++;
+    this.byClinic.set(clinicId, (this.byClinic.get(clinicId) ?? 0) + 1);
+  }
+
+  /** Frees a place; hands it straight to the longest-waiting attempt whose clinic has room. */
+  private freePlace(clinicId: string): void {
+    this.total--;
+    const n = (this.byClinic.get(clinicId) ?? 1) - 1;
+    if (n <= 0) this.byClinic.delete(clinicId);
+    else this.byClinic.set(clinicId, n);
+    let handed: string | undefined;
+    if (this.places.serve(true, (c) => this.room(c) > 0 && ((handed = c), true))) this.occupyPlace(handed!);
+  }
+
+  /** Takes rate tokens for the permitted deliveries of one subscriber; the ones without a token are queued for when one will be there. */
+  private async tokensFor(sid: string, n: number, rate: number, list: Array<{ i: number; permit: RunPermit }>, out: Admission[]): Promise<number> {
+    let granted = 0;
+    let next = { nextInMs: 1000 / rate, intervalMs: 1000 / rate };
+    try {
+      const t = await this.flow.tokens(sid, n, rate);
+      granted = t.granted;
+      next = t.grant;
+    } catch (err) {
+      this.log.error({ err, subscriber_id: sid }, 'taking rate tokens failed; the deliveries are queued');
+    }
+    list.slice(granted).forEach(({ i, permit }, j) => {
+      this.release(permit);
+      out[i] = { kind: 'queued', delayMs: Math.ceil(next.nextInMs + j * next.intervalMs), elsewhere: false };
+    });
+    return granted;
+  }
+
+  /** Permits for up to `n` attempts of a subscriber, on the idle slots this process holds for it. */
+  reserve(subscriberId: string, clinicId: string, n: number): RunPermit[] {
+    const permits: RunPermit[] = [];
+    for (let k = 0; k < n; k++) {
+      const permit = this.reserveOne(subscriberId, clinicId);
+      if (!permit) break;
+      permits.push(permit);
+    }
+    return permits;
+  }
+
+  private reserveOne(subscriberId: string, clinicId: string): RunPermit | null {
+    if (this.room(clinicId) <= 0) return null;
+    const ticket = this.flow.take(subscriberId);
+    if (!ticket) return null;
+    this.occupyPlace(clinicId);
+    return { ticket, clinicId, released: false };
+  }
+
+  /** Gives a permit back: its subscriber's slot and its place in this process, each to whoever waits for it first. */
+  release(permit: RunPermit): void {
+    if (permit.released) return;
+    permit.released = true;
+    this.flow.give(permit.ticket);
+    this.freePlace(permit.clinicId);
+    this.onCapacity();
+  }
+
+  /** Runs the attempt of a delivery leased by the scheduler, on its permit, and records it. */
+  runLeased(job: DeliveryJob, permit: RunPermit): void {
+    this.recordWhenDone(job, this.start(job, permit));
   }
 
   /**
-   * One attempt, as a span in the event's own trace (parent: the stored traceparent), so a retry an hour
-   * later still joins the trace of the ingress request. When tracing is on, the undici instrumentation adds
-   * the `traceparent` of its CLIENT span to the request (it appends: sending ours as well would duplicate
-   * the header); when it is off, the stored traceparent is passed through unchanged.
+   * Records an attempt once it is over, for a delivery stored `delivering` (leased, or stored while its
+   * first attempt was still under way); renews its lease meanwhile.
    */
-  private attempt(job: DeliveryJob, onAnswered: () => void): Promise<void> {
-    const attempt = job.attemptCount + 1;
-    return context.with(storedTraceContext(job.event.traceParent), () =>
-      tracer.startActiveSpan(
-        'delivery attempt',
-        {
-          kind: SpanKind.INTERNAL,
-          attributes: {
-            'switchyard.delivery_id': job.deliveryId,
-            'switchyard.event_id': job.event.id,
-            'switchyard.clinic_id': job.event.clinicId,
-            'switchyard.subscriber_id': job.subscriber.id,
-            'switchyard.attempt': attempt,
-          },
-        },
-        async (span) => {
-          try {
-            const propagated: Record<string, string> = {};
-            propagation.inject(context.active(), propagated);
-            const extra: Record<string, string> =
-              propagated.traceparent || !job.event.traceParent ? {} : { traceparent: job.event.traceParent };
-            const outcome = await this.attemptIn(job, attempt, extra, onAnswered);
-            span.setAttribute('switchyard.outcome', outcome);
-            if (outcome !== 'success') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
-          } finally {
-            span.end();
-          }
-        },
-      ),
-    );
+  recordWhenDone(job: DeliveryJob, finished: Promise<AttemptReport>): void {
+    this.leased.add(job.deliveryId);
+    const p = finished
+      .then((report) => this.record(job, report))
+      .catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'recording an attempt failed; the delivery is retried when its lease runs out'))
+      .finally(() => {
+        this.leased.delete(job.deliveryId);
+        this.running.delete(p);
+      });
+    this.running.add(p);
   }
 
-  private async attemptIn(job: DeliveryJob, attempt: number, extra: Record<string, string>, onAnswered: () => void): Promise<string> {
-    const eventType = eventTypeLabel(job.event.eventName, KNOWN_EVENT_NAMES);
-    const result = await this.sender.send(job, extra);
-    onAnswered();
-    const resolution = this.resolve(result, attempt);
+  /** Writes an attempt down and, for a 410 Gone, disables its subscriber (its waiting deliveries are parked). */
+  async record(job: DeliveryJob, report: AttemptReport): Promise<void> {
+    await this.repo.recordAttempt({ ...report.attempt, clinicId: job.event.clinicId, resolution: report.resolution });
+    if (report.resolution.kind === 'retry') this.onRetry(report.resolution.delayMs);
+    if (report.resolution.kind === 'parked') await this.disableGone(job);
+  }
 
-    await this.repo.recordAttempt(
-      {
-        deliveryId: job.deliveryId,
-        attempt,
-        outcome: result.outcome,
-        statusCode: result.statusCode,
-        durationMs: result.durationMs,
-        error: result.error,
-        responseExcerpt: result.responseExcerpt,
-        startedAt: result.startedAt,
-      },
-      resolution,
-    );
-
-    this.metrics.deliveryAttempts.inc({
-      outcome: result.outcome,
-      attempt: String(Math.min(attempt, 10)),
-      ...this.metrics.clinicLabels(job.event.clinicId),
-    });
-    this.metrics.attemptDuration.observe({ outcome: result.outcome }, result.durationMs / 1000);
-    const fields = {
-      clinic_id: job.event.clinicId,
-      event_id: job.event.id,
-      delivery_id: job.deliveryId,
-      subscriber_id: job.subscriber.id,
-      attempt,
-      outcome: result.outcome,
-      status_code: result.statusCode,
-      duration_ms: result.durationMs,
-    };
-    switch (resolution.kind) {
-      case 'succeeded':
-        this.metrics.endToEndDuration.observe({ event_type: eventType }, (Date.now() - job.event.receivedAt.getTime()) / 1000);
-        this.log.debug(fields, 'delivered');
-        break;
-      case 'retry':
-        this.metrics.retriesScheduled.inc({ attempt: String(Math.min(attempt, 10)) });
-        this.log.info({ ...fields, error: result.error, retry_in_ms: resolution.delayMs }, 'attempt failed, retry scheduled');
-        break;
-      case 'dead':
-        this.metrics.deadLetters.inc({ event_type: eventType });
-        this.log.warn(
-          { ...fields, error: result.error },
-          result.outcome === 'unrenderable' ? 'delivery dead-lettered: its payload cannot be sent in this format' : 'delivery dead-lettered after its last attempt',
-        );
-        break;
-      case 'parked':
-        this.log.warn({ ...fields, reason: resolution.reason }, 'delivery parked');
-        if (this.hooks.onGone) await this.hooks.onGone(job);
-        break;
+  /** A subscriber that answered 410 Gone is disabled, its waiting deliveries parked until it is enabled again. */
+  async disableGone(job: DeliveryJob): Promise<void> {
+    if (await this.repo.disableSubscriber(job.subscriber.clinicId, job.subscriber.id, 'answered 410 Gone')) {
+      this.metrics.subscribersDisabled.inc({ reason: 'gone' });
     }
-    return result.outcome;
   }
 
-  private resolve(result: AttemptResult, attempt: number): AttemptResolution {
-    if (result.outcome === 'success') return { kind: 'succeeded' };
-    if (result.outcome === 'unrenderable') return { kind: 'dead' };
-    if (result.statusCode === 410 && this.hooks.onGone) return { kind: 'parked', reason: 'subscriber answered 410 Gone' };
-    const delay = this.policy.delayAfter(attempt, result.retryAfterMs);
-    return delay === null ? { kind: 'dead' } : { kind: 'retry', delayMs: delay };
+  /** Deliveries this process is attempting whose stored leases must be kept alive. */
+  leasedDeliveries(): string[] {
+    return [...this.leased];
+  }
+
+  /** Waits for attempts under way (up to `graceMs`). */
+  async drain(graceMs: number): Promise<void> {
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+  }
+
+  private start(job: DeliveryJob, permit: RunPermit): Promise<AttemptReport> {
+    this.metrics.deliveriesInFlight.inc();
+    const finished = this.runner.run(job, permit.ticket.signal, () => {
+      this.metrics.deliveriesInFlight.dec();
+      this.release(permit);
+    });
+    const tracked = finished.catch(() => undefined).finally(() => this.running.delete(tracked));
+    this.running.add(tracked);
+    return finished;
   }
 }

@@ -59,7 +59,8 @@ export class WebhookSender {
 
   constructor(private readonly options: SenderOptions) {}
 
-  async send(job: DeliveryJob, extraHeaders: Record<string, string> = {}): Promise<AttemptResult> {
+  /** `cancel` aborts the attempt early (this process lost the right to have it open); it then fails as a network error. */
+  async send(job: DeliveryJob, extraHeaders: Record<string, string> = {}, cancel?: AbortSignal): Promise<AttemptResult> {
     const { event, subscriber } = job;
     const startedAt = new Date();
     let rendered: ReturnType<typeof renderForSubscriber>;
@@ -85,7 +86,8 @@ export class WebhookSender {
     const timeoutMs = subscriber.timeoutMs ?? this.options.defaultTimeoutMs;
     const t0 = performance.now();
     const elapsed = () => Math.round(performance.now() - t0);
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
     try {
       const url = new URL(subscriber.url);
       const res = await this.options.dispatcher.request({
@@ -115,7 +117,10 @@ export class WebhookSender {
         startedAt,
       };
     } catch (err) {
-      return { ...this.classify(err, signal, timeoutMs), statusCode: null, durationMs: elapsed(), responseExcerpt: null, startedAt };
+      const failure = cancel?.aborted
+        ? { outcome: 'network_error' as const, error: 'aborted: this process lost its in-flight slot for the subscriber' }
+        : this.classify(err, signal, timeoutMs);
+      return { ...failure, statusCode: null, durationMs: elapsed(), responseExcerpt: null, startedAt };
     }
   }
 

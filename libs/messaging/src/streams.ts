@@ -10,12 +10,26 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { Subjects } from '@switchyard/contracts';
+import type { AppConfig } from '@switchyard/config';
 
 export interface StreamSettings {
   replicas: number;
   maxAgeMs: number;
   maxBytes: number;
   duplicateWindowMs: number;
+  /** How long a message taken by a fan-out replica stays its own before JetStream gives it to another (after a crash). */
+  ackWaitMs?: number;
+}
+
+/** The stream and consumer settings the configuration asks for. */
+export function streamSettingsFrom(c: AppConfig): StreamSettings {
+  return {
+    replicas: c.STREAM_REPLICAS,
+    maxAgeMs: c.STREAM_MAX_AGE,
+    maxBytes: c.STREAM_MAX_BYTES,
+    duplicateWindowMs: c.STREAM_DUPLICATE_WINDOW,
+    ackWaitMs: c.FANOUT_ACK_WAIT,
+  };
 }
 
 /**
@@ -42,7 +56,7 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
     durable_name: subjects.fanoutConsumer,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(30_000),
+    ack_wait: nanos(settings.ackWaitMs ?? 15_000),
     max_ack_pending: 2_000,
     filter_subject: subjects.inboundWildcard,
   };

@@ -127,8 +127,8 @@ export class Metrics {
   });
   readonly deliveriesCreated = new Counter({
     name: MetricNames.deliveriesCreated,
-    help: 'Deliveries created (one per matching subscriber and event).',
-    labelNames: ['event_type'] as const,
+    help: 'Deliveries created (one per matching subscriber and event), by how their first attempt goes: direct (straight from the consumed message), queued (through the scheduler: ordered, throttled, busy or a redelivered message) or parked (subscriber disabled).',
+    labelNames: ['event_type', 'first_attempt'] as const,
     registers: [this.registry],
   });
   readonly deliveryAttempts = new Counter({

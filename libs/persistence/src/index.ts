@@ -1,5 +1,6 @@
 export * from './data-source';
 export * from './raw-query';
+export * from './pg-listener';
 export * from './entities';
 export * from './migrations';
 export * from './repositories';

@@ -3,8 +3,15 @@ import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { createDataSource } from './data-source';
-import { ApiKeyRepository, ClinicRepository, DeliveryRepository, SubscriberRepository } from './repositories';
-import { DeliveryQueryRepository } from './repositories/delivery-query.repository';
+import {
+  ApiKeyRepository,
+  ClinicRepository,
+  DeliveryFlowRepository,
+  DeliveryQueryRepository,
+  DeliveryRepository,
+  PortalSessionRepository,
+  SubscriberRepository,
+} from './repositories';
 
 /** The data source of the app (initialised at start, closed at shutdown) and the repositories on it. */
 @Global()
@@ -23,7 +30,7 @@ export class PersistenceModule implements OnApplicationShutdown {
   }
 
   static forApp(appName: string): DynamicModule {
-    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, SubscriberRepository, DeliveryQueryRepository];
+    const repositories = [ApiKeyRepository, ClinicRepository, DeliveryRepository, DeliveryFlowRepository, SubscriberRepository, DeliveryQueryRepository, PortalSessionRepository];
     return {
       module: PersistenceModule,
       providers: [

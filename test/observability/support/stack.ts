@@ -81,7 +81,7 @@ export interface Stack {
 export async function startStack(name: string, overrides: Record<string, string> = {}): Promise<Stack> {
   const { loadConfig } = require('@switchyard/config') as typeof import('@switchyard/config');
   const { runMigrations, createDataSource } = require('@switchyard/persistence') as typeof import('@switchyard/persistence');
-  const { ensureStreams, deleteStreams, connectNats } = require('@switchyard/messaging') as typeof import('@switchyard/messaging');
+  const { ensureStreams, streamSettingsFrom, deleteStreams, connectNats } = require('@switchyard/messaging') as typeof import('@switchyard/messaging');
   const { subjectsFor } = require('@switchyard/contracts') as typeof import('@switchyard/contracts');
   const { hashApiKey, generateApiKey, keyHint } = require('@switchyard/tenancy') as typeof import('@switchyard/tenancy');
   const { generateSigningSecret } = require('@switchyard/delivery') as typeof import('@switchyard/delivery');
@@ -116,12 +116,7 @@ export async function startStack(name: string, overrides: Record<string, string>
   const subjects = subjectsFor(config.NATS_PREFIX);
   const nc = await connectNats(config.NATS_URL, `test-${name}`);
   await deleteStreams(nc, subjects);
-  await ensureStreams(nc, subjects, {
-    replicas: 1,
-    maxAgeMs: config.STREAM_MAX_AGE,
-    maxBytes: config.STREAM_MAX_BYTES,
-    duplicateWindowMs: config.STREAM_DUPLICATE_WINDOW,
-  });
+  await ensureStreams(nc, subjects, streamSettingsFrom(config));
 
   const { startDedupe } = require('../../../apps/dedupe/src/main') as typeof import('../../../apps/dedupe/src/main');
   const { startIngress } = require('../../../apps/ingress/src/main') as typeof import('../../../apps/ingress/src/main');

@@ -9,6 +9,7 @@ export class TcpProxy {
   private server!: Server;
   private readonly sockets = new Set<Socket>();
   private plugged = true;
+  private paused = false;
   connections = 0;
 
   constructor(
@@ -36,6 +37,10 @@ export class TcpProxy {
       upstream.on('error', close).on('close', close);
       client.pipe(upstream);
       upstream.pipe(client);
+      if (this.paused) {
+        client.pause();
+        upstream.pause();
+      }
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
     return this;
@@ -53,6 +58,17 @@ export class TcpProxy {
 
   plug(): void {
     this.plugged = true;
+  }
+
+  /** Holds every byte in both directions (connections stay open, nothing gets through) until `resume()`. */
+  pause(): void {
+    this.paused = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const s of this.sockets) s.resume();
   }
 
   async stop(): Promise<void> {

@@ -5,10 +5,15 @@ import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { ClinicAuthenticator } from '@switchyard/tenancy';
 import { ApiError } from '@switchyard/web';
+import { PortalSessionService } from '../portal/portal-session.service';
+import { portalCookieOf } from '../portal/portal-cookie';
 import { Principal } from './principal';
 
 const CLINIC_KEYS_ALLOWED = 'switchyard:clinic-keys-allowed';
-/** Marks a controller whose routes a clinic may call with its own X-API-Key (the /api/external/* routes). */
+/**
+ * Marks a controller whose routes a clinic may call with its own X-API-Key or through a portal session
+ * (the console's cookie) — the /api/external/* routes.
+ */
 export const ClinicKeysAllowed = () => SetMetadata(CLINIC_KEYS_ALLOWED, true);
 
 /** The authenticated principal of the request. */
@@ -18,9 +23,13 @@ export const CurrentPrincipal = createParamDecorator(
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
+/** Methods that change nothing: no CSRF check. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
  * `Authorization: Bearer $ADMIN_TOKEN` → operator (compared in constant time); on routes marked
- * ClinicKeysAllowed, `X-API-Key` → that clinic. Everything else: the same 401.
+ * ClinicKeysAllowed, `X-API-Key` → that clinic, or else the portal session cookie → that clinic, where a
+ * write must also carry the session's `X-CSRF-Token` (403 otherwise). Everything else: the same 401.
  */
 @Injectable()
 export class AdminAuthGuard implements CanActivate {
@@ -29,6 +38,7 @@ export class AdminAuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly clinics: ClinicAuthenticator,
+    private readonly portal: PortalSessionService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.adminDigest = digest(config.ADMIN_TOKEN);
@@ -49,6 +59,18 @@ export class AdminAuthGuard implements CanActivate {
       const clinic = await this.clinics.authenticate(req.headers['x-api-key']);
       if (clinic) {
         req.principal = { kind: 'clinic', clinicId: clinic.clinicId };
+        return true;
+      }
+      throw ApiError.unauthorized();
+    }
+    const sessionToken = allowClinic ? portalCookieOf(req) : undefined;
+    if (sessionToken !== undefined) {
+      const session = await this.portal.authenticate(sessionToken);
+      if (session) {
+        if (!SAFE_METHODS.has(req.method) && !this.portal.csrfMatches(req.headers['x-csrf-token'], sessionToken)) {
+          throw new ApiError(403, 'csrf_failed', 'a write through a portal session needs its X-CSRF-Token header');
+        }
+        req.principal = { kind: 'clinic', clinicId: session.clinicId, portalSessionId: session.id };
         return true;
       }
     }

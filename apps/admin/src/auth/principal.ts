@@ -1,5 +1,8 @@
-/** Who is calling: the platform operator (admin token) or one clinic (its own API key). */
-export type Principal = { kind: 'operator' } | { kind: 'clinic'; clinicId: string };
+/**
+ * Who is calling: the platform operator (admin token) or one clinic — by its own API key (`keyId`, for the
+ * audit trail) or through a portal session an operator opened for it (`portalSessionId`).
+ */
+export type Principal = { kind: 'operator' } | { kind: 'clinic'; clinicId: string; keyId?: string; portalSessionId?: string };
 
 /**
  * The clinic a principal may act for: an operator may name any clinic, a clinic only itself. Another

@@ -1,6 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { DELIVERY_STATUSES, DeliveryQueryRepository, InvalidCursorError } from '@switchyard/persistence';
+import { APP_CONFIG, AppConfig } from '@switchyard/config';
+import { DELIVERY_STATUSES, DeliveryQueryRepository, DeliveryRepository, InvalidCursorError } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
 import { ApiErrors } from '../api-errors.dto';
 import { AdminAuthGuard } from '../auth/admin-auth.guard';
@@ -14,7 +15,11 @@ import { DeliveryPageDto, DeliveryWithAttemptsDto, ReplayDto, ReplayedDto, listQ
 @UseGuards(AdminAuthGuard)
 @Controller('admin')
 export class DeliveriesController {
-  constructor(private readonly deliveries: DeliveryQueryRepository) {}
+  constructor(
+    private readonly deliveries: DeliveryQueryRepository,
+    private readonly state: DeliveryRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   private async page(query: Record<string, string>, forceStatus?: 'dead') {
     const q = parse(listQuery, query, 'query');
@@ -65,20 +70,23 @@ export class DeliveriesController {
     return this.page(query, 'dead');
   }
 
-  /** Replayed deliveries are due at once; fan-out's scheduler picks them up within its poll interval. */
+  /** Replayed deliveries are due at once, announced to fan-out's schedulers, and sent in arrival order. */
   @Post('dead-letters/replay')
   @HttpCode(200)
   @ApiOperation({ summary: 'Replay dead letters', description: 'By ids, or by clinic / subscriber and time range; due at once, same webhook-id.' })
   @ApiOkResponse({ type: ReplayedDto })
   async replay(@Body() body: ReplayDto) {
     const b = parse(replayBody, body);
-    const queued = await this.deliveries.replay({
-      clinicId: b.clinic_id ?? null,
-      ids: b.ids,
-      subscriberId: b.webhook_id,
-      since: b.since ? new Date(b.since) : undefined,
-      until: b.until ? new Date(b.until) : undefined,
-    });
+    const queued = await this.state.replay(
+      {
+        clinicId: b.clinic_id ?? null,
+        ids: b.ids,
+        subscriberId: b.webhook_id,
+        since: b.since ? new Date(b.since) : undefined,
+        until: b.until ? new Date(b.until) : undefined,
+      },
+      this.config.DATABASE_SCHEMA,
+    );
     return { queued };
   }
 }

@@ -5,8 +5,9 @@ import { SubscriberRepository } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
 import { ApiErrors } from '../api-errors.dto';
 import { AdminAuthGuard, ClinicKeysAllowed, CurrentPrincipal } from '../auth/admin-auth.guard';
-import { Principal, clinicScope } from '../auth/principal';
-import { parse, pathId, uuid } from '../validation';
+import { findWebhook, requireClinic } from '../auth/clinic-scope';
+import { Principal } from '../auth/principal';
+import { parse, uuid } from '../validation';
 import { SubscriberRegistrationService, toWebhookView } from './subscriber-registration.service';
 import {
   CreateSubscriberDto,
@@ -42,25 +43,12 @@ export class ExternalWebhookController {
     private readonly subscribers: SubscriberRepository,
   ) {}
 
-  /** The clinic a request may touch; another clinic's ids are "not found". */
   private scope(principal: Principal, clinicId: string | undefined, what: string): string {
-    const scoped = clinicScope(principal, clinicId);
-    if (scoped === null) throw ApiError.notFound(what);
-    if (scoped === undefined) throw ApiError.badRequest('clinic_id: is required');
-    return scoped;
+    return requireClinic(principal, clinicId, what);
   }
 
-  /** Finds a subscriber by id within what the principal may see. */
-  private async find(principal: Principal, id: string) {
-    pathId(id, 'webhook');
-    if (principal.kind === 'clinic') {
-      const s = await this.subscribers.get(principal.clinicId, id);
-      if (!s) throw ApiError.notFound('webhook');
-      return s;
-    }
-    const s = await this.subscribers.getAnyClinic(id);
-    if (!s) throw ApiError.notFound('webhook');
-    return s;
+  private find(principal: Principal, id: string) {
+    return findWebhook(this.subscribers, principal, id);
   }
 
   @Post()
@@ -113,7 +101,7 @@ export class ExternalWebhookController {
   @ApiErrors(404)
   async remove(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     const existing = await this.find(principal, id);
-    await this.subscribers.remove(existing.clinicId, existing.id);
+    await this.registration.remove(existing);
     return { success: true, data: { webhook_id: existing.id }, message: 'Webhook deleted successfully' };
   }
 

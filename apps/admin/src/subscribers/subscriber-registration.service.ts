@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { generateSigningSecret } from '@switchyard/delivery';
-import { ClinicRepository, DeliveryQueryRepository, DeliveryRepository, SubscriberEntity, SubscriberPatch, SubscriberRepository } from '@switchyard/persistence';
+import { ClinicRepository, DeliveryRepository, SubscriberEntity, SubscriberPatch, SubscriberRepository } from '@switchyard/persistence';
 import { UrlPolicy, checkSubscriberHostResolves, validateSubscriberUrl } from '@switchyard/url-safety';
 import { ApiError } from '@switchyard/web';
 import { z } from 'zod';
@@ -31,14 +31,15 @@ export function toWebhookView(s: SubscriberEntity) {
 @Injectable()
 export class SubscriberRegistrationService {
   private readonly policy: UrlPolicy;
+  private readonly schema: string;
 
   constructor(
     private readonly subscribers: SubscriberRepository,
     private readonly clinics: ClinicRepository,
     private readonly deliveries: DeliveryRepository,
-    private readonly deliveryQueries: DeliveryQueryRepository,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
+    this.schema = config.DATABASE_SCHEMA;
     this.policy = {
       allowInsecure: config.ALLOW_INSECURE_SUBSCRIBER_URLS,
       allowedCidrs: config.SUBSCRIBER_ALLOWED_CIDRS.split(',').map((s) => s.trim()).filter(Boolean),
@@ -85,14 +86,17 @@ export class SubscriberRegistrationService {
     if (input.ordered !== undefined) patch.ordered = input.ordered;
     if (input.max_in_flight !== undefined) patch.maxInFlight = input.max_in_flight;
     if (input.rate_limit_per_second !== undefined) patch.rateLimitPerSecond = input.rate_limit_per_second;
-    if (input.enabled !== undefined) {
-      patch.enabled = input.enabled;
-      patch.disabledReason = input.enabled ? null : 'disabled by an administrator';
-    }
-    const updated = await this.subscribers.update(clinicId, id, patch);
+    let updated = await this.subscribers.update(clinicId, id, patch);
+    // Enabling or disabling also moves the subscriber's waiting deliveries: one statement of the delivery owner.
+    if (updated && input.enabled === false) await this.deliveries.disableSubscriber(clinicId, id, 'disabled by an administrator');
+    if (updated && input.enabled === true && !existing.enabled) await this.deliveries.enableSubscriber(clinicId, id, this.schema);
+    if (updated && input.enabled !== undefined) updated = await this.subscribers.get(clinicId, id);
     if (!updated) throw ApiError.notFound('webhook'); // deleted since the caller found it
-    if (input.enabled === false) await this.deliveries.parkWaiting(id);
-    if (input.enabled === true && !existing.enabled) await this.deliveryQueries.unpark(clinicId, id);
     return updated;
+  }
+
+  /** Deletes a subscriber the caller has already found; its waiting deliveries are cancelled. */
+  async remove(existing: SubscriberEntity): Promise<void> {
+    if (!(await this.deliveries.deleteSubscriber(existing.clinicId, existing.id))) throw ApiError.notFound('webhook');
   }
 }

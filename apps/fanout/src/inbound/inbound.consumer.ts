@@ -6,14 +6,19 @@ import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
 import { NATS } from '@switchyard/messaging';
-import { StoreInboundEventUseCase } from './store-inbound-event.usecase';
+import { FanOutEventUseCase } from './fan-out-event.usecase';
+
+/** Messages at most waiting for their first attempts to start before the next one is taken. */
+const ADMITTING_MESSAGES = 64;
 
 const tracer = trace.getTracer('switchyard-fanout');
 
 /**
- * The durable `fanout` consumer of the inbound stream. A message is acknowledged only after its event
- * and deliveries are committed; a database failure naks it with a delay so it comes back; a message that
- * can never be processed (unknown schema, missing headers) is terminated and logged.
+ * The durable `fanout` consumer of the inbound stream, shared by every fan-out replica. A message is
+ * acknowledged only after its event and deliveries are committed (the ack floor then says it is stored:
+ * see AckFloor); a database failure naks it with a delay so it comes back; a message that can never be
+ * processed (unknown schema, missing headers) is terminated and logged. Many messages are handled at once
+ * (their first attempts overlap, their events are stored together).
  */
 @Injectable()
 export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -21,40 +26,62 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   private lagTimer?: NodeJS.Timeout;
   /** Made once (it asks NATS for the account info), then reused by every lag report. */
   private jsm?: JetStreamManager;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Messages being handled, with when their handling began. */
+  private readonly inFlight = new Map<Promise<void>, { m: JsMsg; since: number }>();
+  private workingTimer?: NodeJS.Timeout;
+  private readonly ackWaitMs: number;
+  /** The highest stream sequence this process has taken (see firstDelivery). */
+  private highestSeq = 0;
+  /** Messages whose first attempts are still waiting to start (for a slot or a place), and the loop waiting for them. */
+  private admitting = 0;
+  private admissionDone: Array<() => void> = [];
   private readonly subjects;
-  private readonly maxConcurrent = 64;
+  private readonly maxConcurrent = 1_024;
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
-    private readonly store: StoreInboundEventUseCase,
+    private readonly fanOut: FanOutEventUseCase,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.subjects = subjectsFor(config.NATS_PREFIX);
+    this.ackWaitMs = config.FANOUT_ACK_WAIT;
   }
 
   async onApplicationBootstrap() {
     const consumer = await jetstream(this.nc).consumers.get(this.subjects.inboundStream, this.subjects.fanoutConsumer);
-    this.messages = await consumer.consume({ max_messages: 256 });
+    this.messages = await consumer.consume({ max_messages: 512 });
     void this.loop(this.messages);
     void this.reportLag();
     this.lagTimer = setInterval(() => void this.reportLag(), 5_000);
     this.lagTimer.unref();
+    // A message whose handling outlasts a third of the ack wait (Postgres slow) tells JetStream it is still
+    // ours, so it is not handed to another replica meanwhile. One timer for all, not one per message.
+    const every = Math.max(100, Math.floor(this.ackWaitMs / 3));
+    this.workingTimer = setInterval(() => {
+      const old = performance.now() - every;
+      for (const { m, since } of this.inFlight.values()) if (since < old) m.working();
+    }, every);
+    this.workingTimer.unref();
   }
 
   async onApplicationShutdown() {
     clearInterval(this.lagTimer);
+    clearInterval(this.workingTimer);
     await this.messages?.close().catch(() => undefined);
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight.keys()]);
   }
 
   private async loop(messages: ConsumerMessages) {
     for await (const m of messages) {
-      if (this.inFlight.size >= this.maxConcurrent) await Promise.race(this.inFlight);
+      if (this.inFlight.size >= this.maxConcurrent) await Promise.race(this.inFlight.keys());
+      // Take the next message once few are still waiting for their first attempts to start: a burst (a
+      // backlog, a stream coming back) is then taken at the pace deliveries go out, each straight from its
+      // message, instead of queueing in Postgres.
+      while (this.admitting >= ADMITTING_MESSAGES) await new Promise<void>((r) => this.admissionDone.push(r));
       const p = this.handle(m).finally(() => this.inFlight.delete(p));
-      this.inFlight.add(p);
+      this.inFlight.set(p, { m, since: performance.now() });
     }
   }
 
@@ -84,16 +111,32 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
         const spanCarrier: Record<string, string> = {};
         propagation.inject(context.active(), spanCarrier);
         try {
-          const result = await this.store.execute({
-            id: eventId,
-            clinicId,
-            eventName,
-            payload: m.string(),
-            receivedAt: new Date(receivedAt),
-            traceParent: spanCarrier.traceparent ?? carrier.traceparent ?? null,
-          });
+          this.admitting++;
+          let admitted = false;
+          const onAdmitted = () => {
+            if (admitted) return;
+            admitted = true;
+            this.admitting--;
+            this.admissionDone.splice(0).forEach((r) => r());
+          };
+          const result = await this.fanOut.execute(
+            {
+              id: eventId,
+              clinicId,
+              eventName,
+              payload: m.string(),
+              receivedAt: new Date(receivedAt),
+              traceParent: spanCarrier.traceparent ?? carrier.traceparent ?? null,
+              streamSeq: m.seq,
+            },
+            this.firstDelivery(m),
+            onAdmitted,
+          ).finally(onAdmitted);
           m.ack();
-          this.log.info({ clinic_id: clinicId, event_id: eventId, deliveries: result.deliveries, duplicate: !result.created }, 'event fanned out');
+          this.log.info(
+            { clinic_id: clinicId, event_id: eventId, seq: m.seq, delivery_count: m.info.deliveryCount, deliveries: result.deliveries, duplicate: !result.created },
+            'event fanned out',
+          );
         } catch (err) {
           span.recordException(err as Error);
           this.log.error({ clinic_id: clinicId, event_id: eventId, err: { message: (err as Error).message } }, 'storing event failed; will retry');
@@ -103,6 +146,20 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
         }
       },
     );
+  }
+
+  /**
+   * Whether this is the message's first delivery: only then may fan-out attempt straight from it (one
+   * delivered before may already be stored, by whoever took it then). The delivery count alone cannot say
+   * so: nats-server before 2.10.15 (nats-server#5305) may hand out a message again with a count of 1 after
+   * failing to deliver it to a pull request of a crashed client. First deliveries reach one client in
+   * stream order, so a "first" delivery behind a sequence this process has already seen is not one; nor is
+   * any message after the consumer was recreated from the start.
+   */
+  private firstDelivery(m: JsMsg): boolean {
+    const first = !m.redelivered && m.seq > this.highestSeq;
+    this.highestSeq = Math.max(this.highestSeq, m.seq);
+    return first;
   }
 
   private async reportLag() {

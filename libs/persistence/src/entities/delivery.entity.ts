@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
-export const DELIVERY_STATUSES = ['pending', 'delivering', 'succeeded', 'dead', 'parked'] as const;
+export const DELIVERY_STATUSES = ['pending', 'delivering', 'succeeded', 'dead', 'parked', 'cancelled'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /**
@@ -17,6 +17,8 @@ export class DeliveryEntity {
   @Column('uuid', { name: 'subscriber_id' }) subscriberId: string;
   @Column('text', { name: 'event_name' }) eventName: string;
   @Column('text') status: DeliveryStatus;
+  /** The event's stream sequence (copied): per-entity order, re-enable and replay follow it. */
+  @Column('bigint', { name: 'stream_seq', nullable: true }) streamSeq: string | null;
   @Column('integer', { name: 'attempt_count' }) attemptCount: number;
   @Column('timestamptz', { name: 'next_attempt_at', nullable: true }) nextAttemptAt: Date | null;
   @Column('timestamptz', { name: 'lease_until', nullable: true }) leaseUntil: Date | null;

@@ -10,4 +10,6 @@ export class EventEntity {
   @Column('text') payload: string;
   @Column('timestamptz', { name: 'received_at' }) receivedAt: Date;
   @Column('text', { name: 'trace_parent', nullable: true }) traceParent: string | null;
+  /** The inbound message's JetStream stream sequence: the arrival order every replica agrees on. */
+  @Column('bigint', { name: 'stream_seq', nullable: true }) streamSeq: string | null;
 }

@@ -1,6 +1,15 @@
 import { InitialSchema1732800000000 } from './1732800000000-initial-schema';
 import { SchedulerIndexes1764360000000 } from './1764360000000-scheduler-indexes';
 import { SubscriberChangeNotify1764380000000 } from './1764380000000-subscriber-change-notify';
+import { ClusterWideDelivery1764400000000 } from './1764400000000-cluster-wide-delivery';
+import { PortalSessions1764420000000 } from './1764420000000-portal-sessions';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
-export const MIGRATIONS = [InitialSchema1732800000000, SchedulerIndexes1764360000000, SubscriberChangeNotify1764380000000];
+export { DELIVERIES_DUE_CHANNEL } from './1764400000000-cluster-wide-delivery';
+export const MIGRATIONS = [
+  InitialSchema1732800000000,
+  SchedulerIndexes1764360000000,
+  SubscriberChangeNotify1764380000000,
+  ClusterWideDelivery1764400000000,
+  PortalSessions1764420000000,
+];

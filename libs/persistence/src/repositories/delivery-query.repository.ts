@@ -6,6 +6,11 @@ export interface DeliveryFilter {
   clinicId: string | null;
   subscriberId?: string;
   status?: DeliveryStatus;
+  eventName?: string;
+  /** Created at or after. */
+  since?: Date;
+  /** Created before. */
+  until?: Date;
   limit: number;
   /** Opaque cursor from the previous page. */
   cursor?: string;
@@ -37,12 +42,22 @@ export interface AttemptView {
   started_at: string;
 }
 
-export interface ReplayFilter {
-  clinicId: string | null;
-  ids?: string[];
-  subscriberId?: string;
+export interface TimeRange {
   since?: Date;
   until?: Date;
+}
+
+export interface WebhookHealth {
+  webhook_id: string;
+  attempts_24h: number;
+  successes_24h: number;
+  /** successes ÷ attempts over the last 24 h; null without attempts. */
+  success_rate_24h: number | null;
+  last_attempt: { at: string; outcome: string; status_code: number | null } | null;
+  /** Pending or being attempted now. */
+  waiting: number;
+  parked: number;
+  dead: number;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -108,7 +123,7 @@ class Conditions {
   }
 }
 
-/** Read side of deliveries for the admin API, plus replay. Newest first, keyset-paginated. */
+/** Read side of deliveries for the admin API (every write is DeliveryRepository's). Newest first, keyset-paginated. */
 export class DeliveryQueryRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -117,6 +132,9 @@ export class DeliveryQueryRepository {
     if (f.clinicId) c.add('clinic_id = ?', f.clinicId);
     if (f.subscriberId) c.add('subscriber_id = ?', f.subscriberId);
     if (f.status) c.add('status = ?', f.status);
+    if (f.eventName) c.add('event_name = ?', f.eventName);
+    if (f.since) c.add('created_at >= ?', f.since);
+    if (f.until) c.add('created_at < ?', f.until);
     if (f.cursor) {
       const cursor = decodeCursor(f.cursor);
       if (!cursor) throw new InvalidCursorError('cursor is not valid');
@@ -150,30 +168,75 @@ export class DeliveryQueryRepository {
     };
   }
 
-  /** Puts dead-lettered deliveries back in the queue, due now, with a fresh retry budget; returns how many. */
-  async replay(f: ReplayFilter): Promise<number> {
-    const c = new Conditions(`status = 'dead'`);
-    if (f.clinicId) c.add('clinic_id = ?', f.clinicId);
-    if (f.ids) c.add('id = ANY(?::uuid[])', f.ids);
-    if (f.subscriberId) c.add('subscriber_id = ?', f.subscriberId);
-    if (f.since) c.add('dead_at >= ?', f.since);
-    if (f.until) c.add('dead_at < ?', f.until);
-    const [, affected] = await this.ds.query(
-      `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
-        ${c.where}
-          AND subscriber_id IN (SELECT id FROM subscribers WHERE deleted_at IS NULL)`,
-      c.params,
+  /**
+   * How many dead letters of one webhook of the clinic, dead-lettered in [since, until), a replay
+   * (DeliveryRepository.replay with the same clinic, webhook and range) would queue: its dry run.
+   */
+  async countDeadLettersOf(clinicId: string, subscriberId: string, range: TimeRange): Promise<number> {
+    const [row] = await this.ds.query(
+      `SELECT count(*)::int AS n FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+        WHERE d.status = 'dead' AND d.clinic_id = $1 AND d.subscriber_id = $2 AND s.deleted_at IS NULL
+          AND ($3::timestamptz IS NULL OR d.dead_at >= $3) AND ($4::timestamptz IS NULL OR d.dead_at < $4)`,
+      [clinicId, subscriberId, range.since ?? null, range.until ?? null],
     );
-    return affected;
+    return row.n;
   }
 
-  /** Moves the parked deliveries of a re-enabled subscriber back into the queue, oldest first. */
-  async unpark(clinicId: string, subscriberId: string): Promise<number> {
-    const [, affected] = await this.ds.query(
-      `UPDATE deliveries SET status = 'pending', next_attempt_at = created_at, updated_at = now()
-        WHERE clinic_id = $1 AND subscriber_id = $2 AND status = 'parked'`,
-      [clinicId, subscriberId],
+  /**
+   * Health of the clinic's webhooks (or one): attempts and successes in the last 24 h, the latest attempt
+   * (of the most recently attempted delivery), and how many deliveries wait, are parked or dead now.
+   */
+  async webhookHealth(clinicId: string, subscriberId?: string): Promise<WebhookHealth[]> {
+    const rows = await this.ds.query(
+      `SELECT s.id AS webhook_id, a.attempts, a.successes, la.started_at AS last_attempt_at, la.outcome AS last_outcome,
+              la.status_code AS last_status_code, n.waiting, n.parked, n.dead
+         FROM subscribers s
+         CROSS JOIN LATERAL (
+           SELECT count(*)::int AS attempts, count(*) FILTER (WHERE t.outcome = 'success')::int AS successes
+             FROM deliveries d JOIN delivery_attempts t ON t.delivery_id = d.id
+            WHERE d.subscriber_id = s.id AND d.updated_at > now() - interval '24 hours' AND t.started_at > now() - interval '24 hours'
+         ) a
+         CROSS JOIN LATERAL (
+           SELECT count(*) FILTER (WHERE d.status IN ('pending', 'delivering'))::int AS waiting,
+                  count(*) FILTER (WHERE d.status = 'parked')::int AS parked,
+                  count(*) FILTER (WHERE d.status = 'dead')::int AS dead
+             FROM deliveries d WHERE d.subscriber_id = s.id AND d.status IN ('pending', 'delivering', 'parked', 'dead')
+         ) n
+         LEFT JOIN LATERAL (
+           SELECT t.started_at, t.outcome, t.status_code FROM delivery_attempts t
+            WHERE t.delivery_id = (SELECT d.id FROM deliveries d WHERE d.subscriber_id = s.id AND d.attempt_count > 0
+                                    ORDER BY d.updated_at DESC LIMIT 1)
+            ORDER BY t.id DESC LIMIT 1
+         ) la ON true
+        WHERE s.clinic_id = $1 AND s.deleted_at IS NULL AND ($2::uuid IS NULL OR s.id = $2)
+        ORDER BY s.created_at`,
+      [clinicId, subscriberId ?? null],
     );
-    return affected;
+    return rows.map((r: any) => ({
+      webhook_id: r.webhook_id,
+      attempts_24h: r.attempts,
+      successes_24h: r.successes,
+      success_rate_24h: r.attempts > 0 ? r.successes / r.attempts : null,
+      last_attempt: r.last_attempt_at ? { at: r.last_attempt_at.toISOString(), outcome: r.last_outcome, status_code: r.last_status_code } : null,
+      waiting: r.waiting,
+      parked: r.parked,
+      dead: r.dead,
+    }));
+  }
+
+  /**
+   * The clinic's deliveries created in [since, until), counted per time bucket (`bucketSeconds` wide,
+   * aligned on `since`) and per status now: for the console's chart of deliveries over time by outcome.
+   * Buckets with no delivery are left out.
+   */
+  async timeline(clinicId: string, q: { since: Date; until: Date; bucketSeconds: number; subscriberId?: string }): Promise<Array<{ bucket: string; status: DeliveryStatus; count: number }>> {
+    const rows = await this.ds.query(
+      `SELECT date_bin(make_interval(secs => $4), created_at, $2::timestamptz) AS bucket, status, count(*)::int AS n
+         FROM deliveries
+        WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3 AND ($5::uuid IS NULL OR subscriber_id = $5)
+        GROUP BY 1, 2 ORDER BY 1`,
+      [clinicId, q.since, q.until, q.bucketSeconds, q.subscriberId ?? null],
+    );
+    return rows.map((r: any) => ({ bucket: r.bucket.toISOString(), status: r.status, count: r.n }));
   }
 }

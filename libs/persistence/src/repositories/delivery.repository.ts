@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { MicroBatcher } from '@switchyard/batching';
 import { rawQuery } from '../raw-query';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
-import { MicroBatcher } from '@switchyard/batching';
+import { DELIVERIES_DUE_CHANNEL } from '../migrations';
 import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
 
 export interface StoredEvent {
@@ -14,6 +14,8 @@ export interface StoredEvent {
   payload: string;
   receivedAt: Date;
   traceParent: string | null;
+  /** The inbound message's JetStream stream sequence (null for events that did not come through the stream). */
+  streamSeq: number | null;
 }
 
 /** Everything one attempt needs: the delivery, its event and its subscriber. */
@@ -42,103 +44,281 @@ export type AttemptResolution =
   | { kind: 'dead' }
   | { kind: 'parked'; reason: string };
 
+/** Where a new delivery stands when its event is stored. */
+export type NewDeliveryState =
+  /** Waiting for the scheduler, due after `delayMs` (0: now). */
+  | { kind: 'queued'; delayMs: number }
+  /** Its subscriber is disabled: kept until it is enabled again. */
+  | { kind: 'parked' }
+  /** Its first attempt is still under way in this process, which holds it for `leaseMs`. */
+  | { kind: 'attempting'; leaseMs: number }
+  /** Its first attempt is over. */
+  | { kind: 'attempted'; attempt: AttemptRecord; resolution: AttemptResolution };
+
+export interface NewDelivery {
+  id: string;
+  subscriberId: string;
+  state: NewDeliveryState;
+}
+
+export interface InboundRecord {
+  event: StoredEvent;
+  deliveries: NewDelivery[];
+}
+
+/** A leased attempt's record with the clinic it belongs to (every write names the tenant). */
+export interface FinishedAttempt extends AttemptRecord {
+  clinicId: string;
+  resolution: AttemptResolution;
+}
+
+/** One subscriber with deliveries due now, for the scheduler. */
+export interface DueSubscriber {
+  subscriberId: string;
+  clinicId: string;
+  ordered: boolean;
+  /** Due deliveries, counted up to the subscriber's in-flight limit. */
+  due: number;
+  firstDue: Date;
+  rateLimitPerSecond: number | null;
+}
+
+export interface LeaseRequest {
+  subscriberId: string;
+  /** How many deliveries to take (the slots this process holds for the subscriber). */
+  take: number;
+  ordered: boolean;
+}
+
+export interface ReplayFilter {
+  /** A clinic's dead letters, or every clinic's (operators only: null). */
+  clinicId: string | null;
+  ids?: string[];
+  subscriberId?: string;
+  since?: Date;
+  until?: Date;
+}
+
+const RESOLVED_STATUS: Record<AttemptResolution['kind'], DeliveryStatus> = {
+  succeeded: 'succeeded',
+  retry: 'pending',
+  dead: 'dead',
+  parked: 'parked',
+};
+
+/** Column arrays (for `unnest`) of rows: one array per getter. */
+function columns<T>(rows: T[], ...getters: Array<(row: T) => unknown>): unknown[][] {
+  return getters.map((get) => rows.map(get));
+}
+
+/** The eight columns of `delivery_attempts` rows, in the order both writers unnest them. */
+const attemptColumns = (attempts: AttemptRecord[]) =>
+  columns(
+    attempts,
+    (a) => a.deliveryId,
+    (a) => a.attempt,
+    (a) => a.outcome,
+    (a) => a.statusCode,
+    (a) => a.durationMs,
+    (a) => a.error,
+    (a) => a.responseExcerpt,
+    (a) => a.startedAt,
+  );
+
+/** The status a new delivery is stored with. */
+function storedStatus(state: NewDeliveryState): DeliveryStatus {
+  switch (state.kind) {
+    case 'queued':
+      return 'pending';
+    case 'parked':
+      return 'parked';
+    case 'attempting':
+      return 'delivering';
+    case 'attempted':
+      return RESOLVED_STATUS[state.resolution.kind];
+  }
+}
+
+/**
+ * The one owner of delivery state. Every transition a delivery can make is one statement here, and every
+ * statement that targets a clinic's deliveries takes the clinic id:
+ *
+ *   (new) ──store──▶ pending | delivering | succeeded | dead | parked
+ *   pending ──lease──▶ delivering ──record──▶ succeeded | pending (retry) | dead | parked (410)
+ *   delivering ──expire lease──▶ pending          delivering ──defer (throttled)──▶ pending
+ *   pending ──disable subscriber──▶ parked ──enable subscriber──▶ pending
+ *   pending | parked ──delete subscriber──▶ cancelled
+ *   dead ──replay──▶ pending (fresh attempt budget)
+ *   succeeded | dead ──resend──▶ pending (fresh attempt budget)
+ *   (new, test event) ──store──▶ pending
+ *
+ * A retry that finds its subscriber disabled is parked, one that finds it deleted is cancelled, so no
+ * delivery waits for a subscriber that will never take it. Arrival order is the stream sequence (ties:
+ * receive time, then id), never the time a fan-out statement happened to run.
+ */
 export class DeliveryRepository {
   constructor(private readonly ds: DataSource) {}
 
+  // ---- store -----------------------------------------------------------------------------------
+
   /**
-   * Stores an event and one delivery per subscriber in one statement (so one round trip and one commit),
-   * idempotently: a redelivered input creates nothing new. Deliveries to subscribers in `takeNow` are
-   * created already leased by the caller (status `delivering`), so their first attempt needs no extra round
-   * trip; the others wait for the scheduler (`pending`, due now), and those of disabled subscribers are
-   * `parked`. Returns whether the event is new and the deliveries created by this call.
+   * Stores inbound events with their deliveries, and the first attempts already made, in one statement
+   * (one round trip and one commit for a whole batch). Idempotent: an event stored before creates nothing
+   * (its deliveries and attempts are dropped). Announces new due work to every fan-out replica when
+   * `announce` is set. Returns, per record, whether its event is new.
    */
-  async storeEvent(
-    event: StoredEvent,
-    subscribers: SubscriberTarget[],
-    takeNow: Set<string>,
-    leaseMs: number,
-  ): Promise<{ created: boolean; deliveries: Array<{ id: string; subscriberId: string; status: DeliveryStatus }> }> {
-    const ids: string[] = [];
-    const subscriberIds: string[] = [];
-    const statuses: DeliveryStatus[] = [];
-    for (const s of subscribers) {
-      ids.push(randomUUID());
-      subscriberIds.push(s.id);
-      statuses.push(!s.enabled ? 'parked' : takeNow.has(s.id) ? 'delivering' : 'pending');
-    }
-    // The deliveries reference the event inserted by the same statement: foreign keys are checked at the
-    // end of the statement, when the event row exists. Nothing is inserted for an event seen before.
-    const rows: Array<{ kind: 'event' | 'delivery'; id: string; subscriber_id: string | null; status: DeliveryStatus | null }> = await rawQuery(
+  async storeInbound(records: InboundRecord[], announce: { schema: string; holder: string } | null): Promise<boolean[]> {
+    const events = records.map((r) => r.event);
+    const deliveries = records.flatMap((r) => r.deliveries.map((d) => ({ ...d, eventId: r.event.id })));
+    const attempts = deliveries.flatMap((d) => (d.state.kind === 'attempted' ? [d.state.attempt] : []));
+    const rows: Array<{ id: string }> = await rawQuery(
       this.ds,
       `WITH ev AS (
-         INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at, trace_parent)
-         VALUES ($1, $2, $3, $8, $10, $9, $11) ON CONFLICT (id) DO NOTHING RETURNING id
+         INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at, trace_parent, stream_seq)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::bigint[])
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, clinic_id, event_name, entity_id, received_at, stream_seq
        ),
        dl AS (
-         INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, entity_id, event_received_at, status, next_attempt_at, lease_until)
-         SELECT d.id, $1, $2, d.subscriber_id, $3, $8, $9, d.status,
-                CASE WHEN d.status = 'parked' THEN NULL ELSE now() END,
-                CASE WHEN d.status = 'delivering' THEN now() + make_interval(secs => $7::double precision / 1000) END
-           FROM unnest($4::uuid[], $5::uuid[], $6::text[]) AS d(id, subscriber_id, status)
-          WHERE EXISTS (SELECT 1 FROM ev)
+         INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, entity_id, event_received_at, stream_seq, status,
+                                 attempt_count, next_attempt_at, lease_until, last_status_code, last_error, delivered_at, dead_at)
+         SELECT i.id, ev.id, ev.clinic_id, i.subscriber_id, ev.event_name, ev.entity_id, ev.received_at, ev.stream_seq, i.status,
+                i.attempts,
+                CASE WHEN i.status = 'pending' THEN now() + make_interval(secs => i.due_ms / 1000) END,
+                CASE WHEN i.status = 'delivering' THEN now() + make_interval(secs => i.lease_ms / 1000) END,
+                i.code, i.error,
+                CASE WHEN i.status = 'succeeded' THEN now() END,
+                CASE WHEN i.status = 'dead' THEN now() END
+           FROM unnest($9::uuid[], $10::uuid[], $11::uuid[], $12::text[], $13::int[], $14::double precision[], $15::double precision[],
+                       $16::int[], $17::text[])
+                AS i(id, event_id, subscriber_id, status, attempts, due_ms, lease_ms, code, error)
+           JOIN ev ON ev.id = i.event_id
          ON CONFLICT (event_id, subscriber_id) DO NOTHING
-         RETURNING id, subscriber_id, status
+         RETURNING id, status
+       ),
+       att AS (
+         INSERT INTO delivery_attempts (delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at)
+         SELECT a.* FROM unnest($18::uuid[], $19::int[], $20::text[], $21::int[], $22::int[], $23::text[], $24::text[], $25::timestamptz[])
+                AS a(delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at)
+          WHERE a.delivery_id IN (SELECT id FROM dl)
+       ),
+       announced AS (
+         SELECT pg_notify('${DELIVERIES_DUE_CHANNEL}', $26::text) FROM (SELECT 1 FROM dl WHERE status = 'pending' LIMIT 1) due
+          WHERE $26::text IS NOT NULL
        )
-       SELECT 'event' AS kind, id, NULL::uuid AS subscriber_id, NULL::text AS status FROM ev
-       UNION ALL SELECT 'delivery', id, subscriber_id, status FROM dl`,
-      [event.id, event.clinicId, event.eventName, ids, subscriberIds, statuses, leaseMs, event.entityId, event.receivedAt, event.payload, event.traceParent],
+       SELECT id FROM ev WHERE (SELECT count(*) FROM announced) >= 0`,
+      [
+        ...columns(events, (e) => e.id, (e) => e.clinicId, (e) => e.eventName, (e) => e.entityId, (e) => e.payload, (e) => e.receivedAt, (e) => e.traceParent, (e) => e.streamSeq),
+        ...columns(
+          deliveries,
+          (d) => d.id,
+          (d) => d.eventId,
+          (d) => d.subscriberId,
+          (d) => storedStatus(d.state),
+          (d) => (d.state.kind === 'attempted' ? d.state.attempt.attempt : 0),
+          (d) => (d.state.kind === 'queued' ? d.state.delayMs : d.state.kind === 'attempted' && d.state.resolution.kind === 'retry' ? d.state.resolution.delayMs : null),
+          (d) => (d.state.kind === 'attempting' ? d.state.leaseMs : null),
+          (d) => (d.state.kind === 'attempted' ? d.state.attempt.statusCode : null),
+          (d) => (d.state.kind === 'attempted' ? d.state.attempt.error : null),
+        ),
+        ...attemptColumns(attempts),
+        announce ? `${announce.schema}:${announce.holder}` : null,
+      ],
     );
+    const created = new Set(rows.map((r) => r.id));
+    return records.map((r) => created.has(r.event.id));
+  }
+
+  // ---- schedule ----------------------------------------------------------------------------------
+
+  /**
+   * Subscribers with deliveries due now (enabled, not deleted), clinics taking turns, and the earliest due
+   * time of any waiting delivery (how long the scheduler may sleep). Finds them by skipping through the
+   * per-subscriber due index: one probe per subscriber with waiting work, however deep any one backlog is.
+   */
+  async findDue(defaultMaxInFlight: number, limit: number): Promise<{ due: DueSubscriber[]; nextDueAt: Date | null }> {
+    const rows: any[] = await rawQuery(
+      this.ds,
+      `WITH RECURSIVE waiting AS (
+         (SELECT d.subscriber_id, d.next_attempt_at FROM deliveries d
+           WHERE d.status = 'pending' ORDER BY d.subscriber_id, d.next_attempt_at LIMIT 1)
+         UNION ALL
+         SELECT n.subscriber_id, n.next_attempt_at FROM waiting w CROSS JOIN LATERAL (
+           SELECT d.subscriber_id, d.next_attempt_at FROM deliveries d
+            WHERE d.status = 'pending' AND d.subscriber_id > w.subscriber_id
+            ORDER BY d.subscriber_id, d.next_attempt_at LIMIT 1) n
+       ),
+       takers AS (
+         SELECT w.*, s.clinic_id, s.ordered, s.rate_limit_per_second, COALESCE(s.max_in_flight, $1) AS max_in_flight
+           FROM waiting w JOIN subscribers s ON s.id = w.subscriber_id
+          WHERE s.enabled AND s.deleted_at IS NULL
+       )
+       (SELECT 'due' AS kind, t.subscriber_id, t.clinic_id, t.ordered, t.rate_limit_per_second, t.next_attempt_at, c.n
+          FROM takers t CROSS JOIN LATERAL (
+            SELECT count(*)::int AS n FROM (
+              SELECT 1 FROM deliveries d WHERE d.subscriber_id = t.subscriber_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+               LIMIT t.max_in_flight) x) c
+         WHERE t.next_attempt_at <= now()
+         -- Clinics take turns: every clinic's longest-waiting subscriber before any clinic's second.
+         ORDER BY row_number() OVER (PARTITION BY t.clinic_id ORDER BY t.next_attempt_at), t.next_attempt_at
+         LIMIT $2)
+       UNION ALL
+       SELECT 'next', NULL, NULL, NULL, NULL, min(next_attempt_at), NULL FROM takers WHERE next_attempt_at > now()`,
+      [defaultMaxInFlight, limit],
+    );
+    const next = rows.find((r) => r.kind === 'next');
     return {
-      created: rows.some((r) => r.kind === 'event'),
-      deliveries: rows
-        .filter((r) => r.kind === 'delivery')
-        .map((r) => ({ id: r.id, subscriberId: r.subscriber_id!, status: r.status! })),
+      due: rows
+        .filter((r) => r.kind === 'due')
+        .map((r) => ({
+          subscriberId: r.subscriber_id,
+          clinicId: r.clinic_id,
+          ordered: r.ordered,
+          due: r.n,
+          firstDue: r.next_attempt_at,
+          rateLimitPerSecond: r.rate_limit_per_second,
+        })),
+      nextDueAt: next?.next_attempt_at ?? null,
     };
   }
 
   /**
-   * Takes up to `limit` due deliveries under a lease, subscribers whose work has waited longest first
-   * (so no subscriber is left out for good when more have work than there is room). Each subscriber gets at most its own in-flight limit
-   * (`max_in_flight`, else `defaultPerSubscriber`) minus what this process already has under way for it
-   * (`inFlight`), so a stuck subscriber holds only its own slots. For an `ordered` subscriber a delivery is
-   * taken only when no earlier-received delivery about the same entity is still unfinished (pending or
-   * delivering), so one entity in backoff waits alone while the subscriber's other entities go on.
-   * Rows locked by another worker are skipped, not waited for. Returns them with their event and subscriber.
+   * Takes due deliveries under a lease: up to `take` per subscriber (the in-flight slots the caller holds
+   * for it), earliest due first, then in arrival order. For an `ordered` subscriber a delivery about an
+   * entity is taken only when (a) every inbound message before it is stored — the stream sequence is at
+   * most `storedThrough + 1`, where `storedThrough` is the fan-out consumer's ack floor (a message is acked
+   * only once its deliveries are stored), null if unknown — and (b) no earlier delivery about the same
+   * entity is still pending or delivering. Rows locked by another replica are skipped, not waited for.
    */
-  async leaseDue(limit: number, defaultPerSubscriber: number, inFlight: Map<string, number>, leaseMs: number): Promise<DeliveryJob[]> {
+  async lease(requests: LeaseRequest[], storedThrough: number | null, leaseMs: number): Promise<DeliveryJob[]> {
+    if (requests.length === 0) return [];
     const rows: any[] = await rawQuery(
       this.ds,
-      `WITH busy AS (SELECT * FROM unnest($3::uuid[], $5::int[]) AS b(id, n)),
-       due_subscribers AS (
-         SELECT s.id, s.ordered, COALESCE(s.max_in_flight, $2) - COALESCE(b.n, 0) AS room
-           FROM subscribers s LEFT JOIN busy b ON b.id = s.id
-          CROSS JOIN LATERAL (SELECT min(d.next_attempt_at) AS first_due FROM deliveries d WHERE d.subscriber_id = s.id AND d.status = 'pending') due
-          WHERE s.enabled AND s.deleted_at IS NULL
-            AND COALESCE(s.max_in_flight, $2) > COALESCE(b.n, 0)
-            AND due.first_due <= now()
-          ORDER BY due.first_due LIMIT $1
-       ),
+      `WITH quota AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::boolean[]) AS q(subscriber_id, take, ordered)),
        picked AS (
-         SELECT p.id FROM due_subscribers s CROSS JOIN LATERAL (
+         SELECT p.id FROM quota q CROSS JOIN LATERAL (
            SELECT d.id FROM deliveries d
-            WHERE d.subscriber_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-              AND (NOT s.ordered OR d.entity_id IS NULL OR NOT EXISTS (
-                SELECT 1 FROM deliveries x
-                 WHERE x.subscriber_id = d.subscriber_id AND x.entity_id = d.entity_id
-                   AND x.status IN ('pending', 'delivering')
-                   AND (x.event_received_at, x.id) < (d.event_received_at, d.id)))
-            ORDER BY d.next_attempt_at LIMIT s.room FOR UPDATE SKIP LOCKED
-         ) p LIMIT $1
+            WHERE d.subscriber_id = q.subscriber_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+              AND (NOT q.ordered OR d.entity_id IS NULL OR (
+                    ($4::bigint IS NOT NULL AND COALESCE(d.stream_seq, 0) <= $4::bigint + 1)
+                    AND NOT EXISTS (
+                      SELECT 1 FROM deliveries x
+                       WHERE x.subscriber_id = d.subscriber_id AND x.entity_id = d.entity_id
+                         AND x.status IN ('pending', 'delivering')
+                         AND (COALESCE(x.stream_seq, 0), x.event_received_at, x.id) < (COALESCE(d.stream_seq, 0), d.event_received_at, d.id))))
+            ORDER BY d.next_attempt_at, d.stream_seq, d.id
+            LIMIT q.take FOR UPDATE SKIP LOCKED
+         ) p
        ),
        leased AS (
-         UPDATE deliveries d SET status = 'delivering', lease_until = now() + make_interval(secs => $4::double precision / 1000), updated_at = now()
+         UPDATE deliveries d SET status = 'delivering', lease_until = now() + make_interval(secs => $5::double precision / 1000), updated_at = now()
            FROM picked WHERE d.id = picked.id
          RETURNING d.id, d.attempt_count, d.event_id, d.subscriber_id
        )
        SELECT l.id AS delivery_id, l.attempt_count, e.id AS event_id, e.clinic_id AS event_clinic_id, e.event_name,
-              e.entity_id, e.payload, e.received_at, e.trace_parent, ${TARGET_COLUMNS}
+              e.entity_id, e.payload, e.received_at, e.trace_parent, e.stream_seq, ${TARGET_COLUMNS}
          FROM leased l JOIN events e ON e.id = l.event_id JOIN subscribers s ON s.id = l.subscriber_id`,
-      [limit, defaultPerSubscriber, [...inFlight.keys()], leaseMs, [...inFlight.values()]],
+      [requests.map((r) => r.subscriberId), requests.map((r) => r.take), requests.map((r) => r.ordered), storedThrough, leaseMs],
     );
     return rows.map((r) => ({
       deliveryId: r.delivery_id,
@@ -151,6 +331,7 @@ export class DeliveryRepository {
         payload: r.payload,
         receivedAt: r.received_at,
         traceParent: r.trace_parent,
+        streamSeq: r.stream_seq === null ? null : Number(r.stream_seq),
       },
       subscriber: toTarget(r),
     }));
@@ -167,7 +348,7 @@ export class DeliveryRepository {
     );
   }
 
-  /** Deliveries whose worker died mid-attempt (lease ran out) become due again. */
+  /** Deliveries whose worker died mid-attempt (lease ran out) become due again. Scheduler-wide: no clinic. */
   async releaseExpiredLeases(): Promise<number> {
     const [, affected] = await rawQuery(
       this.ds,
@@ -177,27 +358,26 @@ export class DeliveryRepository {
     return affected;
   }
 
+  // ---- record ------------------------------------------------------------------------------------
+
   /**
-   * Records an attempt and moves the delivery on. Attempts that finish together are written in one
-   * statement (see MicroBatcher): a lone attempt is written at once, under load one commit carries many.
-   * Resolves once this attempt's row is committed; rejects only for this attempt's own failure.
+   * Records an attempt of a delivery that is stored `delivering` and moves it on. Attempts that finish
+   * together are written in one statement (MicroBatcher). Resolves once this attempt's row is committed;
+   * rejects only for this attempt's own failure.
    */
-  async recordAttempt(a: AttemptRecord, resolution: AttemptResolution): Promise<void> {
-    const failure = await this.attempts.submit({ ...a, resolution });
+  async recordAttempt(a: FinishedAttempt): Promise<void> {
+    const failure = await this.attempts.submit(a);
     if (failure) throw failure;
   }
 
-  private readonly attempts = new MicroBatcher<AttemptRecord & { resolution: AttemptResolution }, Error | null>((batch) =>
-    this.writeAttempts(batch),
-  );
+  private readonly attempts = new MicroBatcher<FinishedAttempt, Error | null>((batch) => this.writeAttempts(batch));
 
   /**
    * One statement for a batch. If it fails (e.g. one delivery was deleted meanwhile and its attempt row
    * breaks the foreign key), the records are written one by one so that only the bad one fails. A
-   * delivery listed twice (its lease ran out mid-attempt and it was taken again) is written one by one too,
-   * in order, as before batching.
+   * delivery listed twice (its lease ran out mid-attempt and it was taken again) is written one by one too.
    */
-  private async writeAttempts(batch: Array<AttemptRecord & { resolution: AttemptResolution }>): Promise<Array<Error | null>> {
+  private async writeAttempts(batch: FinishedAttempt[]): Promise<Array<Error | null>> {
     const distinct = new Set(batch.map((a) => a.deliveryId)).size === batch.length;
     if (batch.length > 1 && distinct) {
       try {
@@ -214,72 +394,223 @@ export class DeliveryRepository {
     return results;
   }
 
-  private async writeAttemptRows(batch: Array<AttemptRecord & { resolution: AttemptResolution }>): Promise<void> {
-    const statusOf = (r: AttemptResolution): DeliveryStatus =>
-      r.kind === 'succeeded' ? 'succeeded' : r.kind === 'retry' ? 'pending' : r.kind === 'dead' ? 'dead' : 'parked';
+  private async writeAttemptRows(batch: FinishedAttempt[]): Promise<void> {
     await rawQuery(
       this.ds,
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::timestamptz[],
-                              $9::text[], $10::double precision[])
-           AS i(delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at, status, delay_ms)
+                              $9::text[], $10::double precision[], $11::uuid[])
+           AS i(delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at, status, delay_ms, clinic_id)
        ),
        attempt AS (
          INSERT INTO delivery_attempts (delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at)
-         SELECT delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at FROM input
+         SELECT i.delivery_id, i.attempt, i.outcome, i.status_code, i.duration_ms, i.error, i.response_excerpt, i.started_at
+           FROM input i JOIN deliveries d ON d.id = i.delivery_id AND d.clinic_id = i.clinic_id
        )
        UPDATE deliveries d SET
-         status = i.status,
+         status = CASE
+           WHEN i.status = 'pending' AND s.deleted_at IS NOT NULL THEN 'cancelled'
+           WHEN i.status = 'pending' AND NOT s.enabled THEN 'parked'
+           ELSE i.status END,
          attempt_count = GREATEST(d.attempt_count, i.attempt),
          lease_until = NULL,
-         next_attempt_at = CASE WHEN i.status = 'pending' THEN now() + make_interval(secs => i.delay_ms / 1000) ELSE NULL END,
+         next_attempt_at = CASE WHEN i.status = 'pending' AND s.enabled THEN now() + make_interval(secs => i.delay_ms / 1000) END,
          last_status_code = i.status_code,
          last_error = i.error,
          delivered_at = CASE WHEN i.status = 'succeeded' THEN now() ELSE d.delivered_at END,
          dead_at = CASE WHEN i.status = 'dead' THEN now() ELSE d.dead_at END,
          updated_at = now()
-       FROM input i
-       WHERE d.id = i.delivery_id`,
+       FROM input i, subscribers s
+       WHERE d.id = i.delivery_id AND d.clinic_id = i.clinic_id AND s.id = d.subscriber_id`,
       [
-        batch.map((a) => a.deliveryId),
-        batch.map((a) => a.attempt),
-        batch.map((a) => a.outcome),
-        batch.map((a) => a.statusCode),
-        batch.map((a) => a.durationMs),
-        batch.map((a) => a.error),
-        batch.map((a) => a.responseExcerpt),
-        batch.map((a) => a.startedAt),
-        batch.map((a) => statusOf(a.resolution)),
+        ...attemptColumns(batch),
+        batch.map((a) => RESOLVED_STATUS[a.resolution.kind]),
         batch.map((a) => (a.resolution.kind === 'retry' ? a.resolution.delayMs : null)),
+        batch.map((a) => a.clinicId),
       ],
     );
   }
 
-  /** Puts a leased delivery back, due after `delayMs`, without spending an attempt (it was throttled). */
-  async defer(deliveryId: string, delayMs: number): Promise<void> {
+  /** Puts leased deliveries back, each due after its delay, without spending an attempt (they were throttled). */
+  async defer(clinicId: string, deferrals: Array<{ deliveryId: string; delayMs: number }>): Promise<void> {
+    if (deferrals.length === 0) return;
     await rawQuery(
       this.ds,
-      `UPDATE deliveries SET status = 'pending', lease_until = NULL,
-              next_attempt_at = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
-        WHERE id = $1 AND status = 'delivering'`,
-      [deliveryId, delayMs],
+      `UPDATE deliveries d SET status = 'pending', lease_until = NULL,
+              next_attempt_at = now() + make_interval(secs => i.delay_ms / 1000), updated_at = now()
+         FROM unnest($2::uuid[], $3::double precision[]) AS i(id, delay_ms)
+        WHERE d.id = i.id AND d.clinic_id = $1 AND d.status = 'delivering'`,
+      [clinicId, deferrals.map((d) => d.deliveryId), deferrals.map((d) => d.delayMs)],
     );
   }
 
-  /** Parks the waiting deliveries of a subscriber (it answered 410 Gone or was disabled); they resume on re-enable. */
-  async parkWaiting(subscriberId: string): Promise<number> {
-    const [, affected] = await rawQuery(
+  // ---- subscriber transitions that move its deliveries --------------------------------------------
+
+  /**
+   * Disables a subscriber and parks its waiting deliveries, in one statement (the admin API, or a 410 Gone
+   * answer). Deliveries under way finish; a retry they schedule is parked when it is recorded. Returns
+   * whether the subscriber was found.
+   */
+  async disableSubscriber(clinicId: string, subscriberId: string, reason: string): Promise<boolean> {
+    const rows = await rawQuery(
       this.ds,
-      `UPDATE deliveries SET status = 'parked', next_attempt_at = NULL, updated_at = now()
-        WHERE subscriber_id = $1 AND status = 'pending'`,
-      [subscriberId],
+      `WITH s AS (
+         UPDATE subscribers SET enabled = false, disabled_reason = $3, updated_at = now()
+          WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING id
+       ),
+       parked AS (
+         UPDATE deliveries SET status = 'parked', next_attempt_at = NULL, updated_at = now()
+          WHERE clinic_id = $1 AND subscriber_id IN (SELECT id FROM s) AND status = 'pending'
+       )
+       SELECT id FROM s`,
+      [clinicId, subscriberId, reason],
     );
-    return affected;
+    return rows.length > 0;
   }
 
-  /** Count of deliveries due now and not taken (the delivery backlog gauge). */
+  /**
+   * Enables a subscriber and puts its parked deliveries back in the queue, due now; the scheduler takes
+   * them in arrival (stream) order. Announces the work to every fan-out replica. Returns whether found.
+   */
+  async enableSubscriber(clinicId: string, subscriberId: string, schema: string): Promise<boolean> {
+    const rows = await rawQuery(
+      this.ds,
+      `WITH s AS (
+         UPDATE subscribers SET enabled = true, disabled_reason = NULL, updated_at = now()
+          WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING id
+       ),
+       unparked AS (
+         UPDATE deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now()
+          WHERE clinic_id = $1 AND subscriber_id IN (SELECT id FROM s) AND status = 'parked'
+         RETURNING 1
+       )
+       SELECT id, (SELECT count(*) FROM (SELECT pg_notify('${DELIVERIES_DUE_CHANNEL}', $3) FROM unparked LIMIT 1) n) AS announced FROM s`,
+      [clinicId, subscriberId, `${schema}:admin`],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Deletes a subscriber (soft: its delivery history stays) and cancels its waiting and parked
+   * deliveries, so they neither count as due nor wait for ever. Returns whether it was found.
+   */
+  async deleteSubscriber(clinicId: string, subscriberId: string): Promise<boolean> {
+    const rows = await rawQuery(
+      this.ds,
+      `WITH s AS (
+         UPDATE subscribers SET deleted_at = now(), enabled = false, updated_at = now()
+          WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING id
+       ),
+       cancelled AS (
+         UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = now()
+          WHERE clinic_id = $1 AND subscriber_id IN (SELECT id FROM s) AND status IN ('pending', 'parked')
+       )
+       SELECT id FROM s`,
+      [clinicId, subscriberId],
+    );
+    return rows.length > 0;
+  }
+
+  // ---- replay ------------------------------------------------------------------------------------
+
+  /**
+   * Puts dead-lettered deliveries back in the queue, due now, with a fresh retry budget (the scheduler
+   * takes them in arrival order); never those of a deleted subscriber. Returns how many.
+   */
+  async replay(f: ReplayFilter, schema: string): Promise<number> {
+    const params: unknown[] = [schema];
+    const where = [`d.status = 'dead'`];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (f.clinicId) add('d.clinic_id = ?', f.clinicId);
+    if (f.ids) add('d.id = ANY(?::uuid[])', f.ids);
+    if (f.subscriberId) add('d.subscriber_id = ?', f.subscriberId);
+    if (f.since) add('d.dead_at >= ?', f.since);
+    if (f.until) add('d.dead_at < ?', f.until);
+    const [row] = await rawQuery(
+      this.ds,
+      `WITH replayed AS (
+         UPDATE deliveries d SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
+           FROM subscribers s
+          WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}
+         RETURNING 1
+       )
+       SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify('${DELIVERIES_DUE_CHANNEL}', $1 || ':admin') FROM replayed LIMIT 1) x) AS announced
+         FROM replayed`,
+      params,
+    );
+    return row.n;
+  }
+
+  /**
+   * Resend (the console): one finished delivery of the clinic — succeeded or dead — back in the queue, due
+   * now, with a fresh attempt budget; its attempts so far stay in its history and it keeps its id (the same
+   * `webhook-id`). Only while its subscriber is enabled and not deleted. Announces the work. Returns whether
+   * it was queued.
+   */
+  async resend(clinicId: string, deliveryId: string, schema: string): Promise<boolean> {
+    const [row] = await rawQuery(
+      this.ds,
+      `WITH resent AS (
+         UPDATE deliveries d SET status = 'pending', attempt_count = 0, next_attempt_at = now(), lease_until = NULL,
+                dead_at = NULL, delivered_at = NULL, updated_at = now()
+           FROM subscribers s
+          WHERE d.clinic_id = $1 AND d.id = $2 AND d.status IN ('succeeded', 'dead')
+            AND s.id = d.subscriber_id AND s.clinic_id = $1 AND s.enabled AND s.deleted_at IS NULL
+         RETURNING 1
+       )
+       SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify('${DELIVERIES_DUE_CHANNEL}', $3) FROM resent LIMIT 1) x) AS announced
+         FROM resent`,
+      [clinicId, deliveryId, `${schema}:admin`],
+    );
+    return row.n > 0;
+  }
+
+  /**
+   * A test event (the console) for one subscriber of the clinic: the event row and ONE delivery to that
+   * subscriber, pending and due now, in one statement — never fanned out, so no other subscriber gets
+   * anything. The scheduler sends it, signed like any other delivery. The caller names the event (the
+   * reserved test event name) and writes its body. No stream sequence (it did not come through the
+   * stream) and no entity, so an ordered subscriber holds nothing back for it. Announces the work. Returns
+   * the delivery id, or null when the subscriber is not the clinic's, is disabled or deleted.
+   */
+  async storeTestEvent(
+    clinicId: string,
+    subscriberId: string,
+    e: { eventId: string; deliveryId: string; eventName: string; payload: string; receivedAt: Date },
+    schema: string,
+  ): Promise<string | null> {
+    const rows: Array<{ id: string }> = await rawQuery(
+      this.ds,
+      `WITH target AS (
+         SELECT id FROM subscribers WHERE clinic_id = $2 AND id = $3 AND enabled AND deleted_at IS NULL
+       ),
+       ev AS (
+         INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at, stream_seq)
+         SELECT $1, $2, $4, NULL, $5, $6, NULL FROM target RETURNING id
+       ),
+       dl AS (
+         INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, entity_id, event_received_at, stream_seq, status, next_attempt_at)
+         SELECT $7, ev.id, $2, $3, $4, NULL, $6, NULL, 'pending', now() FROM ev
+         RETURNING id
+       )
+       SELECT id, (SELECT count(*) FROM (SELECT pg_notify('${DELIVERIES_DUE_CHANNEL}', $8) FROM dl LIMIT 1) x) AS announced FROM dl`,
+      [e.eventId, clinicId, subscriberId, e.eventName, e.payload, e.receivedAt, e.deliveryId, `${schema}:admin`],
+    );
+    return rows[0]?.id ?? null;
+  }
+
+  // ---- gauges ------------------------------------------------------------------------------------
+
+  /** Deliveries due now and not taken, of subscribers that can take them (the delivery backlog gauge). */
   async countDue(): Promise<number> {
-    const [row] = await rawQuery(this.ds, `SELECT count(*)::int AS n FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()`);
+    const [row] = await rawQuery(
+      this.ds,
+      `SELECT count(*)::int AS n FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+        WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND s.enabled AND s.deleted_at IS NULL`,
+    );
     return row.n;
   }
 }

@@ -107,12 +107,6 @@ export class SubscriberRepository {
     return this.get(clinicId, id);
   }
 
-  /** Soft delete: the delivery history stays; pending deliveries of the subscriber are not attempted. */
-  async remove(clinicId: string, id: string): Promise<boolean> {
-    const result = await this.repo.update({ clinicId, id, deletedAt: IsNull() }, { deletedAt: new Date(), enabled: false });
-    return (result.affected ?? 0) > 0;
-  }
-
   /**
    * The clinic's subscribers an event goes to: not deleted, event filter matching the name or `*`.
    * Disabled ones are included (their deliveries are parked until re-enabled).

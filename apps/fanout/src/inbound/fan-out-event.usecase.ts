@@ -1,0 +1,128 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { APP_CONFIG, AppConfig } from '@switchyard/config';
+import { MicroBatcher } from '@switchyard/batching';
+import { KNOWN_EVENT_NAMES, entityIdOf } from '@switchyard/contracts';
+import { Admission, AttemptReport, DeliveryDispatcher, DeliveryScheduler } from '@switchyard/delivery';
+import {
+  DeliveryJob,
+  DeliveryRepository,
+  InboundRecord,
+  NewDelivery,
+  StoredEvent,
+  SubscriberCache,
+} from '@switchyard/persistence';
+import { Metrics, eventTypeLabel } from '@switchyard/observability';
+import { FLOW_HOLDER } from '../delivery/delivery.providers';
+
+export interface FanOutResult {
+  /** False when the event was stored before (a redelivered message): nothing new was created. */
+  created: boolean;
+  deliveries: number;
+}
+
+/** One inbound event as fan-out reads it off the stream. */
+export type InboundEvent = Omit<StoredEvent, 'entityId'>;
+
+/**
+ * One inbound event → one delivery per matching subscriber, stored with its event before the message is
+ * acknowledged. On the happy path nothing is written before the first attempts: deliveries that may go
+ * at once (a slot, a token and room — see DeliveryDispatcher) are attempted straight from the consumed
+ * message, and the event is stored with its deliveries *and their first attempts* in one statement shared
+ * with every event stored at the same time, once the answers are in or `DELIVERY_FAST_PATH_WAIT` has
+ * passed (attempts still under way are stored `delivering` and recorded when they end). Ordered
+ * subscribers, subscribers with queued work and those without room go to the scheduler. A message that was
+ * delivered before (`fresh` false) may already be stored: it is stored first, attempts nothing itself, and
+ * whatever it newly creates is queued — so a redelivery never repeats an attempt that was recorded.
+ */
+@Injectable()
+export class FanOutEventUseCase {
+  private readonly store = new MicroBatcher<InboundRecord, boolean>(
+    (records) => this.deliveries.storeInbound(records, { schema: this.config.DATABASE_SCHEMA, holder: this.holder }),
+    256,
+    2,
+  );
+
+  constructor(
+    private readonly subscribers: SubscriberCache,
+    private readonly deliveries: DeliveryRepository,
+    private readonly dispatcher: DeliveryDispatcher,
+    private readonly scheduler: DeliveryScheduler,
+    private readonly metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(FLOW_HOLDER) private readonly holder: string,
+  ) {}
+
+  /** `admitted` is called once its first attempts have started or been queued (the consumer then takes the next message). */
+  async execute(inbound: InboundEvent, fresh: boolean, admitted: () => void = () => undefined): Promise<FanOutResult> {
+    // One budget for waiting on a slot, a place and the answers: then the event is stored, whatever is still under way.
+    const deadline = performance.now() + this.config.DELIVERY_FAST_PATH_WAIT;
+    const event: StoredEvent = { ...inbound, entityId: entityIdOf({ eventName: inbound.eventName, data: eventDataOf(inbound.payload) }) ?? null };
+    const targets = await this.subscribers.findSubscribersFor(event.clinicId, event.eventName).catch((err) => {
+      admitted();
+      throw err;
+    });
+    const jobs: DeliveryJob[] = targets.map((subscriber) => ({ deliveryId: randomUUID(), attemptCount: 0, event, subscriber }));
+
+    const direct = jobs.filter((j) => fresh && j.subscriber.enabled && !j.subscriber.ordered);
+    const admissions = new Map<DeliveryJob, Admission>();
+    try {
+      (await this.dispatcher.admitNew(direct, deadline)).forEach((a, i) => admissions.set(direct[i]!, a));
+    } finally {
+      admitted();
+    }
+    const started = [...admissions.values()].flatMap((a) => (a.kind === 'started' ? [a.finished] : []));
+    const done = new Map<DeliveryJob, AttemptReport>();
+    for (const [job, a] of admissions) if (a.kind === 'started') void a.finished.then((r) => done.set(job, r), () => undefined);
+    if (started.length > 0) await waitAtMost(Promise.allSettled(started), deadline - performance.now());
+
+    const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
+    const created = await this.store.submit({ event, deliveries: record });
+    this.afterStore(event, jobs, record, admissions, created);
+    return { created, deliveries: created ? jobs.length : 0 };
+  }
+
+  private stateOf(job: DeliveryJob, admission: Admission | undefined, report: AttemptReport | undefined): NewDelivery['state'] {
+    if (!job.subscriber.enabled) return { kind: 'parked' };
+    if (report) return { kind: 'attempted', attempt: report.attempt, resolution: report.resolution };
+    if (admission?.kind === 'started') return { kind: 'attempting', leaseMs: this.config.DELIVERY_LEASE };
+    return { kind: 'queued', delayMs: admission?.kind === 'queued' ? admission.delayMs : 0 };
+  }
+
+  /** Once the event is committed: record attempts still under way, disable subscribers that answered 410, wake the scheduler for what was queued. */
+  private afterStore(event: StoredEvent, jobs: DeliveryJob[], record: NewDelivery[], admissions: Map<DeliveryJob, Admission>, created: boolean): void {
+    const eventType = eventTypeLabel(event.eventName, KNOWN_EVENT_NAMES);
+    this.metrics.fanoutEvents.inc({ event_type: eventType, result: created ? 'stored' : 'duplicate' });
+    if (!created) return;
+    let queued = false;
+    jobs.forEach((job, i) => {
+      const state = record[i]!.state;
+      const firstAttempt = state.kind === 'parked' ? 'parked' : state.kind === 'queued' ? 'queued' : 'direct';
+      this.metrics.deliveriesCreated.inc({ event_type: eventType, first_attempt: firstAttempt });
+      const admission = admissions.get(job);
+      if (state.kind === 'attempting' && admission?.kind === 'started') this.dispatcher.recordWhenDone(job, admission.finished);
+      if (state.kind === 'attempted' && state.resolution.kind === 'parked') void this.dispatcher.disableGone(job).catch(() => undefined);
+      if (state.kind === 'attempted' && state.resolution.kind === 'retry') this.scheduler.noteDue(state.resolution.delayMs);
+      if (state.kind === 'queued' && state.delayMs > 0) this.scheduler.noteDue(state.delayMs);
+      if (state.kind === 'queued' && state.delayMs === 0) {
+        queued = true;
+        if (job.subscriber.ordered) this.scheduler.noteOrdered(event.streamSeq);
+      }
+    });
+    if (queued) this.scheduler.wake();
+  }
+}
+
+function eventDataOf(payload: string): Record<string, unknown> {
+  try {
+    return (JSON.parse(payload) as { event_data?: Record<string, unknown> }).event_data ?? {};
+  } catch {
+    // Ingress validated the body; an unparseable one here is stored as is and sent as is.
+    return {};
+  }
+}
+
+function waitAtMost(p: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,239 @@
+import type { Logger } from 'pino';
+import { ROOT_CONTEXT, context } from '@opentelemetry/api';
+import type { DeliveryRepository, DueSubscriber, LeaseRequest } from '@switchyard/persistence';
+import type { Metrics } from '@switchyard/observability';
+import { DeliveryDispatcher, RunPermit } from './delivery-dispatcher';
+import { FlowControl } from './flow-control';
+
+export interface SchedulerOptions {
+  /** How long a taken delivery stays ours; after a crash it is taken again once this runs out. */
+  leaseMs: number;
+  /** `max_in_flight` of subscribers that set none. */
+  defaultMaxInFlight: number;
+  /** Longest sleep while due-work announcements cannot be heard (the LISTEN connection is down). */
+  pollIntervalMs: number;
+  /** Longest sleep while they can: a missed announcement costs at most this. */
+  idlePollMs: number;
+}
+
+/** Subscribers looked at per poll (each gets at most its in-flight room). */
+const DUE_SUBSCRIBERS_PER_POLL = 2_000;
+/** How soon to look again while an ordered delivery of this process waits for earlier messages to be stored. */
+const ORDERING_RECHECK_MS = 25;
+/** How soon to look again when room frees while due work was left behind (not once per finished attempt). */
+const BACKLOG_RECHECK_MS = 10;
+
+/**
+ * Finds queued deliveries that are due and hands them to the dispatcher: retries, deliveries queued behind
+ * a busy subscriber, a crashed replica's expired leases, replays. Each poll takes, clinics in turn, as much
+ * as this process's room and the subscribers' in-flight slots allow (one statement for the due
+ * subscribers, one for their slots, one to lease). It sleeps until the next due time, an announcement
+ * (`wake`: a replica queued work, or an operator replayed), or room freeing up while work waits; with
+ * nothing to do it backs off to `idlePollMs`. Three times per lease it renews the leases of attempts under
+ * way and frees those of replicas that stopped renewing.
+ */
+export class DeliveryScheduler {
+  private timer?: NodeJS.Timeout;
+  private reaper?: NodeJS.Timeout;
+  private stopped = true;
+  private polling = false;
+  private again = false;
+  /** Whether the last poll left due work behind for lack of room (so freed room should poll). */
+  private backlog = false;
+  /** The highest stream sequence of an ordered delivery this process queued (see ORDERING_RECHECK_MS). */
+  private orderedThrough = 0;
+  private listening = false;
+  private idleMs: number;
+  /** When the next poll is due (performance.now()). */
+  private dueAt = Infinity;
+  /** The earliest due time noted while a poll was running (performance.now()). */
+  private hint = Infinity;
+
+  constructor(
+    private readonly repo: DeliveryRepository,
+    private readonly dispatcher: DeliveryDispatcher,
+    private readonly flow: FlowControl,
+    /** Through which stream sequence every inbound message is stored (the fan-out consumer's ack floor), or null if unknown. */
+    private readonly storedThrough: () => Promise<number | null>,
+    private readonly options: SchedulerOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.idleMs = options.pollIntervalMs;
+    dispatcher.whenCapacityFrees(() => this.backlog && this.soon(BACKLOG_RECHECK_MS));
+    dispatcher.whenRetryScheduled((delayMs) => this.noteDue(delayMs));
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.flow.start();
+    this.schedule(0);
+    this.reaper = setInterval(() => void this.reap(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    this.reaper.unref();
+  }
+
+  /** Stops taking work, waits for attempts under way (up to `graceMs`), gives the in-flight slots back. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.reaper);
+    await this.dispatcher.drain(graceMs);
+    await this.flow.stop();
+  }
+
+  /** Whether due-work announcements are heard (sleeps may then be long). */
+  setListening(listening: boolean): void {
+    this.listening = listening;
+    if (!listening) this.idleMs = this.options.pollIntervalMs;
+  }
+
+  /** Look for due work now (work was queued or announced). */
+  wake(): void {
+    this.idleMs = this.options.pollIntervalMs;
+    if (this.polling) this.again = true;
+    else this.schedule(0);
+  }
+
+  /** Look within `delayMs` (room freed while due work waits), unless a poll is already that close. */
+  private soon(delayMs: number): void {
+    if (this.polling) this.again = true;
+    else if (this.dueAt > performance.now() + delayMs) this.schedule(delayMs);
+  }
+
+  /** A delivery this process queued or scheduled falls due in `delayMs`: make sure to look by then. */
+  noteDue(delayMs: number): void {
+    const at = performance.now() + Math.max(0, delayMs) + 5;
+    if (this.polling) this.hint = Math.min(this.hint, at);
+    else if (at < this.dueAt) this.schedule(at - performance.now());
+  }
+
+  /** An ordered delivery with this stream sequence was queued: look again until earlier messages are stored. */
+  noteOrdered(streamSeq: number | null): void {
+    if (streamSeq !== null) this.orderedThrough = Math.max(this.orderedThrough, streamSeq);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.dueAt = performance.now() + Math.max(0, delayMs);
+    // Timers inherit the async context they are created in: the poller belongs to no request's trace.
+    this.timer = context.with(ROOT_CONTEXT, () => setTimeout(() => void this.poll(), Math.max(0, delayMs)));
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling || this.stopped) {
+      this.again = true;
+      return;
+    }
+    this.polling = true;
+    let next = this.idleMs;
+    try {
+      const { due, nextDueAt } = await this.repo.findDue(this.options.defaultMaxInFlight, DUE_SUBSCRIBERS_PER_POLL);
+      const found = await this.take(due);
+      if (found) this.idleMs = this.options.pollIntervalMs;
+      else if (this.listening) this.idleMs = Math.min(this.idleMs * 2, this.options.idlePollMs);
+      next = this.idleMs;
+      if (nextDueAt) next = Math.min(next, nextDueAt.getTime() - Date.now() + 5);
+      if (this.orderedThrough > 0) next = Math.min(next, ORDERING_RECHECK_MS);
+    } catch (err) {
+      this.log.error({ err }, 'looking for due deliveries failed');
+      next = this.options.pollIntervalMs;
+    } finally {
+      this.polling = false;
+    }
+    if (this.again) {
+      this.again = false;
+      next = 0;
+    }
+    next = Math.min(next, this.hint - performance.now());
+    this.hint = Infinity;
+    this.schedule(next);
+  }
+
+  /** Leases and starts what this process has room for; returns whether anything was due. */
+  private async take(due: DueSubscriber[]): Promise<boolean> {
+    const dueIds = new Set(due.map((d) => d.subscriberId));
+    for (const sid of this.dispatcher.waiting) if (!dueIds.has(sid)) this.dispatcher.waiting.delete(sid);
+    if (due.length === 0) {
+      this.backlog = false;
+      return false;
+    }
+    // Clinics take turns (findDue interleaves them); each subscriber gets up to its due work, within room.
+    let room = this.dispatcher.free;
+    const quotas: Array<{ d: DueSubscriber; want: number }> = [];
+    const clinicPlanned = new Map<string, number>();
+    let short = false;
+    for (const d of due) {
+      const clinicRoom = this.dispatcher.room(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);
+      const want = Math.min(d.due, clinicRoom, room);
+      if (want < d.due) short = true;
+      if (want <= 0) continue;
+      quotas.push({ d, want });
+      room -= want;
+      clinicPlanned.set(d.clinicId, (clinicPlanned.get(d.clinicId) ?? 0) + want);
+    }
+    await Promise.all(quotas.map(({ d, want }) => this.flow.acquire(d.subscriberId, want - this.flow.idle(d.subscriberId))));
+
+    const permits = new Map<string, RunPermit[]>();
+    const requests: LeaseRequest[] = [];
+    await Promise.all(
+      quotas.map(async ({ d, want }) => {
+        let held = this.dispatcher.reserve(d.subscriberId, d.clinicId, want);
+        if (held.length < want) short = true;
+        if (held.length > 0 && d.rateLimitPerSecond) held = await this.withTokens(d, held);
+        if (held.length === 0) return;
+        permits.set(d.subscriberId, held);
+        requests.push({ subscriberId: d.subscriberId, take: held.length, ordered: d.ordered });
+      }),
+    );
+    const storedThrough = requests.some((r) => r.ordered) ? await this.storedThrough().catch(() => null) : null;
+    if (storedThrough !== null && storedThrough >= this.orderedThrough) this.orderedThrough = 0;
+
+    let jobs: Awaited<ReturnType<DeliveryRepository['lease']>> = [];
+    try {
+      jobs = await this.repo.lease(requests, storedThrough, this.options.leaseMs);
+    } finally {
+      const got = new Map<string, number>();
+      for (const job of jobs) {
+        const permit = permits.get(job.subscriber.id)?.pop();
+        if (permit) this.dispatcher.runLeased(job, permit);
+        got.set(job.subscriber.id, (got.get(job.subscriber.id) ?? 0) + 1);
+      }
+      for (const left of permits.values()) left.forEach((p) => this.dispatcher.release(p));
+      // A subscriber that got all it asked for may have more due: new work to it keeps queueing behind.
+      for (const r of requests) {
+        if ((got.get(r.subscriberId) ?? 0) >= r.take) this.dispatcher.waiting.add(r.subscriberId);
+        else this.dispatcher.waiting.delete(r.subscriberId);
+      }
+    }
+    this.backlog = short;
+    return true;
+  }
+
+  /** Keeps the permits of a rate-limited subscriber that got a token; the rest are given back. */
+  private async withTokens(d: DueSubscriber, held: RunPermit[]): Promise<RunPermit[]> {
+    let granted = 0;
+    try {
+      granted = (await this.flow.tokens(d.subscriberId, held.length, d.rateLimitPerSecond!)).granted;
+    } catch (err) {
+      this.log.error({ err, subscriber_id: d.subscriberId }, 'taking rate tokens failed');
+    }
+    held.slice(granted).forEach((p) => this.dispatcher.release(p));
+    return held.slice(0, granted);
+  }
+
+  private async reap(): Promise<void> {
+    try {
+      await this.repo.renewLeases(this.dispatcher.leasedDeliveries(), this.options.leaseMs);
+      const released = await this.repo.releaseExpiredLeases();
+      if (released > 0) {
+        this.log.warn({ released }, 'deliveries whose lease ran out are due again');
+        this.wake();
+      }
+      this.metrics.deliveriesDue.set(await this.repo.countDue());
+    } catch (err) {
+      this.log.error({ err }, 'renewing or releasing delivery leases failed');
+    }
+  }
+}

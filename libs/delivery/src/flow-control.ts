@@ -1,0 +1,269 @@
+import { MicroBatcher } from '@switchyard/batching';
+import type { DeliveryFlowRepository, SlotKey, TokenGrant } from '@switchyard/persistence';
+import { WaitQueue } from './wait-queue';
+
+export interface FlowControlOptions {
+  /** This process, as it appears in `delivery_slots.holder`. */
+  holder: string;
+  /** How long a slot is ours after each acquire or renewal; renewed three times per lease while held. */
+  leaseMs: number;
+  /** `max_in_flight` of subscribers that set none. */
+  defaultMaxInFlight: number;
+  /** An idle slot is given back after this long unused. */
+  lingerMs: number;
+  now?: () => number;
+}
+
+/** A slot this process holds: the right to have one request open to its subscriber. */
+interface HeldSlot {
+  slot: number;
+  /** Our lease, on our own clock: measured from when the statement that granted or renewed it was sent. */
+  validUntil: number;
+  busy: boolean;
+  idleSince: number;
+  /** Aborts the request on this slot (set while busy). */
+  abort?: () => void;
+}
+
+/** A slot in use: give it back with `FlowControl.give`. `signal` aborts if the slot is lost meanwhile. */
+export interface SlotTicket {
+  subscriberId: string;
+  slot: number;
+  signal: AbortSignal;
+}
+
+/**
+ * This process's share of the in-flight slots and rate tokens that Postgres hands out to every fan-out
+ * replica (DeliveryFlowRepository). Slots are taken in batches (every request for slots made in one turn
+ * of the event loop shares one statement), kept while they are used, renewed three times per lease, and
+ * given back after `lingerMs` idle. A request runs only on a slot whose lease is ours: when a renewal
+ * loses a slot, or cannot reach Postgres before the lease runs out, the request on it is aborted, so no
+ * request is ever open on a slot another replica may hold.
+ */
+export class FlowControl {
+  private readonly held = new Map<string, HeldSlot[]>();
+  /** Requests waiting for a slot of a subscriber this process holds: a freed slot goes to them first. */
+  private readonly waiting = new Map<string, WaitQueue<null, SlotTicket>>();
+  private renewTimer?: NodeJS.Timeout;
+  private lingerTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly acquirer: MicroBatcher<{ subscriberId: string; want: number }, void>;
+  private readonly tokenTaker: MicroBatcher<{ subscriberId: string; want: number; rate: number }, { granted: number; grant: TokenGrant }>;
+
+  constructor(
+    private readonly repo: DeliveryFlowRepository,
+    private readonly options: FlowControlOptions,
+    private readonly onError: (err: unknown, what: string) => void,
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.acquirer = new MicroBatcher((batch) => this.acquireBatch(batch), 512, 2);
+    this.tokenTaker = new MicroBatcher((batch) => this.takeTokenBatch(batch), 512, 2);
+  }
+
+  /** Idle slots held for the subscriber (the scheduler leases work for them before taking more). */
+  idle(subscriberId: string): number {
+    return this.held.get(subscriberId)?.filter((s) => !s.busy).length ?? 0;
+  }
+
+  /** Slots held for the subscriber, busy or idle. */
+  holds(subscriberId: string): number {
+    return this.held.get(subscriberId)?.length ?? 0;
+  }
+
+  /** Takes an idle slot of the subscriber for one request, or null. */
+  take(subscriberId: string): SlotTicket | null {
+    const now = this.now();
+    const slot = this.held.get(subscriberId)?.find((s) => !s.busy && s.validUntil > now);
+    return slot ? this.occupy(subscriberId, slot) : null;
+  }
+
+  /**
+   * Takes an idle slot, or waits (first come, first served) for one of the subscriber's slots this process
+   * holds to come free, until `deadline` (on `now()`'s clock); null then.
+   */
+  async waitFor(subscriberId: string, deadline: number): Promise<SlotTicket | null> {
+    const ticket = this.take(subscriberId);
+    if (ticket || this.holds(subscriberId) === 0) return ticket;
+    let queue = this.waiting.get(subscriberId);
+    if (!queue) this.waiting.set(subscriberId, (queue = new WaitQueue(this.now)));
+    const got = await queue.wait(null, deadline);
+    if (queue.length === 0 && this.waiting.get(subscriberId) === queue) this.waiting.delete(subscriberId);
+    return got;
+  }
+
+  /** Gives a slot back after its request: to the next request waiting for it, else it stays held, idle. */
+  give(ticket: SlotTicket): void {
+    const slot = this.held.get(ticket.subscriberId)?.find((s) => s.slot === ticket.slot);
+    if (!slot) return; // lost meanwhile
+    slot.busy = false;
+    slot.abort = undefined;
+    slot.idleSince = this.now();
+    if (!this.handOver(ticket.subscriberId, slot)) this.scheduleLinger();
+  }
+
+  private occupy(subscriberId: string, slot: HeldSlot): SlotTicket {
+    const lost = new AbortController();
+    slot.busy = true;
+    slot.abort = () => lost.abort();
+    return { subscriberId, slot: slot.slot, signal: lost.signal };
+  }
+
+  /** Hands an idle slot to a request waiting for one; whether one took it. */
+  private handOver(subscriberId: string, slot: HeldSlot): boolean {
+    const queue = this.waiting.get(subscriberId);
+    if (!queue || queue.length === 0 || slot.validUntil <= this.now()) return false;
+    const ticket = this.occupy(subscriberId, slot);
+    if (queue.serve(ticket)) return true;
+    slot.busy = false;
+    slot.abort = undefined;
+    return false;
+  }
+
+  /** Asks Postgres for up to `want` more slots of the subscriber; they are held idle once this resolves. */
+  async acquire(subscriberId: string, want: number): Promise<void> {
+    if (want > 0 && !this.stopped) await this.acquirer.submit({ subscriberId, want });
+  }
+
+  /** Takes up to `want` rate tokens of a subscriber limited to `rate` per second. */
+  async tokens(subscriberId: string, want: number, rate: number): Promise<{ granted: number; grant: TokenGrant }> {
+    return this.tokenTaker.submit({ subscriberId, want, rate });
+  }
+
+  start(): void {
+    this.stopped = false;
+  }
+
+  /** Aborts nothing: stops renewing and gives every slot back (requests under way have finished by then). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.renewTimer);
+    clearTimeout(this.lingerTimer);
+    this.renewTimer = this.lingerTimer = undefined;
+    this.held.clear();
+    for (const queue of this.waiting.values()) queue.clear();
+    await this.repo.release(this.options.holder, null).catch((err) => this.onError(err, 'giving back in-flight slots'));
+  }
+
+  private async acquireBatch(batch: Array<{ subscriberId: string; want: number }>): Promise<void[]> {
+    const wants = new Map<string, number>();
+    for (const b of batch) wants.set(b.subscriberId, (wants.get(b.subscriberId) ?? 0) + b.want);
+    const sent = this.now();
+    const granted = await this.repo.acquire(
+      this.options.holder,
+      [...wants].map(([subscriberId, want]) => ({ subscriberId, want })),
+      this.options.defaultMaxInFlight,
+      this.options.leaseMs,
+    );
+    if (this.stopped) {
+      await this.repo.release(this.options.holder, granted);
+      return batch.map(() => undefined);
+    }
+    for (const g of granted) {
+      const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now() };
+      this.held.set(g.subscriberId, [...(this.held.get(g.subscriberId) ?? []), slot]);
+      this.handOver(g.subscriberId, slot);
+    }
+    if (granted.length > 0) {
+      this.scheduleRenewal();
+      this.scheduleLinger();
+    }
+    return batch.map(() => undefined);
+  }
+
+  private async takeTokenBatch(batch: Array<{ subscriberId: string; want: number; rate: number }>) {
+    const wants = new Map<string, { want: number; rate: number }>();
+    for (const b of batch) {
+      const w = wants.get(b.subscriberId);
+      wants.set(b.subscriberId, { want: (w?.want ?? 0) + b.want, rate: b.rate });
+    }
+    const grants = await this.repo.takeTokens([...wants].map(([subscriberId, w]) => ({ subscriberId, ...w })));
+    // The tokens granted to a subscriber go to its requests in the order they were made.
+    const left = new Map([...grants].map(([id, g]) => [id, g.granted]));
+    return batch.map((b) => {
+      const grant = grants.get(b.subscriberId) ?? { granted: 0, nextInMs: 1000 / b.rate, intervalMs: 1000 / b.rate };
+      const granted = Math.min(b.want, left.get(b.subscriberId) ?? 0);
+      left.set(b.subscriberId, (left.get(b.subscriberId) ?? 0) - granted);
+      return { granted, grant };
+    });
+  }
+
+  private scheduleRenewal(delayMs = this.options.leaseMs / 3): void {
+    if (this.renewTimer || this.stopped) return;
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = undefined;
+      void this.renew();
+    }, Math.max(50, Math.floor(delayMs)));
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    const keys: SlotKey[] = [];
+    for (const [subscriberId, slots] of this.held) for (const s of slots) keys.push({ subscriberId, slot: s.slot });
+    if (keys.length === 0) return;
+    const sent = this.now();
+    try {
+      const renewed = await this.repo.renew(this.options.holder, keys, this.options.defaultMaxInFlight, this.options.leaseMs);
+      const kept = new Set(renewed.map((k) => `${k.subscriberId}/${k.slot}`));
+      for (const [subscriberId, slots] of this.held) {
+        for (const s of slots) {
+          if (kept.has(`${subscriberId}/${s.slot}`)) s.validUntil = sent + this.options.leaseMs;
+          else this.lose(subscriberId, s);
+        }
+      }
+    } catch (err) {
+      this.onError(err, 'renewing in-flight slots');
+      // Postgres unreachable: a slot whose lease has run out on our clock may be someone else's now. Try
+      // again before the next one runs out.
+      const now = this.now();
+      let earliest = Infinity;
+      for (const [subscriberId, slots] of this.held) {
+        for (const s of [...slots]) {
+          if (s.validUntil <= now) this.lose(subscriberId, s);
+          else earliest = Math.min(earliest, s.validUntil);
+        }
+      }
+      if (this.held.size > 0) this.scheduleRenewal(Math.min(this.options.leaseMs / 3, earliest - now));
+      return;
+    }
+    if (this.held.size > 0) this.scheduleRenewal();
+  }
+
+  private lose(subscriberId: string, slot: HeldSlot): void {
+    slot.abort?.();
+    const slots = this.held.get(subscriberId)?.filter((s) => s !== slot) ?? [];
+    if (slots.length > 0) this.held.set(subscriberId, slots);
+    else this.held.delete(subscriberId);
+  }
+
+  private scheduleLinger(): void {
+    if (this.lingerTimer || this.stopped) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.releaseIdle();
+    }, this.options.lingerMs);
+    this.lingerTimer.unref();
+  }
+
+  /** Gives back the slots idle for `lingerMs`; looks again while idle slots remain. */
+  private releaseIdle(): void {
+    const cutoff = this.now() - this.options.lingerMs;
+    const released: SlotKey[] = [];
+    let idleLeft = false;
+    for (const [subscriberId, slots] of this.held) {
+      const keep = slots.filter((s) => {
+        if (s.busy) return true;
+        if (s.idleSince <= cutoff) {
+          released.push({ subscriberId, slot: s.slot });
+          return false;
+        }
+        idleLeft = true;
+        return true;
+      });
+      if (keep.length > 0) this.held.set(subscriberId, keep);
+      else this.held.delete(subscriberId);
+    }
+    if (released.length > 0) this.repo.release(this.options.holder, released).catch((err) => this.onError(err, 'giving back idle slots'));
+    if (idleLeft) this.scheduleLinger();
+  }
+}

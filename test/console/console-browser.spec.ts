@@ -1,0 +1,365 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { verifySignature } from '@switchyard/delivery';
+import { sendShipment } from '../delivery/delivery-support';
+import { ReceivedRequest, TestReceiver } from '../support/receiver';
+import { TestStack, eventually } from '../support/stack';
+import { launchBrowser, watchProblems } from './support/browser';
+import { screenshotDir } from './support/screenshots';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { buildConsole } = require('../../apps/admin/console/build.js') as { buildConsole: (outDir?: string) => Promise<string[]> };
+
+const verifies = (secret: string, r: ReceivedRequest, signature = String(r.headers['webhook-signature'])) =>
+  verifySignature(secret, { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature }, r.body);
+
+const XSS_NAME = '<img src=x onerror=alert(1)>';
+
+/**
+ * The console in a real Chromium, as its users would use it: an operator onboards a clinic and hands it a
+ * console link; the clinic adds a webhook, sends a test event and sees its delivery and attempt, replays a
+ * dead letter, rotates the secret (the receiver verifies both signatures during the overlap); a second
+ * clinic's session sees and touches none of it. Screenshots at 1280 and 390 px wide.
+ */
+describe('console in a browser', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const good = new TestReceiver();
+  const failing = new TestReceiver();
+  const shots = screenshotDir();
+  let operator: Page;
+  let clinicPage: Page;
+  // what the scenario learns on the way
+  const a = { id: '', apiKey: '', linkUrl: '', goodHookId: '', failingHookId: '', secret: '', deliveryId: '' };
+
+  async function newPage(width = 1280): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width, height: 900 }, baseURL: stack.adminUrl });
+    contexts.push(context);
+    const page = await context.newPage();
+    problemsOf.set(page, watchProblems(page));
+    return page;
+  }
+  /** Each page's script errors, CSP violations, dialogs and unexpected error answers, checked after every test. */
+  const problemsOf = new Map<Page, string[]>();
+
+  async function shoot(page: Page, name: string) {
+    const width = page.viewportSize()!.width;
+    await page.screenshot({ path: join(shots, `${name}-1280.png`), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(100);
+    // nothing wider than the phone: the layout reflows instead of scrolling sideways (tables scroll inside their panel)
+    const overflow = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth as number);
+    expect(`${name}: ${overflow}`).toBe(`${name}: 390`);
+    await page.screenshot({ path: join(shots, `${name}-390.png`), fullPage: true });
+    await page.setViewportSize({ width, height: 900 });
+  }
+
+  /** Presses Tab until the focused element's text or label matches (keyboard only: no click); throws after `max` presses. */
+  async function tabTo(page: Page, matcher: RegExp, max = 60): Promise<void> {
+    const seen: string[] = [];
+    for (let i = 0; i < max; i++) {
+      await page.keyboard.press('Tab');
+      const label = await page.evaluate(() => {
+        const el = (globalThis as any).document.activeElement;
+        if (!el) return '';
+        return [el.tagName, el.getAttribute('aria-label'), el.labels?.[0]?.textContent, el.textContent].filter(Boolean).join(' ').replace(/\s+/g, ' ').trim();
+      });
+      if (matcher.test(label)) return;
+      seen.push(label);
+    }
+    throw new Error(`no focusable element matching ${matcher} within ${max} Tab presses; focused: ${seen.join(' | ')}`);
+  }
+
+  const secretShown = async (page: Page) => (await page.getByTestId('secret').last().textContent())!.trim();
+
+  beforeAll(async () => {
+    const [built] = await Promise.all([
+      buildConsole(),
+      TestStack.start(__filename, { RETRY_SCHEDULE: '50ms,50ms', RETRY_JITTER: '0' }).then((s) => (stack = s)),
+      good.start(),
+      failing.start(),
+      launchBrowser().then((b) => (browser = b)),
+    ]);
+    expect(built).toHaveLength(3);
+    mkdirSync(shots, { recursive: true });
+    operator = await newPage();
+  });
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await stack?.stop();
+    await good.stop();
+    await failing.stop();
+  });
+
+  afterEach(() => {
+    // every page's script errors, CSP violations, dialogs and unexpected error answers during the test
+    const seen = [...problemsOf.values()].flatMap((p) => p.splice(0));
+    expect(seen).toEqual([]);
+  });
+
+  it('lets an operator sign in, onboard a clinic and create a console link for it', async () => {
+    await operator.goto('/console');
+    await operator.getByLabel('Admin token').fill(stack.config.ADMIN_TOKEN);
+    await operator.getByRole('button', { name: 'Sign in' }).click();
+    await operator.getByRole('heading', { name: 'Clinics' }).waitFor();
+    await operator.getByLabel('Name').fill('Riverside Family Clinic');
+    await operator.getByRole('button', { name: 'Create clinic' }).click();
+    a.apiKey = await secretShown(operator);
+    expect(a.apiKey).toMatch(/^swy_/);
+    await operator.getByRole('link', { name: 'Riverside Family Clinic' }).click();
+    await operator.getByRole('heading', { name: 'Riverside Family Clinic' }).waitFor();
+    a.id = decodeURIComponent(operator.url().split('#/clinics/')[1]!);
+    await operator.getByLabel('Valid for').selectOption('3600');
+    await operator.getByRole('button', { name: 'Create console link' }).click();
+    a.linkUrl = await operator.locator('#portal-url').inputValue();
+    expect(a.linkUrl).toMatch(new RegExp(`^${stack.adminUrl}/console#portal=swp_`));
+    await operator.getByTestId('portal-links').getByText('not opened yet').waitFor();
+  });
+
+  it('opens the link as that clinic: the token leaves the address at once and the cookie is out of reach of scripts', async () => {
+    clinicPage = await newPage();
+    await clinicPage.goto(a.linkUrl);
+    await clinicPage.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    expect(await clinicPage.getByTestId('who').textContent()).toBe('Riverside Family Clinic');
+    expect(clinicPage.url()).toBe(`${stack.adminUrl}/console#/webhooks`);
+    expect(await clinicPage.evaluate(() => (globalThis as any).document.cookie)).toBe('');
+    const cookies = await clinicPage.context().cookies();
+    expect(cookies).toEqual([expect.objectContaining({ name: 'switchyard_portal', httpOnly: true, sameSite: 'Strict' })]);
+    // the link worked once: opening it again (another browser) fails
+    const other = await newPage();
+    await other.goto(a.linkUrl);
+    await other.getByText(/This console link cannot be opened/).waitFor();
+    expect(other.url()).not.toContain('swp_');
+  });
+
+  it('adds a webhook, sends a test event and shows its delivery and attempt', async () => {
+    await clinicPage.getByRole('link', { name: 'Add webhook' }).click();
+    await clinicPage.getByLabel(/Endpoint URL/).fill(good.url);
+    await clinicPage.getByRole('button', { name: 'Create webhook' }).click();
+    a.secret = await secretShown(clinicPage);
+    expect(a.secret).toMatch(/^whsec_/);
+    await clinicPage.getByRole('button', { name: 'Open the webhook' }).click();
+    await clinicPage.getByRole('heading', { name: 'Settings' }).waitFor();
+    a.goodHookId = decodeURIComponent(clinicPage.url().split('#/webhooks/')[1]!);
+
+    await clinicPage.getByLabel('Include the example of').selectOption('shipment:created');
+    await clinicPage.getByRole('button', { name: 'Send test event' }).click();
+    await clinicPage.getByRole('link', { name: 'Open its delivery' }).click();
+    await clinicPage.getByTestId('delivery-facts').locator('.badge', { hasText: 'succeeded' }).waitFor({ timeout: 15_000 });
+    const attempt = clinicPage.getByTestId('attempts').locator('tbody tr');
+    expect(await attempt.count()).toBe(1);
+    expect(await attempt.first().textContent()).toMatch(/success200\d+ ms\{"ok":true\}/);
+    expect(await clinicPage.getByTestId('delivery-facts').textContent()).toContain('test event');
+
+    expect(good.requests).toHaveLength(1);
+    const body = JSON.parse(good.requests[0]!.body);
+    expect(body).toMatchObject({ type: 'com.nimbus-os.switchyard.test', data: { test: true, example_of: 'shipment:created' } });
+    expect(verifies(a.secret, good.requests[0]!)).toBe(true);
+    a.deliveryId = decodeURIComponent(clinicPage.url().split('#/deliveries/')[1]!);
+    await shoot(clinicPage, 'delivery');
+  });
+
+  it("replays a failing webhook's dead letter from the page, and it arrives", async () => {
+    failing.respond = () => ({ status: 503, body: 'maintenance' });
+    await clinicPage.getByRole('link', { name: 'Webhooks' }).click();
+    await clinicPage.getByRole('link', { name: 'Add webhook' }).click();
+    await clinicPage.getByLabel(/Endpoint URL/).fill(failing.url);
+    await clinicPage.getByLabel('Body format').selectOption('nimbus');
+    await clinicPage.getByRole('button', { name: 'Create webhook' }).click();
+    await clinicPage.getByRole('button', { name: 'Open the webhook' }).click();
+    await clinicPage.getByRole('heading', { name: 'Settings' }).waitFor();
+    a.failingHookId = decodeURIComponent(clinicPage.url().split('#/webhooks/')[1]!);
+
+    await sendShipment(stack, a.apiKey, 'browser-dead-letter');
+    await failing.waitFor(3); // first try + 2 retries, then a dead letter
+    await good.waitFor(2);
+    await clinicPage.getByRole('button', { name: 'Refresh' }).first().click();
+    await clinicPage.getByTestId('health').getByText('dead letters').waitFor();
+    await eventually(async () => (await clinicPage.getByRole('button', { name: 'Preview' }).click(), /1 dead letter would/.test((await clinicPage.getByTestId('replay-preview').textContent()) ?? '')), 10_000, 'the preview to count 1');
+
+    failing.respond = () => ({ status: 200, body: 'back' });
+    await clinicPage.getByRole('button', { name: 'Replay 1' }).click();
+    await clinicPage.getByText('1 delivery queued again.').waitFor();
+    await failing.waitFor(4);
+    expect(JSON.parse(failing.requests[3]!.body)).toMatchObject({ event_name: 'shipment:created', event_data: { shipment_id: 'browser-dead-letter' } });
+    expect(failing.requests[3]!.headers['webhook-id']).toBe(failing.requests[0]!.headers['webhook-id']);
+
+    await clinicPage.getByRole('link', { name: 'Deliveries' }).first().click();
+    await clinicPage.getByRole('heading', { name: 'Deliveries' }).waitFor();
+    await clinicPage.getByLabel('Status').selectOption('succeeded');
+    await clinicPage.getByRole('button', { name: 'Apply' }).click();
+    await eventually(async () => (await clinicPage.getByTestId('deliveries').locator('tbody tr').count()) === 3, 10_000, 'three delivered');
+    expect(clinicPage.url()).toContain('status=succeeded');
+  });
+
+  it('rotates the signing secret; during the overlap the receiver verifies both signatures', async () => {
+    await clinicPage.goto(`/console#/webhooks/${a.goodHookId}`);
+    await clinicPage.getByRole('heading', { name: 'Signing secret' }).waitFor();
+    await clinicPage.getByRole('button', { name: 'Show secret' }).click();
+    expect(await secretShown(clinicPage)).toBe(a.secret);
+    await clinicPage.getByLabel('Old secret keeps signing for').selectOption('86400');
+    await clinicPage.getByRole('button', { name: 'Rotate secret' }).click();
+    await clinicPage.getByText('New secret:').waitFor();
+    const newSecret = await secretShown(clinicPage);
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(a.secret);
+
+    const before = good.requests.length;
+    await sendShipment(stack, a.apiKey, 'after-rotation');
+    await good.waitFor(before + 1);
+    const r = good.requests[before]!;
+    const signatures = String(r.headers['webhook-signature']).split(' ');
+    expect(signatures).toHaveLength(2);
+    expect(signatures.map((s) => [verifies(a.secret, r, s), verifies(newSecret, r, s)])).toEqual(expect.arrayContaining([[true, false], [false, true]]));
+    // a reload keeps the session (the cookie) and shows no secret (nothing worth a secret scanner in the docs' pictures)
+    await clinicPage.reload();
+    await clinicPage.getByTestId('delivery-chart').waitFor();
+    expect(await clinicPage.getByTestId('secret').count()).toBe(0);
+    await shoot(clinicPage, 'webhook');
+  });
+
+  it("gives a second clinic's session none of the first clinic's data, and no way to touch it", async () => {
+    const b = await stack.createClinic('Lakeside Pharmacy Clinic');
+    const link = (await stack.admin('POST', `/admin/clinics/${b.id}/portal-sessions`, {})).body.url;
+    const bPage = await newPage();
+    await bPage.goto(link);
+    await bPage.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    expect(await bPage.getByTestId('who').textContent()).toBe('Lakeside Pharmacy Clinic');
+    await bPage.getByText('No webhooks yet').waitFor();
+
+    await bPage.goto(`/console#/webhooks/${a.goodHookId}`);
+    await bPage.getByText('webhook not found').waitFor();
+    await bPage.goto(`/console#/deliveries/${a.deliveryId}`);
+    await bPage.getByText('delivery not found').waitFor();
+    await bPage.goto('/console#/deliveries');
+    await bPage.getByText('No deliveries match.').waitFor();
+    const page = await bPage.content();
+    for (const secret of [a.id, a.goodHookId, a.failingHookId, a.deliveryId, 'Riverside', good.url, failing.url]) expect(page).not.toContain(secret);
+
+    // the same calls the page makes, with B's own CSRF token, aimed at A's ids
+    const csrf = (await stack.admin('GET', '/api/portal/session', undefined, { authorization: '', cookie: `switchyard_portal=${(await bPage.context().cookies())[0]!.value}` })).body.csrf_token;
+    const statuses = await bPage.evaluate(
+      async ({ ids, csrf: token }) => {
+        const call = (method: string, path: string, body?: unknown) =>
+          fetch(path, {
+            method,
+            headers: { 'x-csrf-token': token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          }).then((r) => r.status);
+        return [
+          await call('POST', `/api/external/deliveries/${ids.delivery}/resend`),
+          await call('POST', `/api/external/webhook/${ids.hook}/test`, {}),
+          await call('POST', `/api/external/webhook/${ids.hook}/rotate-secret`, {}),
+          await call('PATCH', `/api/external/webhook/${ids.hook}`, { enabled: false }),
+          await call('DELETE', `/api/external/webhook/${ids.hook}`),
+          await call('GET', `/api/external/webhook/${ids.hook}/secret`),
+        ];
+      },
+      { ids: { delivery: a.deliveryId, hook: a.goodHookId }, csrf },
+    );
+    expect(statuses).toEqual([404, 404, 404, 404, 404, 404]);
+    const hook = await stack.admin('GET', `/api/external/webhook/${a.goodHookId}`);
+    expect(hook.body.data).toMatchObject({ enabled: true, webhook_url: good.url });
+  });
+
+  it('shows a clinic-supplied name as text: a clinic named like an HTML tag runs no script and adds no element', async () => {
+    const x = await stack.createClinic(XSS_NAME);
+    await operator.getByRole('link', { name: 'Clinics' }).click();
+    await operator.getByRole('heading', { name: 'Clinics' }).waitFor();
+    await operator.getByTestId('clinics').getByRole('link', { name: XSS_NAME }).waitFor();
+    const link = (await stack.admin('POST', `/admin/clinics/${x.id}/portal-sessions`, {})).body.url;
+    const page = await newPage();
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    expect(await page.getByTestId('who').textContent()).toBe(XSS_NAME);
+    for (const p of [operator, page]) expect(await p.evaluate(() => (globalThis as any).document.querySelectorAll('img').length)).toBe(0);
+    // (a dialog from alert() would be reported by watchProblems and fail this test in afterEach)
+
+    // and the policy holds even against code that tries: no string becomes script, no inline style applies
+    const attempts = await page.evaluate(async () => {
+      const d = (globalThis as any).document;
+      const violations: string[] = [];
+      d.addEventListener('securitypolicyviolation', (e: any) => violations.push(e.effectiveDirective));
+      let sink = 'accepted';
+      try {
+        d.body.innerHTML = '<b>x</b>';
+      } catch (e) {
+        sink = (e as Error).name;
+      }
+      const style = d.createElement('style');
+      style.textContent = 'body { background: rgb(1, 2, 3) }';
+      d.head.append(style);
+      await new Promise((r) => setTimeout(r, 200));
+      return { sink, background: (globalThis as any).getComputedStyle(d.body).backgroundColor, violations };
+    });
+    expect(attempts.sink).toBe('TypeError');
+    expect(attempts.background).not.toBe('rgb(1, 2, 3)');
+    expect(attempts.violations).toEqual(expect.arrayContaining(['require-trusted-types-for', 'style-src-elem']));
+    problemsOf.get(page)!.splice(0); // the violations just provoked on purpose
+  });
+
+  it('works from the keyboard alone: sign in, onboard, link, add a webhook, send a test event, open and resend its delivery', async () => {
+    const op = await newPage();
+    await op.goto('/console');
+    // (like a person, wait for the page to be there before typing: it focuses its heading when it opens)
+    await op.getByRole('heading', { name: 'Switchyard console' }).waitFor();
+    await tabTo(op, /^INPUT Admin token/);
+    await op.keyboard.type(stack.config.ADMIN_TOKEN);
+    await op.keyboard.press('Enter');
+    await op.getByRole('heading', { name: 'Clinics' }).waitFor();
+    await tabTo(op, /^INPUT Name/);
+    await op.keyboard.type('Keyboard Clinic');
+    await op.keyboard.press('Enter');
+    await op.getByTestId('secret').waitFor();
+    await tabTo(op, /^A Keyboard Clinic$/);
+    await op.keyboard.press('Enter');
+    await op.getByRole('heading', { name: 'Keyboard Clinic' }).waitFor();
+    await tabTo(op, /^BUTTON Create console link/);
+    await op.keyboard.press('Enter');
+    const link = await op.locator('#portal-url').inputValue();
+    expect(link).toContain('#portal=swp_');
+
+    const kb = await newPage();
+    await kb.goto(link);
+    await kb.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await tabTo(kb, /^A Add webhook/);
+    await kb.keyboard.press('Enter');
+    await kb.getByLabel(/Endpoint URL/).waitFor();
+    await tabTo(kb, /^INPUT Endpoint URL/);
+    const before = good.requests.length;
+    await kb.keyboard.type(good.url);
+    await kb.keyboard.press('Enter');
+    await kb.getByTestId('secret').waitFor();
+    await tabTo(kb, /^BUTTON Open the webhook/);
+    await kb.keyboard.press('Enter');
+    await kb.getByRole('heading', { name: 'Settings' }).waitFor();
+    await kb.getByTestId('health').waitFor();
+    await tabTo(kb, /^BUTTON Send test event/);
+    await kb.keyboard.press('Enter');
+    await tabTo(kb, /^A Open its delivery/);
+    await kb.keyboard.press('Enter');
+    await kb.getByTestId('delivery-facts').locator('.badge', { hasText: 'succeeded' }).waitFor({ timeout: 15_000 });
+    await tabTo(kb, /^BUTTON Resend/);
+    await kb.keyboard.press('Space');
+    await kb.getByText(/Queued again/).waitFor();
+    await eventually(async () => (await kb.getByTestId('attempts').locator('tbody tr').count()) === 2, 15_000, 'a second attempt on the page');
+    await good.waitFor(before + 2);
+    expect(good.requests[before + 1]!.headers['webhook-id']).toBe(good.requests[before]!.headers['webhook-id']);
+  });
+
+  it('renders the operator and clinic overviews at 1280 and 390 px', async () => {
+    await operator.getByRole('link', { name: 'Riverside Family Clinic' }).click();
+    await operator.getByRole('heading', { name: 'API keys' }).waitFor();
+    await shoot(operator, 'operator-clinic');
+    await clinicPage.goto('/console#/webhooks');
+    await clinicPage.getByTestId('webhooks').waitFor();
+    await shoot(clinicPage, 'webhooks');
+    await clinicPage.goto('/console#/deliveries');
+    await clinicPage.getByTestId('deliveries').waitFor();
+    await shoot(clinicPage, 'deliveries');
+  });
+});
