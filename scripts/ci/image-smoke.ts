@@ -149,6 +149,12 @@ async function main() {
 
   const publicMetrics = await fetch(`http://127.0.0.1:${ports.ingress}/metrics`);
   if (publicMetrics.status !== 404) throw new Error(`ingress's public port answers /metrics with ${publicMetrics.status}, not 404`);
+  // The console's built assets are in the image (npm run build bundles them in the build stage).
+  for (const path of ['/console', '/console/app.js']) {
+    const res = await fetch(`http://127.0.0.1:${ports.admin}${path}`);
+    if (res.status !== 200 || (await res.text()).length < 100) throw new Error(`admin ${path} answers ${res.status} without its asset`);
+  }
+  say('ingress answers 404 for /metrics on its public port; admin serves the console and its script');
 
   // Every container runs as uid 1000 and cannot write outside /tmp.
   for (const name of started) {
