@@ -13,6 +13,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test', '<rootDir>/scripts'],
   testMatch: ['**/*.spec.ts'],
+  // test/ops needs Debian tools (promtool, prometheus): its own tier, `npm run test:ops`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/ops/'],
   transform: { '^.+\\.ts$': ['@swc/jest', swcConfig] },
   moduleNameMapper: {
     '^@switchyard/observability/tracing$': '<rootDir>/libs/observability/src/tracing',

@@ -30,6 +30,7 @@ export class BenchStack {
   keys: string[] = [];
   clinicIds: string[] = [];
   private readonly ports = new Map<string, number>();
+  private readonly opsPorts = new Map<string, number>();
   private grpcPort = 0;
 
   private constructor(
@@ -88,8 +89,8 @@ export class BenchStack {
     }
   }
 
-  /** The environment every app gets; `port` is the instance's own HTTP port (ingress: INGRESS_PORT, others: ops). */
-  private envFor(app: AppName, port: number): NodeJS.ProcessEnv {
+  /** The environment every app gets; `port` is the instance's own HTTP port (ingress: INGRESS_PORT, others: ops), `opsPort` ingress's ops port. */
+  private envFor(app: AppName, port: number, opsPort: number): NodeJS.ProcessEnv {
     return {
       ...process.env,
       NODE_ENV: 'production',
@@ -103,7 +104,11 @@ export class BenchStack {
       DEDUPE_GRPC_PORT: String(this.grpcPort),
       DEDUPE_GRPC_URL: `127.0.0.1:${this.grpcPort}`,
       ALLOW_INSECURE_SUBSCRIBER_URLS: 'true',
-      ...(app === 'ingress' ? { INGRESS_PORT: String(port) } : app === 'dedupe' ? { DEDUPE_HTTP_PORT: String(port) } : { FANOUT_HTTP_PORT: String(port) }),
+      ...(app === 'ingress'
+        ? { INGRESS_PORT: String(port), INGRESS_OPS_PORT: String(opsPort) }
+        : app === 'dedupe'
+          ? { DEDUPE_HTTP_PORT: String(port) }
+          : { FANOUT_HTTP_PORT: String(port) }),
     };
   }
 
@@ -112,9 +117,11 @@ export class BenchStack {
     const name = instance === 1 ? app : `${app}-${instance}`;
     const port = this.ports.get(name) ?? (await freePort());
     this.ports.set(name, port);
+    const opsPort = this.opsPorts.get(name) ?? (await freePort());
+    this.opsPorts.set(name, opsPort);
     // --trace-gc: the steady phase reads the live heap after each full GC from the apps' logs.
     const execArgv = ['--trace-gc', ...(this.S.cpuProf.includes(app) ? ['--cpu-prof', '--cpu-prof-dir', this.logDir] : []), ...this.S.nodeArgs];
-    const child = await startChild(name, join(this.buildDir, 'bench/launch-app.js'), [app], this.envFor(app, port), this.logDir, execArgv);
+    const child = await startChild(name, join(this.buildDir, 'bench/launch-app.js'), [app], this.envFor(app, port, opsPort), this.logDir, execArgv);
     this.children.push(child);
     return child;
   }
@@ -146,8 +153,9 @@ export class BenchStack {
     return `http://127.0.0.1:${this.ports.get(instance === 1 ? 'ingress' : `ingress-${instance}`)}/webhooks/nimbus`;
   }
 
+  /** Ingress serves its metrics on its ops port (INGRESS_OPS_PORT), the others on their only HTTP port. */
   metricsUrl(name: 'ingress' | 'dedupe'): string {
-    return `http://127.0.0.1:${this.ports.get(name)}/metrics`;
+    return `http://127.0.0.1:${name === 'ingress' ? this.opsPorts.get(name) : this.ports.get(name)}/metrics`;
   }
 
   /** Where the CPU goes (bench/lib/cpu.ts): every instance of each app, the receiver, this database's Postgres, the NATS server. */

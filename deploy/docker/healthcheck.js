@@ -1,6 +1,6 @@
 'use strict';
 // Container health check without curl or wget in the image:
-//   node deploy/docker/healthcheck.js http://127.0.0.1:8080/healthz
+//   node deploy/docker/healthcheck.js http://127.0.0.1:9093/healthz     (ingress's ops port)
 // Exits 0 on a 2xx answer within 3 s, 1 otherwise.
 const url = process.argv[2];
 if (!url) {

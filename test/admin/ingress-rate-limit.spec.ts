@@ -55,7 +55,7 @@ describe('per-clinic ingress rate limit: one clinic flooding cannot starve anoth
     expect(count(aStatuses, 200) + count(aStatuses, 429)).toBe(aStatuses.length);
     expect(count(aStatuses, 429)).toBeGreaterThan(0);
     expect(count(aStatuses, 200)).toBeLessThanOrEqual(RATE + Math.ceil(RATE * seconds) + 1);
-    const metrics = await (await fetch(`${stack.ingressUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.ingressOpsUrl}/metrics`)).text();
     expect(metrics).toMatch(/switchyard_ingress_events_total\{[^}]*result="rejected",reason="rate_limited"[^}]*\} [1-9]/);
     expect(limited[0]).toEqual({ retryAfter: '1', body: { error: { code: 'rate_limited', message: expect.stringMatching(/retry after 1 s/) } } });
   });

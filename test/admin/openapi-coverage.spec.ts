@@ -60,9 +60,10 @@ describe('OpenAPI: /docs and /docs-json describe every route the admin app serve
       .filter((r) => !OPS_ROUTES.includes(r.path))
       .map((r) => `${r.method} ${r.path}`);
     const doc = (await (await fetch(`${admin.url}/docs-json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
-      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
-    );
+    // A path with servers of its own is served by another app (ingress's POST /webhooks/nimbus): openapi-lint.spec.ts.
+    const documented = Object.entries(doc.paths)
+      .filter(([, item]) => !item.servers)
+      .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     expect(served.length).toBeGreaterThanOrEqual(16);
     expect(served.filter((r) => !documented.includes(r))).toEqual([]);
     expect(documented.filter((r) => !served.includes(r))).toEqual([]);
@@ -73,6 +74,7 @@ describe('OpenAPI: /docs and /docs-json describe every route the admin app serve
     const doc = (await (await fetch(`${admin.url}/docs-json`)).json()) as { paths: Record<string, Record<string, Operation>> };
     const missing = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.entries(ops)
+        .filter(([key]) => key !== 'servers' && key !== 'parameters')
         .filter(([, op]) => {
           const codes = Object.keys(op.responses ?? {}).filter((c) => c.startsWith('2'));
           return !codes.some((c) => c === '204' || op.responses[c]!.content?.['application/json']?.schema);

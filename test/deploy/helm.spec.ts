@@ -4,41 +4,26 @@
  * probes, the setup hook, security context, and that rules/dashboards come from deploy/.
  * If helm cannot be obtained, beforeAll throws: these tests never skip silently.
  */
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '@switchyard/config';
-import { AppName, Obj, appPorts, apps, configKeys, defaults, isKnownEnvName, parseYamlStream, repoPath } from './deploy-support';
-
-const chartDir = repoPath('deploy/helm/switchyard');
-const productionValues = repoPath('deploy/helm/values-production.example.yaml');
-let helmBin = '';
-let helmHome = '';
-
-function helm(args: string[], cwd = repoPath()): string {
-  try {
-    return execFileSync(helmBin, args, {
-      cwd,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        HELM_CACHE_HOME: join(helmHome, 'cache'),
-        HELM_CONFIG_HOME: join(helmHome, 'config'),
-        HELM_DATA_HOME: join(helmHome, 'data'),
-      },
-    });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`helm ${args.join(' ')} failed:\n${err.stdout ?? ''}${err.stderr ?? err.message}`);
-  }
-}
-
-function render(extraArgs: string[] = [], chart = chartDir): Obj[] {
-  return parseYamlStream(helm(['template', 'switchyard', chart, '--namespace', 'switchyard', ...extraArgs]));
-}
+import {
+  AppName,
+  Obj,
+  appPorts,
+  apps,
+  chartDir,
+  configKeys,
+  defaults,
+  helm,
+  isKnownEnvName,
+  productionValues,
+  removeHelmHome,
+  render,
+  repoPath,
+} from './deploy-support';
 
 const ofKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
 const named = (objs: Obj[], kind: string, name: string): Obj => {
@@ -77,17 +62,10 @@ function secretValuesOf(objs: Obj[]): Record<string, string> {
 const hookPhases = (o: Obj): string[] => String(o.metadata?.annotations?.['helm.sh/hook'] ?? '').split(',').map((s) => s.trim());
 
 beforeAll(() => {
-  helmBin = execFileSync(process.execPath, [repoPath('scripts/tools/fetch-helm.js')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-  helmHome = mkdtempSync(join(tmpdir(), 'switchyard-helm-home-'));
   expect(helm(['version', '--short'])).toMatch(/^v\d+\.\d+\.\d+/);
 }, 300_000);
 
-afterAll(() => {
-  if (helmHome) rmSync(helmHome, { recursive: true, force: true });
-});
+afterAll(removeHelmHome);
 
 describe('helm lint --strict', () => {
   it('passes with the default values', () => {
@@ -135,6 +113,7 @@ describe.each([
       expect(portNumber(c, 'http')).toBe(appPorts[app].http);
     }
     expect(portNumber(containerOf(deploymentOf(objs, 'dedupe')), 'grpc')).toBe(defaults.DEDUPE_GRPC_PORT);
+    expect(portNumber(containerOf(deploymentOf(objs, 'ingress')), 'webhooks')).toBe(appPorts.ingress.webhooks);
   });
 
   it('sets only variables that libs/config or OpenTelemetry read', () => {
@@ -157,6 +136,8 @@ describe.each([
       expect(cfg.NODE_ENV).toBe('production');
       expect(cfg.ALLOW_INSECURE_SUBSCRIBER_URLS).toBe(false);
     }
+    const ingressCfg = loadConfig(containerEnv(objs, containerOf(deploymentOf(objs, 'ingress')), secrets));
+    expect(ingressCfg.INGRESS_PORT).toBe(portNumber(containerOf(deploymentOf(objs, 'ingress')), 'webhooks'));
     const dedupeCfg = loadConfig(containerEnv(objs, containerOf(deploymentOf(objs, 'dedupe')), secrets));
     expect(dedupeCfg.DEDUPE_GRPC_PORT).toBe(portNumber(containerOf(deploymentOf(objs, 'dedupe')), 'grpc'));
     const job = ofKind(objs, 'Job')[0];
@@ -243,9 +224,7 @@ describe.each([
   });
 
   it('admits only ingress and fanout pods to the dedupe gRPC port', () => {
-    const policies = ofKind(objs, 'NetworkPolicy');
-    expect(policies).toHaveLength(1);
-    const np = policies[0];
+    const np = named(objs, 'NetworkPolicy', 'switchyard-dedupe');
     expect(np.spec.podSelector.matchLabels).toEqual(deploymentOf(objs, 'dedupe').spec.selector.matchLabels);
     const grpcRules = np.spec.ingress.filter((r: Obj) => r.ports.some((p: Obj) => p.port === 'grpc'));
     expect(grpcRules).toHaveLength(1);
@@ -255,6 +234,18 @@ describe.each([
       deploymentOf(objs, 'fanout').spec.selector.matchLabels,
     ]);
     expect(grpcRules[0].from.every((f: Obj) => !f.namespaceSelector && !f.ipBlock)).toBe(true);
+  });
+
+  it("opens ingress's public webhook port to anyone and its ops port only to networkPolicy.metricsFrom", () => {
+    expect(ofKind(objs, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(['switchyard-dedupe', 'switchyard-ingress']);
+    const np = named(objs, 'NetworkPolicy', 'switchyard-ingress');
+    expect(np.spec.podSelector.matchLabels).toEqual(deploymentOf(objs, 'ingress').spec.selector.matchLabels);
+    const rule = (port: string) => np.spec.ingress.filter((r: Obj) => r.ports.some((p: Obj) => p.port === port));
+    expect(rule('webhooks')).toEqual([{ ports: [{ port: 'webhooks', protocol: 'TCP' }] }]);
+    expect(rule('http')).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }]);
+    const restricted = render(['--set-json', 'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]']);
+    const ops = named(restricted, 'NetworkPolicy', 'switchyard-ingress').spec.ingress.find((r: Obj) => r.ports[0].port === 'http');
+    expect(ops.from).toEqual([{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }]);
   });
 
   it('PodDisruptionBudgets select their app pods', () => {
@@ -315,12 +306,30 @@ describe('values-production.example.yaml', () => {
   });
 });
 
+describe('nothing internal on the public port', () => {
+  it("routes the Kubernetes Ingress only to ingress's webhook port, and scrapes and probes its ops port", () => {
+    const objs = render(['-f', productionValues]);
+    const ing = named(objs, 'Ingress', 'switchyard-ingress');
+    const backends = ing.spec.rules.flatMap((r: Obj) => r.http.paths.map((p: Obj) => [p.path, p.backend.service]));
+    expect(backends).toEqual([['/webhooks', { name: 'switchyard-ingress', port: { name: 'webhooks' } }]]);
+    const svc = named(objs, 'Service', 'switchyard-ingress');
+    const port = (name: string) => svc.spec.ports.find((p: Obj) => p.name === name);
+    expect([port('webhooks').port, port('webhooks').targetPort]).toEqual([appPorts.ingress.webhooks, 'webhooks']);
+    expect([port('http').port, port('http').targetPort]).toEqual([appPorts.ingress.http, 'http']);
+    const c = containerOf(deploymentOf(objs, 'ingress'));
+    expect(portNumber(c, 'http')).not.toBe(portNumber(c, 'webhooks'));
+    for (const probe of ['livenessProbe', 'startupProbe', 'readinessProbe']) expect(c[probe].httpGet.port).toBe('http');
+    const sm = ofKind(objs, 'ServiceMonitor')[0];
+    expect(sm.spec.endpoints.map((e: Obj) => e.port)).toEqual(['http']);
+  });
+});
+
 describe('configuration values', () => {
   const values = parse(readFileSync(repoPath('deploy/helm/switchyard/values.yaml'), 'utf8')) as Obj;
   const schema = JSON.parse(readFileSync(repoPath('deploy/helm/switchyard/values.schema.json'), 'utf8')) as Obj;
   /** Set by the chart from other values (ports, URLs) or from the Secret. */
   const derived = [
-    'INGRESS_PORT', 'ADMIN_PORT', 'DEDUPE_GRPC_PORT', 'DEDUPE_HTTP_PORT', 'FANOUT_HTTP_PORT',
+    'INGRESS_PORT', 'INGRESS_OPS_PORT', 'ADMIN_PORT', 'DEDUPE_GRPC_PORT', 'DEDUPE_HTTP_PORT', 'FANOUT_HTTP_PORT',
     'DEDUPE_GRPC_URL', 'NATS_URL', 'DATABASE_URL', 'ADMIN_TOKEN', 'KEY_PEPPER', 'SECRETS_KEYS',
   ];
 

@@ -17,7 +17,7 @@ describe('switchyard all (npm start)', () => {
   const schema = `t_launcher_${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    ports = { ingress: await freePort(), admin: await freePort(), grpc: await freePort(), dedupe: await freePort(), fanout: await freePort() };
+    ports = { ingress: await freePort(), ingressOps: await freePort(), admin: await freePort(), grpc: await freePort(), dedupe: await freePort(), fanout: await freePort() };
     proc = spawn(process.execPath, ['-r', '@swc-node/register', 'scripts/switchyard.ts', 'all'], {
       cwd: ROOT,
       env: {
@@ -26,6 +26,7 @@ describe('switchyard all (npm start)', () => {
         NATS_PREFIX: schema,
         HTTP_HOST: '127.0.0.1',
         INGRESS_PORT: String(ports.ingress),
+        INGRESS_OPS_PORT: String(ports.ingressOps),
         ADMIN_PORT: String(ports.admin),
         DEDUPE_GRPC_PORT: String(ports.grpc),
         DEDUPE_GRPC_URL: `127.0.0.1:${ports.grpc}`,
@@ -56,7 +57,7 @@ describe('switchyard all (npm start)', () => {
   const ready = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200;
 
   it('runs the migrations and stream set-up, then serves all four apps', async () => {
-    await eventually(async () => (await Promise.all([ports.ingress, ports.admin, ports.dedupe, ports.fanout].map(ready))).every(Boolean), 45_000, `all apps ready; output so far:\n${output}`);
+    await eventually(async () => (await Promise.all([ports.ingressOps, ports.admin, ports.dedupe, ports.fanout].map(ready))).every(Boolean), 45_000, `all apps ready; output so far:\n${output}`);
     expect(output).toMatch(/migrations applied: InitialSchema/);
     expect(output).toMatch(/JetStream stream T_LAUNCHER_\w+_IN ready/);
   });
@@ -66,7 +67,7 @@ describe('switchyard all (npm start)', () => {
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGKILL');
     await eventually(() => /ingress exited \(SIGKILL\); restarting/.test(output), 10_000, 'the restart notice');
-    await eventually(() => ready(ports.ingress), 45_000, 'ingress ready again');
+    await eventually(() => ready(ports.ingressOps), 45_000, 'ingress ready again');
     // The launcher's own line can reach this pipe after the new ingress already answers.
     const startLines = () => [...output.matchAll(/"ingress started \(pid (\d+)\)"/g)].map((m) => Number(m[1]));
     const pids = await eventually(() => startLines().length >= 2 && startLines(), 10_000, 'the second start line');

@@ -93,8 +93,13 @@ describe('reliability: bad input at the ingress', () => {
     const got: Record<string, string> = {};
     for (const [what, parts, status, options] of cases) {
       const answer = await rawRequest(port, parts, options);
-      const health = await fetch(`${stack.ingressUrl}/healthz`);
-      got[what] = health.status === 200 ? verdict(answer, status) : `unhealthy afterwards (${health.status})`;
+      // Still healthy, and the public port still answers (a JSON POST without a key: 401).
+      const health = await fetch(`${stack.ingressOpsUrl}/healthz`);
+      const publicPort = await fetch(`${stack.ingressUrl}/webhooks/nimbus`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      got[what] =
+        health.status === 200 && publicPort.status === 401
+          ? verdict(answer, status)
+          : `unhealthy afterwards (ops ${health.status}, public ${publicPort.status})`;
     }
     expect(got).toEqual(Object.fromEntries(cases.map(([what]) => [what, 'ok'])));
     expect(await stack.storedMessages()).toBe(before);

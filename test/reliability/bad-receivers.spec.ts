@@ -113,7 +113,7 @@ describe('reliability: hostile receivers', () => {
       `SELECT outcome, count(*) AS n FROM "${stack.config.DATABASE_SCHEMA}".delivery_attempts GROUP BY outcome ORDER BY outcome`,
     );
     process.stdout.write(`hostile receivers: attempts by outcome ${JSON.stringify(attempts)}\n`);
-    expect((await fetch(`${stack.ingressUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.ingressOpsUrl}/healthz`)).status).toBe(200);
     // 100 MB answers were not buffered: memory grew by far less than one of them.
     expect(process.memoryUsage().rss - rss0).toBeLessThan(100 * 1024 * 1024);
   });

@@ -42,8 +42,8 @@ describe('reliability: dedupe stopped, stream full', () => {
       expect(a.body).toEqual({ error: { code: 'unavailable', message: expect.any(String) } });
     }
     expect(await stack.storedMessages()).toBe(before);
-    expect((await fetch(`${stack.ingressUrl}/readyz`)).status).toBe(503);
-    expect((await fetch(`${stack.ingressUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.ingressOpsUrl}/readyz`)).status).toBe(503);
+    expect((await fetch(`${stack.ingressOpsUrl}/healthz`)).status).toBe(200);
 
     const restart = new Promise((r) => setTimeout(r, 1_000)).then(() => stack.startApp('dedupe'));
     await Promise.all([

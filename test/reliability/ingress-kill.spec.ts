@@ -15,6 +15,7 @@ class IngressProcess {
   constructor(
     private readonly env: Record<string, string>,
     readonly port: number,
+    readonly opsPort: number,
   ) {}
 
   get url() {
@@ -24,10 +25,10 @@ class IngressProcess {
   async start(): Promise<void> {
     this.proc = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/ingress/src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, ...this.env, INGRESS_PORT: String(this.port) },
+      env: { ...process.env, ...this.env, INGRESS_PORT: String(this.port), INGRESS_OPS_PORT: String(this.opsPort) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    await eventually(() => fetch(`${this.url}/readyz`).then((r) => r.status === 200), 30_000, 'the ingress process to be ready');
+    await eventually(() => fetch(`http://127.0.0.1:${this.opsPort}/readyz`).then((r) => r.status === 200), 30_000, 'the ingress process to be ready');
   }
 
   async kill9(): Promise<void> {
@@ -65,6 +66,7 @@ describe('reliability: ingress killed with SIGKILL under load', () => {
         KEY_PEPPER: c.KEY_PEPPER,
         LOG_LEVEL: 'silent',
       },
+      await freePort(),
       await freePort(),
     );
     await ingress.start();

@@ -49,7 +49,7 @@ describe('reliability: NATS killed and restarted under load', () => {
       await nats.stop(); // SIGKILL: no goodbye to clients
       down.from = Date.now();
       await new Promise((r) => setTimeout(r, 1_500));
-      readyWhileDown = (await fetch(`${stack.ingressUrl}/readyz`)).status;
+      readyWhileDown = (await fetch(`${stack.ingressOpsUrl}/readyz`)).status;
       await new Promise((r) => setTimeout(r, 1_500));
       down.to = Date.now();
       await nats.start();

@@ -82,7 +82,7 @@ describe('reliability: Postgres unplugged', () => {
     expect(during.length).toBeGreaterThan(0);
     expect(statuses).toEqual([503]);
     expect(during.every((a) => Number(a.headers?.get('retry-after')) > 0)).toBe(true);
-    expect((await fetch(`${stack.ingressUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.ingressOpsUrl}/healthz`)).status).toBe(200);
 
     const row = await ledger.settle(stack.db, stack.config.DATABASE_SCHEMA, 30_000);
     report(row);

@@ -32,6 +32,10 @@ interface Running {
 export class TestStack {
   readonly apps = new Map<AppName, Running>();
   ingressUrl = '';
+  /** Ingress's /healthz, /readyz and /metrics (INGRESS_OPS_PORT): the public port serves only the webhook. */
+  ingressOpsUrl = '';
+  /** Where each running app serves /healthz, /readyz and /metrics. */
+  readonly opsUrls = new Map<AppName, string>();
   adminUrl = '';
   db!: DataSource;
   nc!: NatsConnection;
@@ -54,6 +58,7 @@ export class TestStack {
       NATS_PREFIX: `t_${id}`,
       HTTP_HOST: '127.0.0.1',
       INGRESS_PORT: '0',
+      INGRESS_OPS_PORT: '0',
       ADMIN_PORT: '0',
       DEDUPE_HTTP_PORT: '0',
       FANOUT_HTTP_PORT: '0',
@@ -77,21 +82,30 @@ export class TestStack {
   async startApp(app: AppName): Promise<void> {
     const c = this.config;
     switch (app) {
-      case 'dedupe':
-        this.apps.set(app, await startDedupe(c, { logDestination: this.options.logs }));
-        break;
-      case 'ingress': {
-        const s = await startIngress(c, { logDestination: this.options.logs });
-        this.ingressUrl = s.url.replace('[::1]', '127.0.0.1');
+      case 'dedupe': {
+        const s = await startDedupe(c, { logDestination: this.options.logs });
+        this.opsUrls.set(app, s.opsUrl);
         this.apps.set(app, s);
         break;
       }
-      case 'fanout':
-        this.apps.set(app, await startFanout(c, { logDestination: this.options.logs }));
+      case 'ingress': {
+        const s = await startIngress(c, { logDestination: this.options.logs });
+        this.ingressUrl = s.url.replace('[::1]', '127.0.0.1');
+        this.ingressOpsUrl = s.opsUrl;
+        this.opsUrls.set(app, s.opsUrl);
+        this.apps.set(app, s);
         break;
+      }
+      case 'fanout': {
+        const s = await startFanout(c, { logDestination: this.options.logs });
+        this.opsUrls.set(app, s.opsUrl);
+        this.apps.set(app, s);
+        break;
+      }
       case 'admin': {
         const s = await startAdmin(c, { logDestination: this.options.logs });
         this.adminUrl = s.url.replace('[::1]', '127.0.0.1');
+        this.opsUrls.set(app, this.adminUrl);
         this.apps.set(app, s);
         break;
       }
@@ -101,6 +115,7 @@ export class TestStack {
   async stopApp(app: AppName): Promise<void> {
     await this.apps.get(app)?.close();
     this.apps.delete(app);
+    this.opsUrls.delete(app);
   }
 
   /** Messages stored in the inbound stream so far. */

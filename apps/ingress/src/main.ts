@@ -8,12 +8,24 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DedupeClient } from '@switchyard/dedupe';
 import { NatsLink } from '@switchyard/messaging';
-import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
+import {
+  Metrics,
+  NestPinoLogger,
+  ObservabilityModule,
+  StartOptions,
+  createLogger,
+  recordRequestMetrics,
+  startOpsServer,
+  withOpsServer,
+} from '@switchyard/observability';
 import { HttpErrorFilter, hardenedServerOptions } from '@switchyard/web';
 import { IngressAppModule } from './app.module';
 import { useDecodingJsonParser } from './webhooks/content-decoding';
 
-/** Starts ingress: `POST /webhooks/nimbus` on INGRESS_PORT, with /healthz, /readyz, /metrics. */
+/**
+ * Starts ingress: `POST /webhooks/nimbus` on INGRESS_PORT (the port that faces Nimbus, so nothing else is
+ * served there) and /healthz, /readyz, /metrics on INGRESS_OPS_PORT.
+ */
 export async function startIngress(config: AppConfig, options: StartOptions = {}) {
   const log = createLogger('ingress', config.LOG_LEVEL, options.logDestination);
   const metrics = new Metrics('ingress', { clinicLabel: config.METRICS_CLINIC_LABEL });
@@ -34,14 +46,18 @@ export async function startIngress(config: AppConfig, options: StartOptions = {}
   app.useGlobalFilters(new HttpErrorFilter(log));
   const nats = app.get(NatsLink);
   const dedupe = app.get(DedupeClient);
-  registerOpsRoutes(fastify, metrics, async () => ({
-    nats: nats.isReady(),
-    dedupe: await dedupe.ready(500),
-  }));
+  recordRequestMetrics(fastify, metrics);
   app.enableShutdownHooks();
   await app.listen(config.INGRESS_PORT, config.HTTP_HOST);
-  log.info({ port: config.INGRESS_PORT }, 'ingress listening');
-  return { app, log, url: await app.getUrl(), close: () => app.close() };
+  const ops = await startOpsServer(config.INGRESS_OPS_PORT, config.HTTP_HOST, metrics, async () => ({
+    nats: nats.isReady(),
+    dedupe: await dedupe.ready(500),
+  })).catch(async (err) => {
+    await app.close();
+    throw err;
+  });
+  log.info({ port: config.INGRESS_PORT, ops_port: config.INGRESS_OPS_PORT }, 'ingress listening');
+  return { ...withOpsServer(app, log, ops), url: await app.getUrl() };
 }
 
 startWhenMain(module, 'ingress', startIngress);

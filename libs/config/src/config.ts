@@ -75,6 +75,8 @@ const schema = z
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 
     INGRESS_PORT: port(8080),
+    /** Ingress's /healthz, /readyz and /metrics: never on the public webhook port. */
+    INGRESS_OPS_PORT: port(9093),
     ADMIN_PORT: port(8081),
     DEDUPE_GRPC_PORT: port(50051),
     DEDUPE_GRPC_URL: z.string().min(1).default('127.0.0.1:50051'),

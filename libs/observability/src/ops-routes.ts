@@ -7,6 +7,22 @@ const READINESS_TIMEOUT_MS = 2_000;
 export type ReadinessCheck = () => Promise<Record<string, boolean>>;
 
 /**
+ * Counts every request the instance answers in switchyard_http_requests_total and
+ * switchyard_http_request_duration_seconds (by route, method and status). An app whose ops routes live on
+ * another port (ingress) calls this on its public server, so its own routes are still measured.
+ */
+export function recordRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (route !== '/metrics') {
+      metrics.httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) });
+      metrics.httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+    }
+    done();
+  });
+}
+
+/**
  * `/healthz` (the process is alive), `/readyz` (its dependencies are usable: 503 otherwise, naming the
  * failing one) and `/metrics` (Prometheus text), plus request metrics for every route of the instance.
  */
@@ -35,14 +51,7 @@ export function registerOpsRoutes(app: FastifyInstance, metrics: Metrics, readin
     for (const [dependency, up] of Object.entries(checks)) metrics.dependencyUp.set({ dependency }, up ? 1 : 0);
     return checks;
   };
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    if (route !== '/metrics') {
-      metrics.httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) });
-      metrics.httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
-    }
-    done();
-  });
+  recordRequestMetrics(app, metrics);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const checks = await check();
@@ -56,7 +65,10 @@ export function registerOpsRoutes(app: FastifyInstance, metrics: Metrics, readin
   });
 }
 
-/** A standalone ops server for apps that serve no HTTP of their own (dedupe, fan-out). */
+/**
+ * A standalone ops server: for apps that serve no HTTP of their own (dedupe, fan-out), and for ingress,
+ * whose public port must carry nothing but the webhook route.
+ */
 export async function startOpsServer(
   port: number,
   host: string,
@@ -69,11 +81,19 @@ export async function startOpsServer(
   return app;
 }
 
+/** Where a listening ops server answers, e.g. `http://127.0.0.1:9093` (a wildcard address reads as loopback). */
+export function opsServerUrl(ops: FastifyInstance): string {
+  const { address, family, port } = ops.addresses()[0]!;
+  const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '[::1]' : family === 'IPv6' ? `[${address}]` : address;
+  return `http://${host}:${port}`;
+}
+
 /** An app with a standalone ops server, closed together: ops server first, then the app. */
 export function withOpsServer<A extends { close(): Promise<unknown> }, L>(app: A, log: L, ops: FastifyInstance) {
   return {
     app,
     log,
+    opsUrl: opsServerUrl(ops),
     async close() {
       await ops.close();
       await app.close();

@@ -67,6 +67,7 @@ export async function freePort(): Promise<number> {
 
 export interface Stack {
   ingressUrl: string;
+  ingressMetricsUrl: string;
   dedupeMetricsUrl: string;
   fanoutMetricsUrl: string;
   query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -90,6 +91,7 @@ export async function startStack(name: string, overrides: Record<string, string>
     LOG_LEVEL: 'silent',
     HTTP_HOST: '127.0.0.1',
     INGRESS_PORT: '0',
+    INGRESS_OPS_PORT: '0',
     DEDUPE_GRPC_PORT: String(grpcPort),
     DEDUPE_GRPC_URL: `127.0.0.1:${grpcPort}`,
     DEDUPE_HTTP_PORT: String(dedupeHttp),
@@ -126,6 +128,7 @@ export async function startStack(name: string, overrides: Record<string, string>
 
   return {
     ingressUrl,
+    ingressMetricsUrl: `${ingress.opsUrl}/metrics`,
     dedupeMetricsUrl: `http://127.0.0.1:${dedupeHttp}/metrics`,
     fanoutMetricsUrl: `http://127.0.0.1:${fanoutHttp}/metrics`,
     query: (sql, params) => ds.query(sql, params),

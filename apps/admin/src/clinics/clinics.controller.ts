@@ -1,7 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ClinicRepository, ApiKeyRepository } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
+import { ApiErrors } from '../api-errors.dto';
 import { AdminAuthGuard } from '../auth/admin-auth.guard';
 import { parse, pathId } from '../validation';
 import { ClinicOnboardingService } from './clinic-onboarding.service';
@@ -23,6 +24,7 @@ import {
 /** Operator routes: clinics and their keys. */
 @ApiTags('clinics')
 @ApiBearerAuth()
+@ApiErrors(400, 401)
 @UseGuards(AdminAuthGuard)
 @Controller('admin/clinics')
 export class ClinicsController {
@@ -33,12 +35,14 @@ export class ClinicsController {
   ) {}
 
   @Post()
+  @ApiOperation({ summary: 'Onboard a clinic', description: 'Answers its first API key, shown this once.' })
   @ApiCreatedResponse({ type: CreatedClinicDto })
   create(@Body() body: CreateClinicDto) {
     return this.onboarding.create(parse(createClinicSchema, body).name);
   }
 
   @Get()
+  @ApiOperation({ summary: 'List clinics' })
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'after', required: false, description: 'next_cursor of the previous page' })
   @ApiOkResponse({ type: ClinicPageDto })
@@ -49,7 +53,9 @@ export class ClinicsController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a clinic with its keys' })
   @ApiOkResponse({ type: ClinicWithKeysDto })
+  @ApiErrors(404)
   async get(@Param('id') id: string) {
     const clinic = await this.clinics.get(pathId(id, 'clinic'));
     if (!clinic) throw ApiError.notFound('clinic');
@@ -57,7 +63,9 @@ export class ClinicsController {
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Enable or disable a clinic', description: 'A disabled clinic\'s keys stop working within AUTH_CACHE_TTL.' })
   @ApiOkResponse({ type: ClinicDto })
+  @ApiErrors(404)
   async update(@Param('id') id: string, @Body() body: UpdateClinicDto) {
     const clinic = await this.onboarding.setEnabled(pathId(id, 'clinic'), parse(updateClinicSchema, body).enabled);
     if (!clinic) throw ApiError.notFound('clinic');
@@ -65,7 +73,9 @@ export class ClinicsController {
   }
 
   @Post(':id/keys')
+  @ApiOperation({ summary: 'Issue a new clinic key', description: 'The older keys keep working for `grace_seconds`, then expire.' })
   @ApiCreatedResponse({ type: IssuedKeyDto })
+  @ApiErrors(404)
   async issueKey(@Param('id') id: string, @Body() body: IssueKeyDto) {
     const issued = await this.onboarding.issueKey(pathId(id, 'clinic'), parse(issueKeySchema, body ?? {}).grace_seconds);
     if (!issued) throw ApiError.notFound('clinic');
@@ -74,6 +84,9 @@ export class ClinicsController {
 
   @Delete(':id/keys/:keyId')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Revoke a clinic key' })
+  @ApiNoContentResponse({ description: 'Revoked.' })
+  @ApiErrors(404)
   async revokeKey(@Param('id') id: string, @Param('keyId') keyId: string) {
     if (!(await this.onboarding.revokeKey(pathId(id, 'clinic'), pathId(keyId, 'key')))) throw ApiError.notFound('key');
   }

@@ -1,8 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { DELIVERY_STATUSES, DeliveryQueryRepository, DeliveryRepository, InvalidCursorError } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
+import { ApiErrors } from '../api-errors.dto';
 import { AdminAuthGuard } from '../auth/admin-auth.guard';
 import { parse, pathId } from '../validation';
 import { DeliveryPageDto, DeliveryWithAttemptsDto, ReplayDto, ReplayedDto, listQuery, replayBody } from './deliveries.dto';
@@ -10,6 +11,7 @@ import { DeliveryPageDto, DeliveryWithAttemptsDto, ReplayDto, ReplayedDto, listQ
 /** Operator routes: deliveries with their attempts, dead letters and replay. */
 @ApiTags('deliveries')
 @ApiBearerAuth()
+@ApiErrors(400, 401)
 @UseGuards(AdminAuthGuard)
 @Controller('admin')
 export class DeliveriesController {
@@ -36,6 +38,7 @@ export class DeliveriesController {
   }
 
   @Get('deliveries')
+  @ApiOperation({ summary: 'List deliveries', description: 'By clinic, subscriber and status, newest first, in cursor pages.' })
   @ApiQuery({ name: 'clinic_id', required: false })
   @ApiQuery({ name: 'webhook_id', required: false })
   @ApiQuery({ name: 'status', required: false, enum: DELIVERY_STATUSES })
@@ -47,7 +50,9 @@ export class DeliveriesController {
   }
 
   @Get('deliveries/:id')
+  @ApiOperation({ summary: 'Get a delivery with its attempts' })
   @ApiOkResponse({ type: DeliveryWithAttemptsDto })
+  @ApiErrors(404)
   async get(@Param('id') id: string) {
     const delivery = await this.deliveries.get(null, pathId(id, 'delivery'));
     if (!delivery) throw ApiError.notFound('delivery');
@@ -55,6 +60,7 @@ export class DeliveriesController {
   }
 
   @Get('dead-letters')
+  @ApiOperation({ summary: 'List dead letters', description: 'Deliveries whose last scheduled attempt failed.' })
   @ApiQuery({ name: 'clinic_id', required: false })
   @ApiQuery({ name: 'webhook_id', required: false })
   @ApiQuery({ name: 'cursor', required: false })
@@ -67,6 +73,7 @@ export class DeliveriesController {
   /** Replayed deliveries are due at once, announced to fan-out's schedulers, and sent in arrival order. */
   @Post('dead-letters/replay')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Replay dead letters', description: 'By ids, or by clinic / subscriber and time range; due at once, same webhook-id.' })
   @ApiOkResponse({ type: ReplayedDto })
   async replay(@Body() body: ReplayDto) {
     const b = parse(replayBody, body);

@@ -30,7 +30,8 @@ export class PortalSessionController {
 
   @Post()
   @HttpCode(200)
-  @ApiOperation({ summary: "Open a portal link: swap its token (once) for an HttpOnly, SameSite=Strict session cookie" })
+  // No credential but the link's token in the body: an explicit empty security requirement says so.
+  @ApiOperation({ summary: "Open a portal link: swap its token (once) for an HttpOnly, SameSite=Strict session cookie", security: [] })
   @ApiOkResponse({ type: PortalSessionInfoDto })
   async exchange(@Body() body: ExchangeDto, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const exchanged = await this.portal.exchange(parse(exchangeSchema, body).token);

@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { generateSigningSecret } from '@switchyard/delivery';
 import { SubscriberRepository } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
+import { ApiErrors } from '../api-errors.dto';
 import { AdminAuthGuard, ClinicKeysAllowed, CurrentPrincipal } from '../auth/admin-auth.guard';
 import { findWebhook, requireClinic } from '../auth/clinic-scope';
 import { Principal } from '../auth/principal';
@@ -31,7 +32,8 @@ const listQuery = z.object({ clinic_id: uuid.optional() });
  */
 @ApiTags('webhooks')
 @ApiBearerAuth()
-@ApiHeader({ name: 'X-API-Key', required: false, description: "A clinic's own key (instead of the admin token)" })
+@ApiSecurity('clinic-key')
+@ApiErrors(400, 401)
 @ClinicKeysAllowed()
 @UseGuards(AdminAuthGuard)
 @Controller('api/external/webhook')
@@ -50,7 +52,12 @@ export class ExternalWebhookController {
   }
 
   @Post()
+  @ApiOperation({
+    summary: 'Register a subscriber (webhook)',
+    description: 'Nimbus-compatible. Answers the signing secret once. The URL must be https:// and public (checked again at every connection).',
+  })
   @ApiCreatedResponse({ type: CreatedWebhookDto })
+  @ApiErrors(404)
   async create(@CurrentPrincipal() principal: Principal, @Body() body: CreateSubscriberDto) {
     const input = parse(createSubscriberSchema, body);
     const clinicId = this.scope(principal, input.clinic_id, 'clinic');
@@ -59,6 +66,7 @@ export class ExternalWebhookController {
   }
 
   @Get()
+  @ApiOperation({ summary: "List a clinic's subscribers", description: 'Operators pass `clinic_id`; a clinic key lists its own.' })
   @ApiQuery({ name: 'clinic_id', required: false })
   @ApiOkResponse({ type: WebhookListDto })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, string>) {
@@ -69,13 +77,17 @@ export class ExternalWebhookController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a subscriber' })
   @ApiOkResponse({ type: WebhookEnvelopeDto })
+  @ApiErrors(404)
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     return { success: true, data: toWebhookView(await this.find(principal, id)) };
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Update a subscriber', description: 'URL, event filter, format, enabled, flow control, its X-API-Key.' })
   @ApiOkResponse({ type: WebhookEnvelopeDto })
+  @ApiErrors(404)
   async update(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: UpdateSubscriberDto) {
     const existing = await this.find(principal, id);
     const updated = await this.registration.update(existing, parse(updateSubscriberSchema, body));
@@ -84,7 +96,9 @@ export class ExternalWebhookController {
 
   @Delete(':id')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Delete a subscriber' })
   @ApiOkResponse({ type: DeletedWebhookDto })
+  @ApiErrors(404)
   async remove(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     const existing = await this.find(principal, id);
     await this.registration.remove(existing);
@@ -92,7 +106,9 @@ export class ExternalWebhookController {
   }
 
   @Post(':id/rotate-secret')
+  @ApiOperation({ summary: "Rotate a subscriber's signing secret", description: 'Both secrets sign during the overlap.' })
   @ApiCreatedResponse({ type: CreatedWebhookDto })
+  @ApiErrors(404)
   async rotateSecret(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: RotateSecretDto) {
     const existing = await this.find(principal, id);
     const { overlap_seconds } = parse(rotateSecretSchema, body ?? {});

@@ -1,4 +1,8 @@
-{{/* The four long-running apps, in a fixed order. */}}
+{{/*
+The four long-running apps, in a fixed order. Every app's container and Service have a port named
+"http" that serves /healthz, /readyz and /metrics (probes and the ServiceMonitor use it); ingress's
+public webhook port is a separate one named "webhooks", and dedupe's gRPC port is "grpc".
+*/}}
 {{- define "switchyard.apps" -}}
 ingress admin dedupe fanout
 {{- end }}
@@ -42,6 +46,12 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: switchyard
 {{- end }}
 
+{{/* The container port (number) named "http" of an app: its health and metrics port. */}}
+{{- define "switchyard.httpPort" -}}
+{{- $v := index .root.Values .app }}
+{{- if eq .app "ingress" }}{{ $v.opsPort }}{{ else }}{{ $v.httpPort }}{{ end }}
+{{- end }}
+
 {{- define "switchyard.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
@@ -71,7 +81,8 @@ app.kubernetes.io/part-of: switchyard
 {{- $_ := set $env $k (include "switchyard.envString" $v) }}
 {{- end }}
 {{- $_ := set $env "NATS_URL" .Values.nats.url }}
-{{- $_ := set $env "INGRESS_PORT" (include "switchyard.envString" .Values.ingress.httpPort) }}
+{{- $_ := set $env "INGRESS_PORT" (include "switchyard.envString" .Values.ingress.webhookPort) }}
+{{- $_ := set $env "INGRESS_OPS_PORT" (include "switchyard.envString" .Values.ingress.opsPort) }}
 {{- $_ := set $env "ADMIN_PORT" (include "switchyard.envString" .Values.admin.httpPort) }}
 {{- $_ := set $env "DEDUPE_GRPC_PORT" (include "switchyard.envString" .Values.dedupe.grpcPort) }}
 {{- $_ := set $env "DEDUPE_HTTP_PORT" (include "switchyard.envString" .Values.dedupe.httpPort) }}
