@@ -58,7 +58,7 @@ describe('riding out NATS', () => {
     await expect(stack.startApp('ingress')).resolves.toBeUndefined();
     await expect(stack.startApp('fanout')).resolves.toBeUndefined();
 
-    for (const url of [stack.ingressUrl, fanoutUrl()]) {
+    for (const url of [stack.ingressOpsUrl, fanoutUrl()]) {
       const r = await readyz(url);
       expect(r.status).toBe(503);
       expect(r.body.checks.nats).toBe(false);
@@ -68,7 +68,7 @@ describe('riding out NATS', () => {
     expect(during.headers.get('retry-after')).toMatch(/^\d+$/);
 
     await nats.start();
-    await eventually(async () => (await readyz(stack.ingressUrl)).status === 200, 20_000, 'ingress ready');
+    await eventually(async () => (await readyz(stack.ingressOpsUrl)).status === 200, 20_000, 'ingress ready');
     // Fan-out created the stream and its consumer itself.
     await eventually(async () => (await readyz(fanoutUrl())).status === 200, 20_000, 'fan-out ready');
     // (Asked again while the test's own connection may still be reconnecting to the new server.)

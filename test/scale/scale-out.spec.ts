@@ -68,7 +68,7 @@ describe('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => {
       dir: join(logDir, 'nats'),
     });
     await cluster.start();
-    for (const name of ['ingress1', 'ingress2', 'grpc1', 'grpc2', 'dedupe1', 'dedupe2', 'fanout1', 'fanout2', 'fanout3', 'admin']) ports[name] = await freePort();
+    for (const name of ['ingress1', 'ingress2', 'ingressOps1', 'ingressOps2', 'grpc1', 'grpc2', 'dedupe1', 'dedupe2', 'fanout1', 'fanout2', 'fanout3', 'admin']) ports[name] = await freePort();
     const env = {
       NODE_ENV: 'test',
       LOG_LEVEL: 'warn',
@@ -104,7 +104,12 @@ describe('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => {
     await Promise.all([
       // Each ingress has its own dedupe; restarting one makes its ingress answer 503, and the sender moves on.
       ...[1, 2].map((n) =>
-        apps.start(`ingress${n}`, 'ingress', { INGRESS_PORT: String(ports[`ingress${n}`]), DEDUPE_GRPC_URL: `127.0.0.1:${ports[`grpc${n}`]}` }, `${url(ports[`ingress${n}`]!)}/readyz`),
+        apps.start(
+          `ingress${n}`,
+          'ingress',
+          { INGRESS_PORT: String(ports[`ingress${n}`]), INGRESS_OPS_PORT: String(ports[`ingressOps${n}`]), DEDUPE_GRPC_URL: `127.0.0.1:${ports[`grpc${n}`]}` },
+          `${url(ports[`ingressOps${n}`]!)}/readyz`,
+        ),
       ),
       ...[1, 2, 3].map((n) => apps.start(`fanout${n}`, 'fanout', { FANOUT_HTTP_PORT: String(ports[`fanout${n}`]) }, `${url(ports[`fanout${n}`]!)}/readyz`)),
       apps.start('admin', 'admin', { ADMIN_PORT: String(ports.admin) }, `${url(ports.admin!)}/readyz`),
