@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AppConfig } from '@switchyard/config';
@@ -22,6 +22,8 @@ export type AppName = 'ingress' | 'dedupe' | 'fanout';
  * the apps as child processes — any number of ingress and fan-out replicas (`fanout`, `fanout-2`, …, each
  * with its own ports, sharing the schema, the stream and the durable consumer) beside one dedupe service.
  */
+const randomBytesBase64 = randomBytes(32).toString('base64');
+
 export class BenchStack {
   readonly children: Child[] = [];
   readonly subjects: Subjects;
@@ -99,6 +101,8 @@ export class BenchStack {
       DATABASE_SCHEMA: this.name,
       NATS_PREFIX: this.name,
       KEY_PEPPER: this.config.KEY_PEPPER,
+      // Required in production; the bench's own key (subscribers seeded in plain text read as they are).
+      SECRETS_KEYS: process.env.SECRETS_KEYS ?? `bench:${randomBytesBase64}`,
       ADMIN_TOKEN: this.config.ADMIN_TOKEN,
       HTTP_HOST: '127.0.0.1',
       DEDUPE_GRPC_PORT: String(this.grpcPort),
