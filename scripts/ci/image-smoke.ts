@@ -112,6 +112,8 @@ async function main() {
     FANOUT_HTTP_PORT: String(ports.fanoutHttp),
     ADMIN_TOKEN: adminToken,
     KEY_PEPPER: `image-check-pepper-${randomBytes(12).toString('hex')}`,
+    // Subscriber secrets are encrypted at rest; production requires the key ring.
+    SECRETS_KEYS: `ci:${randomBytes(32).toString('base64')}`,
     ALLOW_INSECURE_SUBSCRIBER_URLS: 'true', // the receiver is on loopback, over http
     LOG_LEVEL: 'info',
   };
