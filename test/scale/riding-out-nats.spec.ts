@@ -102,6 +102,21 @@ describe('riding out NATS', () => {
     expect(delivered('after-restart')).toHaveLength(1);
   });
 
+  it('svix-webhooks#1844: a fan-out that starts after its consumer was re-created from the stream\'s start sends no old event again', async () => {
+    const before = receiver.requests.length;
+    const stored = (await stack.db.query(`SELECT count(*)::int AS n FROM events`))[0].n as number;
+    expect(stored).toBeGreaterThan(0);
+    await stack.stopApp('fanout');
+    const jsm = await jetstreamManager(stack.nc);
+    await jsm.consumers.delete(subjects().inboundStream, subjects().fanoutConsumer);
+    await stack.startApp('fanout'); // re-creates the consumer, which hands out every stored message again, each "for the first time"
+    await sendUntilAccepted('after-recreate-and-restart');
+    await eventually(() => delivered('after-recreate-and-restart').length === 1, 30_000, 'the new event');
+    // Every old message came back and was found stored: not one of them reached the receiver again.
+    await eventually(async () => (await jsm.consumers.info(subjects().inboundStream, subjects().fanoutConsumer)).num_ack_pending === 0, 10_000, 'the replay acknowledged');
+    expect(receiver.requests.slice(before).map((r) => JSON.parse(r.body).subject)).toEqual(['after-recreate-and-restart']);
+  });
+
   it('svix-webhooks#1844: re-creates the stream when it is deleted under a running fan-out; ingress answers 503 meanwhile, then accepts', async () => {
     const jsm = await jetstreamManager(stack.nc);
     await expect(jsm.streams.delete(subjects().inboundStream)).resolves.toBe(true);

@@ -5,6 +5,7 @@ import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
 import { DurableConsumer, NatsLink, consumeInbound } from '@switchyard/messaging';
+import { DeliveryRepository } from '@switchyard/persistence';
 import { FanOutEventUseCase } from './fan-out-event.usecase';
 
 /** Messages at most waiting for their first attempts to start before the next one is taken. */
@@ -30,6 +31,8 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   /** The highest stream sequence this process has taken, and the consumer had handed to any replica when last asked (see firstDelivery). */
   private highestSeq = 0;
   private deliveredThrough = 0;
+  /** The highest stream sequence stored when this process started. */
+  private storedThrough = 0;
   /** Messages whose first attempts are still waiting to start (for a slot or a place), and the loop waiting for them. */
   private admitting = 0;
   private admissionDone: Array<() => void> = [];
@@ -39,6 +42,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     private readonly nats: NatsLink,
     private readonly fanOut: FanOutEventUseCase,
+    private readonly deliveries: DeliveryRepository,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
@@ -48,6 +52,9 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onApplicationBootstrap() {
+    // Messages up to the highest sequence already stored may be stored (a consumer re-created from the
+    // stream's start hands them out again as first deliveries): they are stored before anything is attempted.
+    this.storedThrough = await this.deliveries.highestStoredSequence();
     this.messages = consumeInbound(this.nats, this.config, this.log, 512);
     void this.loop(this.messages);
     void this.reportLag();
@@ -151,11 +158,12 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
    * so: nats-server before 2.10.15 (nats-server#5305) may hand out a message again with a count of 1 after
    * failing to deliver it to a pull request of a crashed client. First deliveries go out in stream order,
    * so a "first" delivery behind a sequence this process has already seen, or behind the consumer's
-   * delivered sequence as last reported (every 5 s, for all replicas), is not one; nor is any message after
-   * the consumer was recreated from the start.
+   * delivered sequence as last reported (every 5 s, for all replicas), is not one; nor is one at or below
+   * the highest sequence stored when this process started (a consumer re-created from the stream's start
+   * hands every message out again with a count of 1, to a process that may have just started).
    */
   private firstDelivery(m: JsMsg): boolean {
-    const first = !m.redelivered && m.seq > this.highestSeq && m.seq > this.deliveredThrough;
+    const first = !m.redelivered && m.seq > this.highestSeq && m.seq > this.deliveredThrough && m.seq > this.storedThrough;
     this.highestSeq = Math.max(this.highestSeq, m.seq);
     return first;
   }

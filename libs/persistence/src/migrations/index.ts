@@ -5,6 +5,7 @@ import { ClusterWideDelivery1764400000000 } from './1764400000000-cluster-wide-d
 import { LifecycleTables1764412000000 } from './1764412000000-lifecycle-tables';
 import { RetentionIndexes1764412000001 } from './1764412000001-retention-indexes';
 import { PortalSessions1764420000000 } from './1764420000000-portal-sessions';
+import { EventsStreamSeqIndex1764430000000 } from './1764430000000-events-stream-seq-index';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
 export { DELIVERIES_DUE_CHANNEL } from './1764400000000-cluster-wide-delivery';
@@ -16,4 +17,5 @@ export const MIGRATIONS = [
   LifecycleTables1764412000000,
   RetentionIndexes1764412000001,
   PortalSessions1764420000000,
+  EventsStreamSeqIndex1764430000000,
 ];

@@ -610,6 +610,12 @@ export class DeliveryRepository {
     return rows[0]?.id ?? null;
   }
 
+  /** The highest stream sequence of a stored event (0 when none): fan-out's first-delivery guard (InboundConsumer). */
+  async highestStoredSequence(): Promise<number> {
+    const [row] = await rawQuery(this.ds, `SELECT COALESCE(max(stream_seq), 0)::text AS seq FROM events WHERE stream_seq IS NOT NULL`);
+    return Number(row.seq);
+  }
+
   // ---- gauges ------------------------------------------------------------------------------------
 
   /** Deliveries due now and not taken, of subscribers that can take them (the delivery backlog gauge). */
