@@ -119,6 +119,8 @@ const schema = z
     /** Bucket size: events a clinic may send at once; 0 = one second's worth of INGRESS_RATE_LIMIT (at least 1). */
     INGRESS_RATE_BURST: z.coerce.number().int().min(0).default(0),
     DEDUPE_TIMEOUT: duration('2s'),
+    /** How long ingress holds a claim's completion for the next claim to carry it (one statement in dedupe for both), before sending it alone. */
+    DEDUPE_COMPLETION_LINGER: duration('200ms'),
     PUBLISH_TIMEOUT: duration('3s'),
 
     DEDUPE_TTL: duration('24h'),
