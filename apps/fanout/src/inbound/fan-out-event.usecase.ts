@@ -50,6 +50,7 @@ export class FanOutEventUseCase {
   /** Time between the last two messages (performance.now() clock), and when the last one came. */
   private arrivalGap = Infinity;
   private lastArrival = -Infinity;
+  private readonly roomWaiters = new Set<() => void>();
 
   constructor(
     private readonly subscribers: SubscriberCache,
@@ -71,6 +72,34 @@ export class FanOutEventUseCase {
       2,
       { windowMs: this.config.DELIVERY_STORE_WINDOW, moreExpected: () => this.beforeStore > 0 || this.arrivalGap < this.config.DELIVERY_STORE_WINDOW },
     );
+    dispatcher.whenCapacityFrees(() => {
+      for (const check of this.roomWaiters) check();
+    });
+  }
+
+  /**
+   * Whether a new message can start its attempts now: this process has a free place and owes none to
+   * queued work. Overloaded, fan-out then takes messages at the pace attempts end (the backlog waits in
+   * JetStream, where it costs nothing) instead of taking them, waiting `DELIVERY_FAST_PATH_WAIT` for
+   * places and queueing their deliveries in Postgres, which costs statements and starves the queue.
+   */
+  hasRoom(): boolean {
+    return this.dispatcher.free > 0 && !this.scheduler.owedRoom;
+  }
+
+  /** Resolves true once `hasRoom()`, or false at `deadline` (performance.now() clock). */
+  waitForRoom(deadline: number): Promise<boolean> {
+    if (this.hasRoom()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), Math.max(0, deadline - performance.now()));
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.roomWaiters.delete(check);
+        resolve(ok);
+      };
+      const check = () => this.hasRoom() && done(true);
+      this.roomWaiters.add(check);
+    });
   }
 
   /** `admitted` is called once its first attempts have started or been queued (the consumer then takes the next message). */
