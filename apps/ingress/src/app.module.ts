@@ -27,7 +27,7 @@ import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.useca
       inject: [ClinicLimitsRepository, APP_CONFIG],
       useFactory: (limits: ClinicLimitsRepository, c: AppConfig) => new ClinicIngressRates(limits, c, c.AUTH_CACHE_TTL),
     },
-    { provide: DedupeClient, inject: [APP_CONFIG], useFactory: (c: AppConfig) => new DedupeClient(c.DEDUPE_GRPC_URL, c.DEDUPE_TIMEOUT) },
+    { provide: DedupeClient, inject: [APP_CONFIG], useFactory: (c: AppConfig) => new DedupeClient(c.DEDUPE_GRPC_URL, c.DEDUPE_TIMEOUT, c.DEDUPE_COMPLETION_LINGER) },
     clinicAuthenticatorProvider,
   ],
 })

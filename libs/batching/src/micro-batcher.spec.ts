@@ -85,4 +85,59 @@ describe('MicroBatcher', () => {
     });
     await expect(batcher.submit(1)).rejects.toThrow('bad input');
   });
+
+  describe('with a window', () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('waits for the calls its owner expects, up to the window after the first, and writes them together', async () => {
+      const w = controlledWriter();
+      let expected = true;
+      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 60, moreExpected: () => expected });
+      const first = batcher.submit(1);
+      await turn();
+      expect(w.batches).toHaveLength(0); // more are expected: it waits
+      await sleep(20);
+      const second = batcher.submit(2);
+      await turn();
+      expect(w.batches).toHaveLength(0);
+      expected = false; // the last one expected arrives: written in that turn, before the window ends
+      const third = batcher.submit(3);
+      await turn();
+      expect(w.batches.map((b) => b.inputs)).toEqual([[1, 2, 3]]);
+      w.batches[0]!.finish();
+      await expect(Promise.all([first, second, third])).resolves.toEqual([10, 20, 30]);
+    });
+
+    it('writes what it has once the window has passed, even while more are expected', async () => {
+      const w = controlledWriter();
+      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 30, moreExpected: () => true });
+      const answer = batcher.submit(4);
+      await sleep(10);
+      expect(w.batches).toHaveLength(0);
+      await sleep(60);
+      expect(w.batches.map((b) => b.inputs)).toEqual([[4]]);
+      w.batches[0]!.finish();
+      await expect(answer).resolves.toBe(40);
+    });
+
+    it('writes a call at once when no other is expected', async () => {
+      const w = controlledWriter();
+      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 10_000, moreExpected: () => false });
+      const answer = batcher.submit(5);
+      await turn();
+      expect(w.batches.map((b) => b.inputs)).toEqual([[5]]);
+      w.batches[0]!.finish();
+      await expect(answer).resolves.toBe(50);
+    });
+
+    it('does not wait once a batch is full', async () => {
+      const w = controlledWriter();
+      const batcher = new MicroBatcher(w.write, 2, 2, { windowMs: 10_000, moreExpected: () => true });
+      const answers = [6, 7].map((i) => batcher.submit(i));
+      await turn();
+      expect(w.batches.map((b) => b.inputs)).toEqual([[6, 7]]);
+      w.batches[0]!.finish();
+      await expect(Promise.all(answers)).resolves.toEqual([60, 70]);
+    });
+  });
 });

@@ -119,6 +119,8 @@ const schema = z
     /** Bucket size: events a clinic may send at once; 0 = one second's worth of INGRESS_RATE_LIMIT (at least 1). */
     INGRESS_RATE_BURST: z.coerce.number().int().min(0).default(0),
     DEDUPE_TIMEOUT: duration('2s'),
+    /** How long ingress holds a claim's completion for the next claim to carry it (one statement in dedupe for both), before sending it alone. */
+    DEDUPE_COMPLETION_LINGER: duration('200ms'),
     PUBLISH_TIMEOUT: duration('3s'),
 
     DEDUPE_TTL: duration('24h'),
@@ -142,6 +144,8 @@ const schema = z
     DELIVERY_LEASE: duration('60s'),
     /** How long fan-out waits for the first attempts it makes straight from a consumed message before storing the event. */
     DELIVERY_FAST_PATH_WAIT: duration('500ms'),
+    /** How long fan-out holds an event's store for other events whose first attempts are under way, so they share a commit (0: no wait). */
+    DELIVERY_STORE_WINDOW: duration('25ms'),
     /** Fan-out's memory of each clinic's subscribers, invalidated by NOTIFY on every change; the TTL is a safety net, 0 turns it off. */
     SUBSCRIBER_CACHE_TTL: duration('30s'),
     ALLOW_INSECURE_SUBSCRIBER_URLS: bool(false),

@@ -46,7 +46,7 @@ export class DeliveryDispatcher {
    * overtaking. Set when one is queued; cleared by the scheduler once a poll finds less than it had room for.
    */
   readonly waiting = new Set<string>();
-  private onCapacity: () => void = () => undefined;
+  private readonly onCapacity: Array<() => void> = [];
   private onRetry: (delayMs: number) => void = () => undefined;
 
   constructor(
@@ -58,9 +58,14 @@ export class DeliveryDispatcher {
     private readonly log: Logger,
   ) {}
 
-  /** Called whenever an attempt ends and its room could take queued work (the scheduler's wake-up). */
+  /** Called whenever an attempt ends and its room could take queued work (the scheduler's wake-up, fan-out's intake). */
   whenCapacityFrees(listener: () => void): void {
-    this.onCapacity = listener;
+    this.onCapacity.push(listener);
+  }
+
+  /** Tells the listeners that room may be free (the scheduler took what it was owed, or an attempt ended). */
+  capacityMayBeFree(): void {
+    for (const listener of this.onCapacity) listener();
   }
 
   /** Called with the delay of every retry this process schedules (so the scheduler looks by then). */
@@ -200,7 +205,7 @@ export class DeliveryDispatcher {
     permit.released = true;
     this.flow.give(permit.ticket);
     this.freePlace(permit.clinicId);
-    this.onCapacity();
+    this.capacityMayBeFree();
   }
 
   /** Runs the attempt of a delivery leased by the scheduler, on its permit, and records it. */

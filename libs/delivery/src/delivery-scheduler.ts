@@ -40,6 +40,11 @@ export class DeliveryScheduler {
   private again = false;
   /** Whether the last poll left due work behind for lack of room (so freed room should poll). */
   private backlog = false;
+  /**
+   * Whether the last poll left due work behind because this process's places ran out (not a subscriber's
+   * slots, not a clinic's share): new messages then wait (see `owedRoom`), so queued work is not starved.
+   */
+  private roomShort = false;
   /** The highest stream sequence of an ordered delivery this process queued (see ORDERING_RECHECK_MS). */
   private orderedThrough = 0;
   private listening = false;
@@ -157,6 +162,7 @@ export class DeliveryScheduler {
     for (const sid of this.dispatcher.waiting) if (!dueIds.has(sid)) this.dispatcher.waiting.delete(sid);
     if (due.length === 0) {
       this.backlog = false;
+      this.setRoomShort(false);
       return false;
     }
     // Clinics take turns (findDue interleaves them); each subscriber gets up to its due work, within room.
@@ -164,10 +170,12 @@ export class DeliveryScheduler {
     const quotas: Array<{ d: DueSubscriber; want: number }> = [];
     const clinicPlanned = new Map<string, number>();
     let short = false;
+    let roomShort = false;
     for (const d of due) {
       const clinicRoom = this.dispatcher.room(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);
       const want = Math.min(d.due, clinicRoom, room);
       if (want < d.due) short = true;
+      if (room < Math.min(d.due, clinicRoom)) roomShort = true;
       if (want <= 0) continue;
       quotas.push({ d, want });
       room -= want;
@@ -208,7 +216,19 @@ export class DeliveryScheduler {
       }
     }
     this.backlog = short;
+    this.setRoomShort(roomShort);
     return true;
+  }
+
+  /** Whether queued work is owed this process's next free places (its last poll found too little room for it). */
+  get owedRoom(): boolean {
+    return this.roomShort;
+  }
+
+  private setRoomShort(short: boolean): void {
+    const was = this.roomShort;
+    this.roomShort = short;
+    if (was && !short) this.dispatcher.capacityMayBeFree();
   }
 
   /** Keeps the permits of a rate-limited subscriber that got a token; the rest are given back. */

@@ -21,8 +21,8 @@ interface HeldSlot {
   validUntil: number;
   busy: boolean;
   idleSince: number;
-  /** Aborts the request on this slot (set while busy). */
-  abort?: () => void;
+  /** Aborted when the slot is lost: the signal of every request made on it (one per held slot, not per request). */
+  lost: AbortController;
 }
 
 /** A slot in use: give it back with `FlowControl.give`. `signal` aborts if the slot is lost meanwhile. */
@@ -97,16 +97,13 @@ export class FlowControl {
     const slot = this.held.get(ticket.subscriberId)?.find((s) => s.slot === ticket.slot);
     if (!slot) return; // lost meanwhile
     slot.busy = false;
-    slot.abort = undefined;
     slot.idleSince = this.now();
     if (!this.handOver(ticket.subscriberId, slot)) this.scheduleLinger();
   }
 
   private occupy(subscriberId: string, slot: HeldSlot): SlotTicket {
-    const lost = new AbortController();
     slot.busy = true;
-    slot.abort = () => lost.abort();
-    return { subscriberId, slot: slot.slot, signal: lost.signal };
+    return { subscriberId, slot: slot.slot, signal: slot.lost.signal };
   }
 
   /** Hands an idle slot to a request waiting for one; whether one took it. */
@@ -116,7 +113,6 @@ export class FlowControl {
     const ticket = this.occupy(subscriberId, slot);
     if (queue.serve(ticket)) return true;
     slot.busy = false;
-    slot.abort = undefined;
     return false;
   }
 
@@ -160,7 +156,7 @@ export class FlowControl {
       return batch.map(() => undefined);
     }
     for (const g of granted) {
-      const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now() };
+      const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now(), lost: new AbortController() };
       this.held.set(g.subscriberId, [...(this.held.get(g.subscriberId) ?? []), slot]);
       this.handOver(g.subscriberId, slot);
     }
@@ -235,7 +231,7 @@ export class FlowControl {
   }
 
   private lose(subscriberId: string, slot: HeldSlot): void {
-    slot.abort?.();
+    slot.lost.abort();
     const slots = this.held.get(subscriberId)?.filter((s) => s !== slot) ?? [];
     if (slots.length > 0) this.held.set(subscriberId, slots);
     else this.held.delete(subscriberId);

@@ -93,6 +93,11 @@ export class DurableConsumer implements AsyncIterable<JsMsg>, NatsDependent {
     return this.consumer?.info();
   }
 
+  /** Messages the client has received and not yet handed to the iterating loop. */
+  buffered(): number {
+    return this.messages?.getPending() ?? 0;
+  }
+
   async close(): Promise<void> {
     this.closing.abort();
     this.current = 'closed';

@@ -38,17 +38,19 @@ export type InboundEvent = Omit<StoredEvent, 'entityId'>;
  */
 @Injectable()
 export class FanOutEventUseCase {
-  /** Events stored together: one statement for a batch, which is a span of its own linked to each event's `store event` span. */
-  private readonly store = new MicroBatcher<{ record: InboundRecord; span?: Span }, boolean>(
-    (items) =>
-      inBatchSpan(
-        'store inbound events',
-        items.map((i) => i.span),
-        () => this.deliveries.storeInbound(items.map((i) => i.record), { schema: this.config.DATABASE_SCHEMA, holder: this.holder }),
-      ),
-    256,
-    2,
-  );
+  /**
+   * Events stored together: one statement (one commit) for a batch, which is a span of its own linked to
+   * each event's `store event` span. A batch waits up to `DELIVERY_STORE_WINDOW` for more events when some
+   * are still making their first attempts in this process or messages arrive closer together than that, so
+   * that at moderate rates several share a commit; otherwise (a quiet stream) it is written at once.
+   */
+  private readonly store: MicroBatcher<{ record: InboundRecord; span?: Span }, boolean>;
+  /** Events between their message and their store (their first attempts under way). */
+  private beforeStore = 0;
+  /** Time between the last two messages (performance.now() clock), and when the last one came. */
+  private arrivalGap = Infinity;
+  private lastArrival = -Infinity;
+  private readonly roomWaiters = new Set<() => void>();
 
   constructor(
     private readonly subscribers: SubscriberCache,
@@ -58,10 +60,66 @@ export class FanOutEventUseCase {
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(FLOW_HOLDER) private readonly holder: string,
-  ) {}
+  ) {
+    this.store = new MicroBatcher(
+      (items) =>
+        inBatchSpan(
+          'store inbound events',
+          items.map((i) => i.span),
+          () => this.deliveries.storeInbound(items.map((i) => i.record), { schema: this.config.DATABASE_SCHEMA, holder: this.holder }),
+        ),
+      256,
+      2,
+      { windowMs: this.config.DELIVERY_STORE_WINDOW, moreExpected: () => this.beforeStore > 0 || this.arrivalGap < this.config.DELIVERY_STORE_WINDOW },
+    );
+    dispatcher.whenCapacityFrees(() => {
+      for (const check of this.roomWaiters) check();
+    });
+  }
+
+  /**
+   * Whether a new message can start its attempts now: this process has a free place and owes none to
+   * queued work. Overloaded, fan-out then takes messages at the pace attempts end (the backlog waits in
+   * JetStream, where it costs nothing) instead of taking them, waiting `DELIVERY_FAST_PATH_WAIT` for
+   * places and queueing their deliveries in Postgres, which costs statements and starves the queue.
+   */
+  hasRoom(): boolean {
+    return this.dispatcher.free > 0 && !this.scheduler.owedRoom;
+  }
+
+  /** Resolves true once `hasRoom()`, or false at `deadline` (performance.now() clock). */
+  waitForRoom(deadline: number): Promise<boolean> {
+    if (this.hasRoom()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), Math.max(0, deadline - performance.now()));
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.roomWaiters.delete(check);
+        resolve(ok);
+      };
+      const check = () => this.hasRoom() && done(true);
+      this.roomWaiters.add(check);
+    });
+  }
 
   /** `admitted` is called once its first attempts have started or been queued (the consumer then takes the next message). */
   async execute(inbound: InboundEvent, fresh: boolean, admitted: () => void = () => undefined): Promise<FanOutResult> {
+    const now = performance.now();
+    this.arrivalGap = now - this.lastArrival;
+    this.lastArrival = now;
+    this.beforeStore++;
+    let storing = false;
+    try {
+      return await this.fanOut(inbound, fresh, admitted, () => {
+        storing = true;
+        this.beforeStore--;
+      });
+    } finally {
+      if (!storing) this.beforeStore--;
+    }
+  }
+
+  private async fanOut(inbound: InboundEvent, fresh: boolean, admitted: () => void, storing: () => void): Promise<FanOutResult> {
     // One budget for waiting on a slot, a place and the answers: then the event is stored, whatever is still under way.
     const deadline = performance.now() + this.config.DELIVERY_FAST_PATH_WAIT;
     const event: StoredEvent = { ...inbound, entityId: entityIdOf({ eventName: inbound.eventName, data: eventDataOf(inbound.payload) }) ?? null };
@@ -85,6 +143,7 @@ export class FanOutEventUseCase {
 
     const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
     const span = startBatchMember('store event', { 'switchyard.event_id': event.id });
+    storing();
     const created = await endBatchMember(span, this.store.submit({ record: { event, deliveries: record }, span }));
     this.afterStore(event, jobs, record, admissions, created);
     return { created, deliveries: created ? jobs.length : 0 };

@@ -232,6 +232,10 @@ export class DeliveryRepository {
         ...attemptColumns(attempts),
         announce ? `${announce.schema}:${announce.holder}` : null,
       ],
+      // Prepared once per connection (parsed and planned once): its plan touches no table but through a key
+      // (the CTEs join the arrays it is given), so the generic plan is as good as a custom one, and the
+      // planning of a statement this size was a good part of Postgres's CPU per event (bench/RESULTS.md).
+      'delivery_store_inbound',
     );
     const created = new Set(rows.map((r) => r.id));
     return records.map((r) => created.has(r.event.id));
