@@ -62,6 +62,8 @@ describe('deliveries API: filters, cursor pagination, one delivery with its atte
     await good.waitFor(EVENTS + 1);
     await failing.waitFor(EVENTS);
     await eventually(async () => (await all(`?clinic_id=${x.id}&webhook_id=${badSub}&status=pending&limit=100`)).items.length === EVENTS, 10_000, 'failed first attempts recorded');
+    // Fan-out stores an event with its first attempts after they are answered: a delivery received is not yet a row.
+    await eventually(async () => (await all('?limit=100')).items.length === 2 * EVENTS + 1, 10_000, 'every delivery stored');
   });
 
   afterAll(async () => {

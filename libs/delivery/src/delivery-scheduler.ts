@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ROOT_CONTEXT, context } from '@opentelemetry/api';
-import type { DeliveryRepository, DueSubscriber, LeaseRequest } from '@switchyard/persistence';
+import type { DeliveryJob, DeliveryRepository, DueSubscriber, LeaseRequest } from '@switchyard/persistence';
 import type { Metrics } from '@switchyard/observability';
 import { DeliveryDispatcher, RunPermit } from './delivery-dispatcher';
 import { FlowControl } from './flow-control';
@@ -187,9 +187,8 @@ export class DeliveryScheduler {
     const requests: LeaseRequest[] = [];
     await Promise.all(
       quotas.map(async ({ d, want }) => {
-        let held = this.dispatcher.reserve(d.subscriberId, d.clinicId, want);
+        const held = this.dispatcher.reserve(d.subscriberId, d.clinicId, want);
         if (held.length < want) short = true;
-        if (held.length > 0 && d.rateLimitPerSecond) held = await this.withTokens(d, held);
         if (held.length === 0) return;
         permits.set(d.subscriberId, held);
         requests.push({ subscriberId: d.subscriberId, take: held.length, ordered: d.ordered });
@@ -198,22 +197,18 @@ export class DeliveryScheduler {
     const storedThrough = requests.some((r) => r.ordered) ? await this.storedThrough().catch(() => null) : null;
     if (storedThrough !== null && storedThrough >= this.orderedThrough) this.orderedThrough = 0;
 
-    let jobs: Awaited<ReturnType<DeliveryRepository['lease']>> = [];
+    let jobs: DeliveryJob[] = [];
     try {
       jobs = await this.repo.lease(requests, storedThrough, this.options.leaseMs);
     } finally {
-      const got = new Map<string, number>();
-      for (const job of jobs) {
-        const permit = permits.get(job.subscriber.id)?.pop();
-        if (permit) this.dispatcher.runLeased(job, permit);
-        got.set(job.subscriber.id, (got.get(job.subscriber.id) ?? 0) + 1);
-      }
-      for (const left of permits.values()) left.forEach((p) => this.dispatcher.release(p));
+      const bySubscriber = new Map<string, DeliveryJob[]>();
+      for (const job of jobs) bySubscriber.set(job.subscriber.id, [...(bySubscriber.get(job.subscriber.id) ?? []), job]);
       // A subscriber that got all it asked for may have more due: new work to it keeps queueing behind.
       for (const r of requests) {
-        if ((got.get(r.subscriberId) ?? 0) >= r.take) this.dispatcher.waiting.add(r.subscriberId);
+        if ((bySubscriber.get(r.subscriberId)?.length ?? 0) >= r.take) this.dispatcher.waiting.add(r.subscriberId);
         else this.dispatcher.waiting.delete(r.subscriberId);
       }
+      await Promise.all([...permits].map(([sid, held]) => this.run(bySubscriber.get(sid) ?? [], held)));
     }
     this.backlog = short;
     this.setRoomShort(roomShort);
@@ -231,16 +226,33 @@ export class DeliveryScheduler {
     if (was && !short) this.dispatcher.capacityMayBeFree();
   }
 
-  /** Keeps the permits of a rate-limited subscriber that got a token; the rest are given back. */
-  private async withTokens(d: DueSubscriber, held: RunPermit[]): Promise<RunPermit[]> {
-    let granted = 0;
-    try {
-      granted = (await this.flow.tokens(d.subscriberId, held.length, d.rateLimitPerSecond!)).granted;
-    } catch (err) {
-      this.log.error({ err, subscriber_id: d.subscriberId }, 'taking rate tokens failed');
+  /**
+   * Starts the leased deliveries of one subscriber on its permits; gives back the permits left over. A
+   * rate-limited subscriber's tokens are taken now, right before the requests go (taken before the lease,
+   * a slow lease let them arrive bunched): a delivery without one is put back, due when a token will be there.
+   */
+  private async run(jobs: DeliveryJob[], held: RunPermit[]): Promise<void> {
+    const rate = jobs[0]?.subscriber.rateLimitPerSecond;
+    let granted = jobs.length;
+    let next = { nextInMs: 0, intervalMs: 0 };
+    if (rate && jobs.length > 0) {
+      try {
+        const t = await this.flow.tokens(jobs[0]!.subscriber.id, jobs.length, rate);
+        granted = t.granted;
+        next = t.grant;
+      } catch (err) {
+        this.log.error({ err, subscriber_id: jobs[0]!.subscriber.id }, 'taking rate tokens failed; the deliveries are put back');
+        granted = 0;
+        next = { nextInMs: 1000 / rate, intervalMs: 1000 / rate };
+      }
     }
-    held.slice(granted).forEach((p) => this.dispatcher.release(p));
-    return held.slice(0, granted);
+    jobs.slice(0, granted).forEach((job) => this.dispatcher.runLeased(job, held.pop()!));
+    held.forEach((p) => this.dispatcher.release(p));
+    const deferred = jobs.slice(granted);
+    if (deferred.length === 0) return;
+    const deferrals = deferred.map((job, j) => ({ deliveryId: job.deliveryId, delayMs: Math.ceil(next.nextInMs + j * next.intervalMs) }));
+    await this.repo.defer(deferred[0]!.event.clinicId, deferrals).catch((err) => this.log.error({ err }, 'putting throttled deliveries back failed; their leases will run out'));
+    this.noteDue(deferrals[0]!.delayMs);
   }
 
   private async reap(): Promise<void> {
