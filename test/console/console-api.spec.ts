@@ -1,24 +1,17 @@
 import { KNOWN_EVENT_NAMES, TEST_EVENT_NAME, validateNimbusEvent } from '@switchyard/contracts';
-import { verifySignature } from '@switchyard/delivery';
 import { deliveriesOf, sendShipment, waitForDeliveries } from '../delivery/delivery-support';
 import { LogCapture } from '../support/log-capture';
-import { ReceivedRequest, TestReceiver } from '../support/receiver';
+import { ReceiverPool, signedBy as verifies } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
 
-const verifies = (secret: string, r: ReceivedRequest) =>
-  verifySignature(secret, { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature: String(r.headers['webhook-signature']) }, r.body);
 
 /** The clinic-scoped API behind the console, and portal sessions, over HTTP against the real stack. */
 describe('console API: clinic-scoped routes and portal sessions', () => {
   const logs = new LogCapture();
   let stack: TestStack;
   let clinic: { id: string; apiKey: string };
-  const receivers: TestReceiver[] = [];
-  const receiver = async () => {
-    const r = await new TestReceiver().start();
-    receivers.push(r);
-    return r;
-  };
+  const receivers = new ReceiverPool();
+  const receiver = () => receivers.next();
   /** Calls the admin app as the clinic (its key), as the operator, or with a cookie. */
   const asClinic = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     stack.admin(method, path, body, { authorization: '', 'x-api-key': clinic.apiKey, ...headers });
@@ -30,7 +23,7 @@ describe('console API: clinic-scoped routes and portal sessions', () => {
 
   afterAll(async () => {
     await stack?.stop();
-    for (const r of receivers) await r.stop();
+    await receivers.stop();
   });
 
   it('serves the event type catalog derived from the validation schemas, each example valid under its schema', async () => {

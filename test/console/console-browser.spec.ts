@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { verifySignature } from '@switchyard/delivery';
 import { sendShipment } from '../delivery/delivery-support';
-import { ReceivedRequest, TestReceiver } from '../support/receiver';
+import { ReceivedRequest, TestReceiver, signedBy as verifies } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
 import { launchBrowser, watchProblems } from './support/browser';
 import { screenshotDir } from './support/screenshots';
@@ -11,8 +10,6 @@ import { screenshotDir } from './support/screenshots';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { buildConsole } = require('../../apps/admin/console/build.js') as { buildConsole: (outDir?: string) => Promise<string[]> };
 
-const verifies = (secret: string, r: ReceivedRequest, signature = String(r.headers['webhook-signature'])) =>
-  verifySignature(secret, { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature }, r.body);
 
 const XSS_NAME = '<img src=x onerror=alert(1)>';
 

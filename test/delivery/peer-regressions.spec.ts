@@ -1,6 +1,5 @@
-import { verifySignature } from '@switchyard/delivery';
 import { LogCapture } from '../support/log-capture';
-import { TestReceiver } from '../support/receiver';
+import { TestReceiver, signedBy } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
 import { deliveriesOf, sendShipment, shipment, waitForDeliveries } from './delivery-support';
 
@@ -78,8 +77,7 @@ describe('regressions of peer gateways', () => {
     await sendShipment(stack, clinic.apiKey, 'after-two-rotations');
     await eventually(async () => receiver.requests.some((r) => r.path === path), 10_000, 'the delivery');
     const req = receiver.requests.find((r) => r.path === path)!;
-    const headers = { id: req.headers['webhook-id'] as string, timestamp: req.headers['webhook-timestamp'] as string, signature: req.headers['webhook-signature'] as string };
-    const verifies = (secret: string) => verifySignature(secret, headers, req.body);
+    const verifies = (secret: string) => signedBy(secret, req);
     expect(verifies(second.body.data.secret)).toBe(true); // the new secret
     expect(verifies(first.body.data.secret)).toBe(true); // the previous one, still inside its overlap
     expect(verifies(sub.secret)).toBe(false); // the one before that is gone

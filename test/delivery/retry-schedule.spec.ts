@@ -1,4 +1,4 @@
-import { TestReceiver } from '../support/receiver';
+import { ReceiverPool } from '../support/receiver';
 import { TestStack } from '../support/stack';
 import { freePort } from '../support/free-port';
 import { attemptsOf, offsets, sendShipment, useStack, waitForDeliveries } from './delivery-support';
@@ -9,13 +9,9 @@ const SCHEDULE = [100, 200, 300, 400];
 describe('retry schedule, dead letters and replay', () => {
   let stack: TestStack;
   let clinic: { id: string; apiKey: string };
-  const receivers: TestReceiver[] = [];
-  const receiver = async () => {
-    const r = await new TestReceiver().start();
-    receivers.push(r);
-    return r;
-  };
-  const ctx = useStack(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '300ms' }, receivers);
+  const receivers = new ReceiverPool();
+  const receiver = () => receivers.next();
+  const ctx = useStack(__filename, { RETRY_SCHEDULE: '100ms,200ms,300ms,400ms', RETRY_JITTER: '0', DELIVERY_TIMEOUT: '300ms' }, receivers.all);
 
   beforeAll(async () => {
     stack = ctx.stack;

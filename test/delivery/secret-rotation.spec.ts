@@ -1,9 +1,5 @@
-import { verifySignature } from '@switchyard/delivery';
-import { ReceivedRequest, TestReceiver } from '../support/receiver';
+import { TestReceiver, signedBy as verifies } from '../support/receiver';
 import { sendShipment, useStack } from './delivery-support';
-
-const verifies = (secret: string, r: ReceivedRequest, signature = String(r.headers['webhook-signature'])) =>
-  verifySignature(secret, { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature }, r.body);
 
 /** During a secret rotation's overlap every delivery carries a signature for the old and for the new secret. */
 describe('signing secret rotation', () => {

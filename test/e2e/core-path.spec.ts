@@ -1,16 +1,8 @@
 import { eventIdOf, idempotencyKeyOf, validateNimbusEvent } from '@switchyard/contracts';
-import { verifySignature } from '@switchyard/delivery';
 import { clone, nimbusFixtures } from '../fixtures/nimbus';
-import { TestReceiver } from '../support/receiver';
+import { TestReceiver, signedBy as signed } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
 
-function signed(secret: string, r: { headers: Record<string, unknown>; body: string }) {
-  return verifySignature(
-    secret,
-    { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature: String(r.headers['webhook-signature']) },
-    r.body,
-  );
-}
 
 describe('core path: a Nimbus webhook in, stored, deduplicated, delivered out', () => {
   let stack: TestStack;

@@ -2,11 +2,10 @@ import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { verifySignature } from '@switchyard/delivery';
 import { startAdmin } from '../../apps/admin/src/main';
 import { startFanout } from '../../apps/fanout/src/main';
 import { shipment } from '../delivery/delivery-support';
-import { ReceivedRequest, TestReceiver } from '../support/receiver';
+import { TestReceiver, signedBy as verifies } from '../support/receiver';
 import { TestStack } from '../support/stack';
 
 const run = promisify(execFile);
@@ -31,10 +30,6 @@ async function reencrypt(stack: TestStack, env: Record<string, string>): Promise
   return stdout;
 }
 
-const verifies = (secret: string, r: ReceivedRequest) =>
-  String(r.headers['webhook-signature'])
-    .split(' ')
-    .some((signature) => verifySignature(secret, { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature }, r.body));
 
 describe('secrets at rest: encrypted with a key id, re-encrypted under a new key, absent from a database dump', () => {
   let stack: TestStack;

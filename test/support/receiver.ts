@@ -1,5 +1,6 @@
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { verifySignature } from '@switchyard/delivery';
 
 export interface ReceivedRequest {
   path: string;
@@ -63,5 +64,28 @@ export class TestReceiver {
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise((r) => this.server.close(r));
+  }
+}
+
+/**
+ * What a subscriber does with a delivery: whether it carries a valid Standard Webhooks signature by `secret`
+ * (one of its `v1,` signatures, or the given `signature` alone).
+ */
+export function signedBy(secret: string, r: ReceivedRequest, signature = String(r.headers['webhook-signature'])): boolean {
+  return verifySignature(secret, { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature }, r.body);
+}
+
+/** Receivers a spec starts as it needs them (`next()`), all stopped by `stop()` or by passing `all` to useStack. */
+export class ReceiverPool {
+  readonly all: TestReceiver[] = [];
+
+  async next(): Promise<TestReceiver> {
+    const r = await new TestReceiver().start();
+    this.all.push(r);
+    return r;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all.map((r) => r.stop()));
   }
 }
