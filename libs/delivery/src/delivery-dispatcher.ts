@@ -22,8 +22,8 @@ export interface RunPermit {
 /** What became of a new delivery offered for an attempt straight away. */
 export type Admission =
   | { kind: 'started'; finished: Promise<AttemptReport> }
-  /** Left to the scheduler, due after `delayMs`; `elsewhere`: another replica holds the subscriber's slots. */
-  | { kind: 'queued'; delayMs: number; elsewhere: boolean };
+  /** Left to the scheduler, due after `delayMs`. */
+  | { kind: 'queued'; delayMs: number };
 
 /**
  * Runs delivery attempts within the limits every replica shares and this process's own: an attempt starts
@@ -90,7 +90,7 @@ export class DeliveryDispatcher {
    * those held idle are asked for in one statement for everything offered in the same turn.
    */
   async admitNew(jobs: DeliveryJob[], deadline: number): Promise<Admission[]> {
-    const out: Admission[] = jobs.map(() => ({ kind: 'queued', delayMs: 0, elsewhere: false }));
+    const out: Admission[] = jobs.map(() => ({ kind: 'queued', delayMs: 0 }));
     const wanted = new Map<string, number>();
     for (const job of jobs) if (!this.waiting.has(job.subscriber.id)) wanted.set(job.subscriber.id, (wanted.get(job.subscriber.id) ?? 0) + 1);
     await Promise.all([...wanted].map(([sid, n]) => this.flow.acquire(sid, n - this.flow.idle(sid))));
@@ -105,7 +105,7 @@ export class DeliveryDispatcher {
     await Promise.all(
       [...permitted].map(async ([sid, list]) => {
         const rate = jobs[list[0]!.i]!.subscriber.rateLimitPerSecond;
-        const granted = rate ? await this.tokensFor(sid, list.length, rate, list, out) : list.length;
+        const granted = rate ? await this.tokensFor(sid, rate, list, out) : list.length;
         for (const { i, permit } of list.slice(0, granted)) out[i] = { kind: 'started', finished: this.start(jobs[i]!, permit) };
       }),
     );
@@ -122,11 +122,9 @@ export class DeliveryDispatcher {
     const sid = job.subscriber.id;
     const ticket = await this.flow.waitFor(sid, deadline);
     if (!ticket) {
-      // No slot of it here: another replica holds them all (announce the work to it), or this
+      // No slot of it here: another replica holds them all (the stored delivery is announced to it), or this
       // process's are busy past the deadline (the subscriber is behind: queue behind it from now on).
-      const elsewhere = this.flow.holds(sid) === 0;
-      out[i] = { kind: 'queued', delayMs: 0, elsewhere };
-      if (!elsewhere) this.waiting.add(sid);
+      if (this.flow.holds(sid) > 0) this.waiting.add(sid);
       return;
     }
     if (!(await this.place(job.event.clinicId, deadline))) {
@@ -163,19 +161,11 @@ export class DeliveryDispatcher {
   }
 
   /** Takes rate tokens for the permitted deliveries of one subscriber; the ones without a token are queued for when one will be there. */
-  private async tokensFor(sid: string, n: number, rate: number, list: Array<{ i: number; permit: RunPermit }>, out: Admission[]): Promise<number> {
-    let granted = 0;
-    let next = { nextInMs: 1000 / rate, intervalMs: 1000 / rate };
-    try {
-      const t = await this.flow.tokens(sid, n, rate);
-      granted = t.granted;
-      next = t.grant;
-    } catch (err) {
-      this.log.error({ err, subscriber_id: sid }, 'taking rate tokens failed; the deliveries are queued');
-    }
+  private async tokensFor(sid: string, rate: number, list: Array<{ i: number; permit: RunPermit }>, out: Admission[]): Promise<number> {
+    const { granted, retryInMs } = await this.flow.tokens(sid, list.length, rate);
     list.slice(granted).forEach(({ i, permit }, j) => {
       this.release(permit);
-      out[i] = { kind: 'queued', delayMs: Math.ceil(next.nextInMs + j * next.intervalMs), elsewhere: false };
+      out[i] = { kind: 'queued', delayMs: retryInMs[j]! };
     });
     return granted;
   }

@@ -185,15 +185,13 @@ export class DeliveryScheduler {
 
     const permits = new Map<string, RunPermit[]>();
     const requests: LeaseRequest[] = [];
-    await Promise.all(
-      quotas.map(async ({ d, want }) => {
-        const held = this.dispatcher.reserve(d.subscriberId, d.clinicId, want);
-        if (held.length < want) short = true;
-        if (held.length === 0) return;
-        permits.set(d.subscriberId, held);
-        requests.push({ subscriberId: d.subscriberId, take: held.length, ordered: d.ordered });
-      }),
-    );
+    for (const { d, want } of quotas) {
+      const held = this.dispatcher.reserve(d.subscriberId, d.clinicId, want);
+      if (held.length < want) short = true;
+      if (held.length === 0) continue;
+      permits.set(d.subscriberId, held);
+      requests.push({ subscriberId: d.subscriberId, take: held.length, ordered: d.ordered });
+    }
     const storedThrough = requests.some((r) => r.ordered) ? await this.storedThrough().catch(() => null) : null;
     if (storedThrough !== null && storedThrough >= this.orderedThrough) this.orderedThrough = 0;
 
@@ -233,24 +231,12 @@ export class DeliveryScheduler {
    */
   private async run(jobs: DeliveryJob[], held: RunPermit[]): Promise<void> {
     const rate = jobs[0]?.subscriber.rateLimitPerSecond;
-    let granted = jobs.length;
-    let next = { nextInMs: 0, intervalMs: 0 };
-    if (rate && jobs.length > 0) {
-      try {
-        const t = await this.flow.tokens(jobs[0]!.subscriber.id, jobs.length, rate);
-        granted = t.granted;
-        next = t.grant;
-      } catch (err) {
-        this.log.error({ err, subscriber_id: jobs[0]!.subscriber.id }, 'taking rate tokens failed; the deliveries are put back');
-        granted = 0;
-        next = { nextInMs: 1000 / rate, intervalMs: 1000 / rate };
-      }
-    }
+    const { granted, retryInMs } = rate ? await this.flow.tokens(jobs[0]!.subscriber.id, jobs.length, rate) : { granted: jobs.length, retryInMs: [] };
     jobs.slice(0, granted).forEach((job) => this.dispatcher.runLeased(job, held.pop()!));
     held.forEach((p) => this.dispatcher.release(p));
     const deferred = jobs.slice(granted);
     if (deferred.length === 0) return;
-    const deferrals = deferred.map((job, j) => ({ deliveryId: job.deliveryId, delayMs: Math.ceil(next.nextInMs + j * next.intervalMs) }));
+    const deferrals = deferred.map((job, j) => ({ deliveryId: job.deliveryId, delayMs: retryInMs[j]! }));
     await this.repo.defer(deferred[0]!.event.clinicId, deferrals).catch((err) => this.log.error({ err }, 'putting throttled deliveries back failed; their leases will run out'));
     this.noteDue(deferrals[0]!.delayMs);
   }

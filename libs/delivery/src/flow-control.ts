@@ -121,9 +121,22 @@ export class FlowControl {
     if (want > 0 && !this.stopped) await this.acquirer.submit({ subscriberId, want });
   }
 
-  /** Takes up to `want` rate tokens of a subscriber limited to `rate` per second. */
-  async tokens(subscriberId: string, want: number, rate: number): Promise<{ granted: number; grant: TokenGrant }> {
-    return this.tokenTaker.submit({ subscriberId, want, rate });
+  /**
+   * Takes up to `want` rate tokens of a subscriber limited to `rate` per second; for each request not
+   * granted one, in how many ms a token will be there (the first, then one interval apart). Never rejects:
+   * when Postgres cannot say, nothing is granted and the requests try again one interval apart.
+   */
+  async tokens(subscriberId: string, want: number, rate: number): Promise<{ granted: number; retryInMs: number[] }> {
+    let granted = 0;
+    let next: Pick<TokenGrant, 'nextInMs' | 'intervalMs'> = { nextInMs: 1000 / rate, intervalMs: 1000 / rate };
+    try {
+      const taken = await this.tokenTaker.submit({ subscriberId, want, rate });
+      granted = taken.granted;
+      next = taken.grant;
+    } catch (err) {
+      this.onError(err, 'taking rate tokens');
+    }
+    return { granted, retryInMs: Array.from({ length: want - granted }, (_, j) => Math.ceil(next.nextInMs + j * next.intervalMs)) };
   }
 
   start(): void {
