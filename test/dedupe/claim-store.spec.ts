@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
-import { testDatabase } from '../support/database';
+import { CLAIM_SESSION_SETTINGS, ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
+import { createDataSource } from '@switchyard/persistence';
+import { TEST_DATABASE_URL, testDatabase } from '../support/database';
 
 describe('ClaimStore (real Postgres)', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -95,6 +96,32 @@ describe('ClaimStore (real Postgres)', () => {
     const racing = await Promise.all(Array.from({ length: 20 }, () => store.claim(input(same))));
     expect(racing.filter((r) => r.outcome === 'new')).toHaveLength(1);
     expect(racing.filter((r) => r.outcome === 'in_progress')).toHaveLength(19);
+  });
+
+  it('claims through the key index on the generic plan of the prepared claim, with the service\'s session settings', async () => {
+    // What Postgres runs once it switches the prepared claim to a generic plan, made from this young table's statistics.
+    const planOn = async (settings: Record<string, string>) => {
+      const single = await createDataSource({
+        url: TEST_DATABASE_URL,
+        schema: db.schema,
+        poolSize: 1,
+        applicationName: 'test',
+        sessionSettings: { ...settings, plan_cache_mode: 'force_generic_plan' },
+      }).initialize();
+      try {
+        await new ClaimStore(single, 60_000, 30_000).claim(input()); // prepares `dedupe_claim` on the one connection
+        const rows: Array<{ 'QUERY PLAN': string }> = await single.query(
+          `EXPLAIN EXECUTE dedupe_claim('{k}'::text[], '{c}'::text[], ARRAY[gen_random_uuid()], '{t}'::text[], '{0}'::int[], 1000, '{k2}'::text[], '{t2}'::text[])`,
+        );
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      } finally {
+        await single.destroy();
+      }
+    };
+    expect(await planOn({})).toMatch(/Seq Scan on idempotency_claims/); // the hazard the settings are for
+    const plan = await planOn(CLAIM_SESSION_SETTINGS);
+    expect(plan).not.toMatch(/Seq Scan/);
+    expect(plan).toMatch(/Index Scan using idempotency_claims_pkey on idempotency_claims/);
   });
 });
 

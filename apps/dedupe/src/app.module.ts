@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
-import { ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
+import { CLAIM_SESSION_SETTINGS, ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
 import { Metrics } from '@switchyard/observability';
 import { PersistenceModule } from '@switchyard/persistence';
 import { ClaimCleanupService } from './claims/claim-cleanup.service';
@@ -9,7 +9,7 @@ import { DedupeGrpcController } from './claims/dedupe.grpc-controller';
 import { GrpcHealthController } from './health/grpc-health.controller';
 
 @Module({
-  imports: [PersistenceModule.forApp('dedupe')],
+  imports: [PersistenceModule.forApp('dedupe', CLAIM_SESSION_SETTINGS)],
   controllers: [DedupeGrpcController, GrpcHealthController],
   providers: [
     {

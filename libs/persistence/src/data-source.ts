@@ -7,6 +7,8 @@ export interface DatabaseOptions {
   schema: string;
   poolSize: number;
   applicationName: string;
+  /** Settings every connection of the pool starts with (`-c name=value`), beside its `search_path`. */
+  sessionSettings?: Record<string, string>;
 }
 
 /**
@@ -26,7 +28,7 @@ export function createDataSource(options: DatabaseOptions): DataSource {
     extra: {
       max: options.poolSize,
       application_name: options.applicationName,
-      options: `-c search_path=${options.schema}`,
+      options: [`-c search_path=${options.schema}`, ...Object.entries(options.sessionSettings ?? {}).map(([k, v]) => `-c ${k}=${v}`)].join(' '),
       connectionTimeoutMillis: 5_000,
     },
   });

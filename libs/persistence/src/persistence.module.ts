@@ -34,7 +34,8 @@ export class PersistenceModule implements OnApplicationShutdown {
     if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
   }
 
-  static forApp(appName: string): DynamicModule {
+  /** `sessionSettings`: see DatabaseOptions (the dedupe service's planner settings, for one). */
+  static forApp(appName: string, sessionSettings?: Record<string, string>): DynamicModule {
     const repositories = [
       ApiKeyRepository,
       ClinicRepository,
@@ -59,6 +60,7 @@ export class PersistenceModule implements OnApplicationShutdown {
               schema: config.DATABASE_SCHEMA,
               poolSize: config.DATABASE_POOL_SIZE,
               applicationName: `switchyard-${appName}`,
+              sessionSettings,
             });
             try {
               return await ds.initialize();
