@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { PersistenceModule } from '@switchyard/persistence';
-import { clinicAuthenticatorProvider } from '@switchyard/tenancy';
+import { clinicAuthProviders } from '@switchyard/tenancy';
 import { AuditController, ClinicAuditController } from './audit/audit.controller';
 import { AuditInterceptor } from './audit/audit.interceptor';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
@@ -44,7 +44,7 @@ import { SubscriberRegistrationService } from './subscribers/subscriber-registra
     RetentionService,
     ClinicOnboardingService,
     SubscriberRegistrationService,
-    clinicAuthenticatorProvider,
+    ...clinicAuthProviders,
     PortalSessionService,
     DeliveryStatsService,
   ],

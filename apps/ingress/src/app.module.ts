@@ -3,8 +3,9 @@ import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { DedupeClient } from '@switchyard/dedupe';
 import { InboundPublisher, NatsLink, natsProvider } from '@switchyard/messaging';
-import { ClinicLimitsRepository, PersistenceModule } from '@switchyard/persistence';
-import { clinicAuthenticatorProvider } from '@switchyard/tenancy';
+import { ClinicChanges, ClinicLimitsRepository, PersistenceModule, pgListenerProvider } from '@switchyard/persistence';
+import { clinicAuthProviders } from '@switchyard/tenancy';
+import { ClinicChangesLifecycle } from './webhooks/clinic-changes.lifecycle';
 import { ClinicIngressRates } from './webhooks/clinic-ingress-rates';
 import { ClinicRateLimiter } from './webhooks/clinic-rate-limiter';
 import { NimbusWebhookController } from './webhooks/nimbus-webhook.controller';
@@ -24,11 +25,13 @@ import { ReceiveNimbusEventUseCase } from './webhooks/receive-nimbus-event.useca
     { provide: ClinicRateLimiter, useFactory: () => new ClinicRateLimiter() },
     {
       provide: ClinicIngressRates,
-      inject: [ClinicLimitsRepository, APP_CONFIG],
-      useFactory: (limits: ClinicLimitsRepository, c: AppConfig) => new ClinicIngressRates(limits, c, c.AUTH_CACHE_TTL),
+      inject: [ClinicLimitsRepository, ClinicChanges, APP_CONFIG],
+      useFactory: (limits: ClinicLimitsRepository, changes: ClinicChanges, c: AppConfig) => new ClinicIngressRates(limits, c, changes),
     },
     { provide: DedupeClient, inject: [APP_CONFIG], useFactory: (c: AppConfig) => new DedupeClient(c.DEDUPE_GRPC_URL, c.DEDUPE_TIMEOUT, c.DEDUPE_COMPLETION_LINGER) },
-    clinicAuthenticatorProvider,
+    pgListenerProvider('ingress'),
+    ...clinicAuthProviders,
+    ClinicChangesLifecycle,
   ],
 })
 export class IngressAppModule implements OnApplicationShutdown {

@@ -40,4 +40,35 @@ describe('LookupCache', () => {
     await cache.get('a', load('a'));
     expect(loaded).toEqual(['a', 'b', 'c', 'a']);
   });
+
+  it('asks a function how long to keep each answer, at every read', async () => {
+    let keepMs = 60_000;
+    const cache = new LookupCache<string, string>((value) => (value === 'short' ? 0 : keepMs));
+    let loads = 0;
+    const load = (value: string) => async () => (loads++, value);
+    await cache.get('a', load('long'));
+    await cache.get('b', load('short'));
+    expect(await cache.get('a', load('long'))).toBe('long');
+    await cache.get('b', load('short'));
+    expect(loads).toBe(3); // b is never kept
+    keepMs = 0; // e.g. changes are no longer announced
+    await cache.get('a', load('long'));
+    expect(loads).toBe(4);
+  });
+
+  it('forget drops the answers that pass the test and the lookups still running', async () => {
+    const cache = new LookupCache<string, string>(60_000);
+    let loads = 0;
+    const load = (value: string) => async () => (loads++, value);
+    await cache.get('a', load('keep'));
+    await cache.get('b', load('drop'));
+    let finish!: (v: string) => void;
+    const running = cache.get('c', () => new Promise<string>((r) => (finish = r)));
+    cache.forget((v) => v === 'drop');
+    finish('keep');
+    expect(await running).toBe('keep'); // its callers still get the answer, it is just not kept
+    loads = 0;
+    for (const key of ['a', 'b', 'c']) await cache.get(key, load('keep'));
+    expect(loads).toBe(2);
+  });
 });

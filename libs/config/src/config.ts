@@ -106,7 +106,13 @@ const schema = z
 
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     KEY_PEPPER: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** How long ingress and admin keep a key's owner (and ingress a clinic's ingress limits) while changes may go unheard: no listening connection (down, admin). */
     AUTH_CACHE_TTL: duration('5s'),
+    /**
+     * How long ingress keeps them while it hears every change (a trigger's NOTIFY forgets the clinic at commit):
+     * a safety net, not the mechanism. Not above AUTH_CACHE_TTL (e.g. 0): ingress does not listen and keeps them for AUTH_CACHE_TTL.
+     */
+    AUTH_CACHE_MAX_AGE: duration('5m'),
 
     INGRESS_BODY_LIMIT: z
       .string()

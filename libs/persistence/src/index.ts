@@ -1,6 +1,7 @@
 export * from './data-source';
 export * from './raw-query';
 export * from './pg-listener';
+export * from './clinic-changes';
 export * from './entities';
 export * from './migrations';
 export * from './repositories';

@@ -1,9 +1,11 @@
-import { DynamicModule, Global, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { KeyRing } from '@switchyard/secrets';
 import { createDataSource } from './data-source';
+import { PgListener } from './pg-listener';
 import {
   ApiKeyRepository,
   AuditRepository,
@@ -79,6 +81,18 @@ export class PersistenceModule implements OnApplicationShutdown {
       exports: [DataSource, KeyRing, ...repositories, ...sealing],
     };
   }
+}
+
+/** The app's listening connection (started and stopped by the app), on a connection of its own outside the pool. */
+export function pgListenerProvider(appName: string): Provider {
+  return {
+    provide: PgListener,
+    inject: [APP_CONFIG],
+    useFactory: (c: AppConfig) =>
+      new PgListener({
+        connect: () => new Client({ connectionString: c.DATABASE_URL, application_name: `switchyard-${appName}-listen`, connectionTimeoutMillis: 5_000, keepAlive: true }),
+      }),
+  };
 }
 
 /** A connection URL without its password, for messages. */

@@ -63,7 +63,7 @@ export class ClinicsController {
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: 'Enable or disable a clinic', description: 'A disabled clinic\'s keys stop working within AUTH_CACHE_TTL.' })
+  @ApiOperation({ summary: 'Enable or disable a clinic', description: 'A disabled clinic\'s keys stop working at ingress when the change commits (within AUTH_CACHE_TTL while ingress cannot LISTEN).' })
   @ApiOkResponse({ type: ClinicDto })
   @ApiErrors(404)
   async update(@Param('id') id: string, @Body() body: UpdateClinicDto) {

@@ -1,11 +1,10 @@
 import { Provider } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { AttemptRunner, DeliveryDispatcher, DeliveryScheduler, FlowControl, RetryPolicy, WebhookSender } from '@switchyard/delivery';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
-import { DeliveryFlowRepository, DeliveryRepository, PgListener, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
+import { DeliveryFlowRepository, DeliveryRepository, PgListener, SubscriberCache, SubscriberRepository, pgListenerProvider } from '@switchyard/persistence';
 import { compileAllowedCidrs, createGuardedDispatcher, isBlockedAddressError } from '@switchyard/url-safety';
 import { AckFloor } from '../inbound/ack-floor';
 
@@ -34,14 +33,7 @@ export const deliveryProviders: Provider[] = [
       });
     },
   },
-  {
-    provide: PgListener,
-    inject: [APP_CONFIG],
-    useFactory: (c: AppConfig) =>
-      new PgListener({
-        connect: () => new Client({ connectionString: c.DATABASE_URL, application_name: 'switchyard-fanout-listen', connectionTimeoutMillis: 5_000, keepAlive: true }),
-      }),
-  },
+  pgListenerProvider('fanout'),
   {
     provide: SubscriberCache,
     inject: [SubscriberRepository, PgListener, APP_CONFIG],

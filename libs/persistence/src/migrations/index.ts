@@ -6,9 +6,11 @@ import { LifecycleTables1764412000000 } from './1764412000000-lifecycle-tables';
 import { RetentionIndexes1764412000001 } from './1764412000001-retention-indexes';
 import { PortalSessions1764420000000 } from './1764420000000-portal-sessions';
 import { EventsStreamSeqIndex1764430000000 } from './1764430000000-events-stream-seq-index';
+import { AuthChangeNotify1764440000000 } from './1764440000000-auth-change-notify';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
 export { DELIVERIES_DUE_CHANNEL } from './1764400000000-cluster-wide-delivery';
+export { AUTH_CHANGES_CHANNEL } from './1764440000000-auth-change-notify';
 export const MIGRATIONS = [
   InitialSchema1732800000000,
   SchedulerIndexes1764360000000,
@@ -18,4 +20,5 @@ export const MIGRATIONS = [
   RetentionIndexes1764412000001,
   PortalSessions1764420000000,
   EventsStreamSeqIndex1764430000000,
+  AuthChangeNotify1764440000000,
 ];
