@@ -19,7 +19,7 @@ const through = (proxy: TcpProxy) => {
  * Scenario 4: Postgres unreachable for a while, through a TCP proxy the test controls ("unplug" resets
  * every connection and refuses new ones). The ingress answers 503 with Retry-After (never a 401 or a 500)
  * while it cannot authenticate or claim; a fan-out whose database is gone keeps the events in JetStream
- * and drains the backlog after the database is back.
+ * (once it has seen a store fail) and drains the backlog after the database is back.
  */
 describe('reliability: Postgres unplugged', () => {
   let stack: TestStack;
@@ -89,19 +89,25 @@ describe('reliability: Postgres unplugged', () => {
     expect(row).toMatchObject({ accepted: 21, lost: 0, crossTenant: 0 });
   });
 
-  itFull('fan-out without its database: events wait in JetStream and the backlog drains after reconnect', async () => {
+  itFull('fan-out without its database: once a store has failed, events wait in JetStream; the backlog drains after reconnect', async () => {
     const ledger = new Ledger('Postgres unplugged (fan-out only): backlog drains');
     ledger.track(receiver, clinic.id, sub.id);
     fanoutDb.unplug();
+    // Fan-out attempts an event straight from its message and stores it after, so the first event after its
+    // database went away may go out before its store fails (and again once stored: at-least-once). From that
+    // failure on, it attempts nothing before storing it.
+    await sendUntilAccepted(ledger, () => stack.ingressUrl, clinic, shipment('fanout-pg-down-first'), { deadlineMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    const first = ledger.accepted.size;
     await pool(Array.from({ length: 50 }, (_, i) => i), 10, async (i) => {
       const answers = await sendUntilAccepted(ledger, () => stack.ingressUrl, clinic, shipment(`fanout-pg-down-${i}`), { deadlineMs: 10_000 });
       expect(answers.at(-1)?.status).toBe(200);
     });
     await new Promise((r) => setTimeout(r, 3_000));
-    expect((await ledger.reconcile(stack.db, stack.config.DATABASE_SCHEMA)).delivered).toBe(0);
+    expect((await ledger.reconcile(stack.db, stack.config.DATABASE_SCHEMA)).delivered).toBeLessThanOrEqual(first);
     fanoutDb.plug();
     const row = await ledger.settle(stack.db, stack.config.DATABASE_SCHEMA, 30_000);
     report(row);
-    expect(row).toMatchObject({ accepted: 50, delivered: 50, lost: 0, crossTenant: 0 });
+    expect(row).toMatchObject({ accepted: 51, delivered: 51, lost: 0, crossTenant: 0 });
   });
 });

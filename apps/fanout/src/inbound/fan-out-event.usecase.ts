@@ -13,7 +13,7 @@ import {
   SubscriberCache,
 } from '@switchyard/persistence';
 import type { Span } from '@opentelemetry/api';
-import { Metrics, endBatchMember, eventTypeLabel, inBatchSpan, startBatchMember } from '@switchyard/observability';
+import { LOGGER, Logger, Metrics, endBatchMember, eventTypeLabel, inBatchSpan, startBatchMember } from '@switchyard/observability';
 import { FLOW_HOLDER } from '../delivery/delivery.providers';
 
 export interface FanOutResult {
@@ -21,6 +21,12 @@ export interface FanOutResult {
   created: boolean;
   deliveries: number;
 }
+
+/**
+ * A store under way this long means Postgres hangs (a network that drops packets, a lock held): a busy
+ * database stores a batch in tens of milliseconds, and seconds only on a machine far past saturation.
+ */
+const STORE_STALLED_MS = 2_000;
 
 /** One inbound event as fan-out reads it off the stream. */
 export type InboundEvent = Omit<StoredEvent, 'entityId'>;
@@ -35,6 +41,11 @@ export type InboundEvent = Omit<StoredEvent, 'entityId'>;
  * subscribers, subscribers with queued work and those without room go to the scheduler. A message that was
  * delivered before (`fresh` false) may already be stored: it is stored first, attempts nothing itself, and
  * whatever it newly creates is queued — so a redelivery never repeats an attempt that was recorded.
+ *
+ * An attempt made before its event is stored is repeated if the store then fails (the message comes back),
+ * so the fast path closes while Postgres is not storing: from a failed store until one succeeds, and while
+ * a store has been under way longer than STORE_STALLED_MS (a database that hangs rather than fails). Every event is then stored first and its deliveries queued, like a redelivered one; at most the
+ * events already under way when Postgres went away are attempted twice (the same webhook-id both times).
  */
 @Injectable()
 export class FanOutEventUseCase {
@@ -51,6 +62,10 @@ export class FanOutEventUseCase {
   private arrivalGap = Infinity;
   private lastArrival = -Infinity;
   private readonly roomWaiters = new Set<() => void>();
+  /** Set by a failed store, cleared by one that succeeds (see the class comment). */
+  private storeFailing = false;
+  /** Stores under way, oldest first, with when each was asked for (performance.now() clock). */
+  private readonly storesUnderWay = new Set<{ since: number }>();
 
   constructor(
     private readonly subscribers: SubscriberCache,
@@ -60,6 +75,7 @@ export class FanOutEventUseCase {
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(FLOW_HOLDER) private readonly holder: string,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.store = new MicroBatcher(
       (items) =>
@@ -129,7 +145,8 @@ export class FanOutEventUseCase {
     });
     const jobs: DeliveryJob[] = targets.map((subscriber) => ({ deliveryId: randomUUID(), attemptCount: 0, event, subscriber }));
 
-    const direct = jobs.filter((j) => fresh && j.subscriber.enabled && !j.subscriber.ordered);
+    const fastPath = fresh && this.storing();
+    const direct = jobs.filter((j) => fastPath && j.subscriber.enabled && !j.subscriber.ordered);
     const admissions = new Map<DeliveryJob, Admission>();
     try {
       (await this.dispatcher.admitNew(direct, deadline)).forEach((a, i) => admissions.set(direct[i]!, a));
@@ -144,9 +161,33 @@ export class FanOutEventUseCase {
     const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
     const span = startBatchMember('store event', { 'switchyard.event_id': event.id });
     storing();
-    const created = await endBatchMember(span, this.store.submit({ record: { event, deliveries: record }, span }));
+    const created = await endBatchMember(span, this.stored({ event, deliveries: record }, span));
     this.afterStore(event, jobs, record, admissions, created);
     return { created, deliveries: created ? jobs.length : 0 };
+  }
+
+  /** Whether Postgres is storing events: no store failed since the last that succeeded, and none hangs. */
+  private storing(): boolean {
+    if (this.storeFailing) return false;
+    for (const { since } of this.storesUnderWay) return performance.now() - since <= STORE_STALLED_MS;
+    return true;
+  }
+
+  private async stored(record: InboundRecord, span: Span | undefined): Promise<boolean> {
+    const underWay = { since: performance.now() };
+    this.storesUnderWay.add(underWay);
+    try {
+      const created = await this.store.submit({ record, span });
+      if (this.storeFailing) this.log.info('storing events works again; new deliveries are attempted straight from their messages');
+      this.storeFailing = false;
+      return created;
+    } catch (err) {
+      if (!this.storeFailing) this.log.warn({ err: { message: (err as Error).message } }, 'storing events failed; new deliveries are stored before they are attempted until a store succeeds');
+      this.storeFailing = true;
+      throw err;
+    } finally {
+      this.storesUnderWay.delete(underWay);
+    }
   }
 
   private stateOf(job: DeliveryJob, admission: Admission | undefined, report: AttemptReport | undefined): NewDelivery['state'] {
