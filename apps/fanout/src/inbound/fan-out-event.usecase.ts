@@ -44,8 +44,9 @@ export type InboundEvent = Omit<StoredEvent, 'entityId'>;
  *
  * An attempt made before its event is stored is repeated if the store then fails (the message comes back),
  * so the fast path closes while Postgres is not storing: from a failed store until one succeeds, and while
- * a store has been under way longer than STORE_STALLED_MS (a database that hangs rather than fails). Every event is then stored first and its deliveries queued, like a redelivered one; at most the
- * events already under way when Postgres went away are attempted twice (the same webhook-id both times).
+ * a store has been under way longer than STORE_STALLED_MS (a database that hangs rather than fails). Every
+ * event is then stored first and its deliveries queued, like a redelivered one; at most the events already
+ * under way when Postgres went away are attempted twice (the same webhook-id both times).
  */
 @Injectable()
 export class FanOutEventUseCase {
@@ -145,7 +146,7 @@ export class FanOutEventUseCase {
     });
     const jobs: DeliveryJob[] = targets.map((subscriber) => ({ deliveryId: randomUUID(), attemptCount: 0, event, subscriber }));
 
-    const fastPath = fresh && this.storing();
+    const fastPath = fresh && this.postgresStores();
     const direct = jobs.filter((j) => fastPath && j.subscriber.enabled && !j.subscriber.ordered);
     const admissions = new Map<DeliveryJob, Admission>();
     try {
@@ -167,7 +168,7 @@ export class FanOutEventUseCase {
   }
 
   /** Whether Postgres is storing events: no store failed since the last that succeeded, and none hangs. */
-  private storing(): boolean {
+  private postgresStores(): boolean {
     if (this.storeFailing) return false;
     for (const { since } of this.storesUnderWay) return performance.now() - since <= STORE_STALLED_MS;
     return true;
