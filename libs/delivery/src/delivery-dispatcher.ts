@@ -245,7 +245,7 @@ export class DeliveryDispatcher {
 
   private start(job: DeliveryJob, permit: RunPermit): Promise<AttemptReport> {
     this.metrics.deliveriesInFlight.inc();
-    const finished = this.runner.run(job, permit.ticket.lost, () => {
+    const finished = this.runner.run(job, permit.ticket.signal, () => {
       this.metrics.deliveriesInFlight.dec();
       this.release(permit);
     });

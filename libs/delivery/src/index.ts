@@ -1,5 +1,4 @@
 export * from './attempt-runner';
-export * from './cancellation';
 export * from './delivery-dispatcher';
 export * from './delivery-scheduler';
 export * from './flow-control';
