@@ -81,7 +81,8 @@ export class AttemptRunner {
       ...this.metrics.clinicLabels(job.event.clinicId),
     });
     this.metrics.attemptDuration.observe({ outcome: result.outcome }, result.durationMs / 1000);
-    const fields = {
+    // Built only for a line that is written: a success is logged at debug, off in production.
+    const fields = () => ({
       clinic_id: job.event.clinicId,
       event_id: job.event.id,
       delivery_id: job.deliveryId,
@@ -90,25 +91,25 @@ export class AttemptRunner {
       outcome: result.outcome,
       status_code: result.statusCode,
       duration_ms: result.durationMs,
-    };
+    });
     switch (resolution.kind) {
       case 'succeeded':
         this.metrics.endToEndDuration.observe({ event_type: eventType }, (Date.now() - job.event.receivedAt.getTime()) / 1000);
-        this.log.debug(fields, 'delivered');
+        if (this.log.isLevelEnabled('debug')) this.log.debug(fields(), 'delivered');
         break;
       case 'retry':
         this.metrics.retriesScheduled.inc({ attempt: String(Math.min(attempt, 10)) });
-        this.log.info({ ...fields, error: result.error, retry_in_ms: resolution.delayMs }, 'attempt failed, retry scheduled');
+        this.log.info({ ...fields(), error: result.error, retry_in_ms: resolution.delayMs }, 'attempt failed, retry scheduled');
         break;
       case 'dead':
         this.metrics.deadLetters.inc({ event_type: eventType });
         this.log.warn(
-          { ...fields, error: result.error },
+          { ...fields(), error: result.error },
           result.outcome === 'unrenderable' ? 'delivery dead-lettered: its payload cannot be sent in this format' : 'delivery dead-lettered after its last attempt',
         );
         break;
       case 'parked':
-        this.log.warn({ ...fields, reason: resolution.reason }, 'delivery parked');
+        this.log.warn({ ...fields(), reason: resolution.reason }, 'delivery parked');
         break;
     }
     return {
