@@ -38,15 +38,25 @@ const MEDICATION_STEPS = ['validated', 'submitted', 'filled', 'shipped', 'delive
 const CLINIC_STAGGER_MS = 600;
 const FAULTS = { fanoutKillAt: 8_000, natsLeaderKillAt: 14_000, natsLeaderDownMs: 3_000, dedupeKillAt: 22_000 };
 /**
- * Whole-attempt timeout. Generous: on 2 shared cores a fan-out starved of CPU for a couple of seconds (a
- * burst after the election, a process booting) times out attempts its receiver answered at once, and the
- * retry is a duplicate no crash explains. The lease stays above it.
+ * Whole-attempt timeout. Generous: on 2 shared cores a fan-out or a receiver starved of CPU for seconds (a
+ * burst after the election, a dedupe booting while the sender retries its 503s) times out attempts the
+ * receiver answered at once, and the retry is a duplicate no crash explains. 5 s was enough on the machine
+ * this tier was written on; one 2–3 × slower starved them 5 s around the dedupe restart (111 such retries).
+ * The lease stays at twice it, as the config demands.
  */
-const DELIVERY_TIMEOUT_MS = 5_000;
+const DELIVERY_TIMEOUT_MS = 10_000;
 const RECOVERING_FAILS_FOR_MS = 3_000; // less than the retry schedule's 1+2+4 s, so it ends delivered
 const RATE = 4;
 
-describe('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => {
+/**
+ * A tier of its own (`npm run test:scale`, SCALE_TIER=1), run with the machine to itself: ten processes and three
+ * NATS servers on 2 cores beside another test file (jest's second worker in `npm test`) starved the receivers
+ * and fan-outs for seconds, and attempts that receivers answered at once timed out (130 retries the ledger could
+ * not tell from a bug, bench/RESULTS.md sixth round). Inside `npm test` it is skipped.
+ */
+const describeTier = process.env.SCALE_TIER === '1' ? describe : describe.skip;
+
+describeTier('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => {
   const id = `scale_${randomBytes(3).toString('hex')}`;
   const logDir = mkdtempSync(join(tmpdir(), 'switchyard-scale-'));
   let buildDir = '';
@@ -86,7 +96,7 @@ describe('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => {
       DELIVERY_TIMEOUT: `${DELIVERY_TIMEOUT_MS}ms`,
       // The config refuses a lease under twice the longest attempt (DELIVERY_TIMEOUT and the clinics' timeout ceiling).
       CLINIC_MAX_TIMEOUT: `${DELIVERY_TIMEOUT_MS}ms`,
-      DELIVERY_LEASE: '10s',
+      DELIVERY_LEASE: `${2 * DELIVERY_TIMEOUT_MS}ms`,
       FANOUT_ACK_WAIT: '5s',
       DELIVERY_POLL_INTERVAL: '200ms',
       PUBLISH_TIMEOUT: '2s',
