@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { subjectsFor } from '@switchyard/contracts';
@@ -156,6 +157,10 @@ describeTier('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => 
   };
 
   it('keeps every promise across replicas, a fan-out crash, a stream-leader crash and a dedupe restart', async () => {
+    // This process runs the sender, the receivers and the ledger: a stall here stamps arrivals late and looks
+    // like a slow fan-out (timeouts, then duplicates), so the ledger prints how far its own event loop lagged.
+    const ownLoop = monitorEventLoopDelay({ resolution: 20 });
+    ownLoop.enable();
     // ── Tenants and subscribers ──────────────────────────────────────────────────────────────────
     const clinics: Array<{ id: string; apiKey: string; index: number }> = [];
     const subscribers: TrackedSubscriber[] = [];
@@ -322,8 +327,12 @@ describeTier('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => 
         { check: 'ingress answers to the sender (retries included)', value: statuses, limit: '-', ok: true },
         ...result.checks,
       ],
-      faults.map((f) => `  ${f}`),
+      [
+        ...faults.map((f) => `  ${f}`),
+        `  this test process's event loop (sender, receivers, ledger): delay p99 ${Math.round(ownLoop.percentile(99) / 1e6)} ms, max ${Math.round(ownLoop.max / 1e6)} ms`,
+      ],
     );
+    ownLoop.disable();
     // eslint-disable-next-line no-console
     const rel = (t?: number) => (t === undefined ? 'sender gone' : `+${t - t0} ms`);
     const duplicates = result.duplicates.map(
