@@ -200,7 +200,11 @@ export class DeliveryScheduler {
       jobs = await this.repo.lease(requests, storedThrough, this.options.leaseMs);
     } finally {
       const bySubscriber = new Map<string, DeliveryJob[]>();
-      for (const job of jobs) bySubscriber.set(job.subscriber.id, [...(bySubscriber.get(job.subscriber.id) ?? []), job]);
+      for (const job of jobs) {
+        const list = bySubscriber.get(job.subscriber.id);
+        if (list) list.push(job);
+        else bySubscriber.set(job.subscriber.id, [job]);
+      }
       // A subscriber that got all it asked for may have more due: new work to it keeps queueing behind.
       for (const r of requests) {
         if ((bySubscriber.get(r.subscriberId)?.length ?? 0) >= r.take) this.dispatcher.waiting.add(r.subscriberId);

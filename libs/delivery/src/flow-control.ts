@@ -170,7 +170,9 @@ export class FlowControl {
     }
     for (const g of granted) {
       const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now(), lost: new AbortController() };
-      this.held.set(g.subscriberId, [...(this.held.get(g.subscriberId) ?? []), slot]);
+      const slots = this.held.get(g.subscriberId);
+      if (slots) slots.push(slot);
+      else this.held.set(g.subscriberId, [slot]);
       this.handOver(g.subscriberId, slot);
     }
     if (granted.length > 0) {
