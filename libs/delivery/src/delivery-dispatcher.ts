@@ -219,11 +219,14 @@ export class DeliveryDispatcher {
     this.running.add(p);
   }
 
-  /** Writes an attempt down and, for a 410 Gone, disables its subscriber (its waiting deliveries are parked). */
+  /**
+   * Writes an attempt down; for a 410 Gone, first disables its subscriber (its waiting deliveries are
+   * parked), so a delivery is never seen parked beside a subscriber still enabled.
+   */
   async record(job: DeliveryJob, report: AttemptReport): Promise<void> {
+    if (report.resolution.kind === 'parked') await this.disableGone(job);
     await this.repo.recordAttempt({ ...report.attempt, clinicId: job.event.clinicId, resolution: report.resolution });
     if (report.resolution.kind === 'retry') this.onRetry(report.resolution.delayMs);
-    if (report.resolution.kind === 'parked') await this.disableGone(job);
   }
 
   /** A subscriber that answered 410 Gone is disabled, its waiting deliveries parked until it is enabled again. */

@@ -159,6 +159,15 @@ export class FanOutEventUseCase {
     for (const [job, a] of admissions) if (a.kind === 'started') void a.finished.then((r) => done.set(job, r), () => undefined);
     if (started.length > 0) await waitAtMost(Promise.allSettled(started), deadline - performance.now());
 
+    // A 410 Gone disables its subscriber before the delivery is stored parked: whoever sees the one sees the other.
+    const gone = [...done].flatMap(([job, r]) => (r.resolution.kind === 'parked' ? [job] : []));
+    await Promise.all(
+      gone.map((job) =>
+        this.dispatcher.disableGone(job).catch((err) => {
+          this.log.warn({ err: { message: (err as Error).message }, subscriber_id: job.subscriber.id }, 'disabling a subscriber that answered 410 failed');
+        }),
+      ),
+    );
     const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
     const span = startBatchMember('store event', { 'switchyard.event_id': event.id });
     storing();
@@ -198,7 +207,7 @@ export class FanOutEventUseCase {
     return { kind: 'queued', delayMs: admission?.kind === 'queued' ? admission.delayMs : 0 };
   }
 
-  /** Once the event is committed: record attempts still under way, disable subscribers that answered 410, wake the scheduler for what was queued. */
+  /** Once the event is committed: record attempts still under way, wake the scheduler for what was queued. */
   private afterStore(event: StoredEvent, jobs: DeliveryJob[], record: NewDelivery[], admissions: Map<DeliveryJob, Admission>, created: boolean): void {
     const eventType = eventTypeLabel(event.eventName, KNOWN_EVENT_NAMES);
     this.metrics.fanoutEvents.inc({ event_type: eventType, result: created ? 'stored' : 'duplicate' });
@@ -210,7 +219,6 @@ export class FanOutEventUseCase {
       this.metrics.deliveriesCreated.inc({ event_type: eventType, first_attempt: firstAttempt });
       const admission = admissions.get(job);
       if (state.kind === 'attempting' && admission?.kind === 'started') this.dispatcher.recordWhenDone(job, admission.finished);
-      if (state.kind === 'attempted' && state.resolution.kind === 'parked') void this.dispatcher.disableGone(job).catch(() => undefined);
       if (state.kind === 'attempted' && state.resolution.kind === 'retry') this.scheduler.noteDue(state.resolution.delayMs);
       if (state.kind === 'queued' && state.delayMs > 0) this.scheduler.noteDue(state.delayMs);
       if (state.kind === 'queued' && state.delayMs === 0) {
