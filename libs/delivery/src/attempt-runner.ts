@@ -3,6 +3,7 @@ import { Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, 
 import type { AttemptRecord, AttemptResolution, DeliveryJob } from '@switchyard/persistence';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { Metrics, eventTypeLabel } from '@switchyard/observability';
+import type { Cancellation } from './cancellation';
 import { RetryPolicy } from './retry-policy';
 import { AttemptResult, WebhookSender } from './webhook-sender';
 
@@ -40,7 +41,7 @@ export class AttemptRunner {
    * CLIENT span (sending ours too would duplicate the header); with it off, the stored one is passed on.
    * `onAnswered` is called as soon as the HTTP exchange is over.
    */
-  run(job: DeliveryJob, cancel: AbortSignal | undefined, onAnswered: () => void): Promise<AttemptReport> {
+  run(job: DeliveryJob, cancel: Cancellation | undefined, onAnswered: () => void): Promise<AttemptReport> {
     const attempt = job.attemptCount + 1;
     return context.with(storedTraceContext(job.event.traceParent), () =>
       tracer.startActiveSpan(

@@ -248,7 +248,7 @@ export class DeliveryDispatcher {
 
   private start(job: DeliveryJob, permit: RunPermit): Promise<AttemptReport> {
     this.metrics.deliveriesInFlight.inc();
-    const finished = this.runner.run(job, permit.ticket.signal, () => {
+    const finished = this.runner.run(job, permit.ticket.lost, () => {
       this.metrics.deliveriesInFlight.dec();
       this.release(permit);
     });

@@ -51,8 +51,8 @@ describe('FlowControl', () => {
     expect(second).not.toBeNull();
     open();
     await new Promise((r) => setTimeout(r, 100));
-    expect(first.signal.aborted).toBe(false);
-    expect(second.signal.aborted).toBe(false);
+    expect(first.lost.cancelled).toBe(false);
+    expect(second.lost.cancelled).toBe(false);
     expect(flow.holds(s)).toBe(2);
     await flow.stop();
     expect(errors).toEqual([]);
@@ -73,7 +73,7 @@ describe('FlowControl', () => {
     await expect(new DeliveryFlowRepository(ds).acquire('r3', [{ subscriberId: s, want: 1 }], 10, 60_000)).resolves.toHaveLength(1);
     open();
     await new Promise((r) => setTimeout(r, 150));
-    expect(ticket.signal.aborted).toBe(true);
+    expect(ticket.lost.cancelled).toBe(true);
     expect(flow.holds(s)).toBe(0);
     await flow.stop();
   });

@@ -1,5 +1,6 @@
 import { MicroBatcher } from '@switchyard/batching';
 import type { DeliveryFlowRepository, SlotKey, TokenGrant } from '@switchyard/persistence';
+import { Cancellation } from './cancellation';
 import { WaitQueue } from './wait-queue';
 
 export interface FlowControlOptions {
@@ -21,15 +22,15 @@ interface HeldSlot {
   validUntil: number;
   busy: boolean;
   idleSince: number;
-  /** Aborted when the slot is lost: the signal of every request made on it (one per held slot, not per request). */
-  lost: AbortController;
+  /** Cancelled when the slot is lost: what calls off every request made on it (one per held slot, not per request). */
+  lost: Cancellation;
 }
 
-/** A slot in use: give it back with `FlowControl.give`. `signal` aborts if the slot is lost meanwhile. */
+/** A slot in use: give it back with `FlowControl.give`. `lost` is cancelled if the slot is lost meanwhile. */
 export interface SlotTicket {
   subscriberId: string;
   slot: number;
-  signal: AbortSignal;
+  lost: Cancellation;
 }
 
 /**
@@ -103,7 +104,7 @@ export class FlowControl {
 
   private occupy(subscriberId: string, slot: HeldSlot): SlotTicket {
     slot.busy = true;
-    return { subscriberId, slot: slot.slot, signal: slot.lost.signal };
+    return { subscriberId, slot: slot.slot, lost: slot.lost };
   }
 
   /** Hands an idle slot to a request waiting for one; whether one took it. */
@@ -169,7 +170,7 @@ export class FlowControl {
       return batch.map(() => undefined);
     }
     for (const g of granted) {
-      const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now(), lost: new AbortController() };
+      const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now(), lost: new Cancellation() };
       const slots = this.held.get(g.subscriberId);
       if (slots) slots.push(slot);
       else this.held.set(g.subscriberId, [slot]);
@@ -246,7 +247,7 @@ export class FlowControl {
   }
 
   private lose(subscriberId: string, slot: HeldSlot): void {
-    slot.lost.abort();
+    slot.lost.cancel();
     const slots = this.held.get(subscriberId)?.filter((s) => s !== slot) ?? [];
     if (slots.length > 0) this.held.set(subscriberId, slots);
     else this.held.delete(subscriberId);

@@ -1,4 +1,5 @@
 export * from './attempt-runner';
+export * from './cancellation';
 export * from './delivery-dispatcher';
 export * from './delivery-scheduler';
 export * from './flow-control';

@@ -1,6 +1,7 @@
 import { Dispatcher, errors as undiciErrors } from 'undici';
 import { SubscriberFormat, renderForSubscriber } from '@switchyard/contracts';
 import type { AttemptOutcome, DeliveryJob, StoredEvent } from '@switchyard/persistence';
+import type { Cancellation } from './cancellation';
 import { signatureHeader } from './signature';
 
 export const USER_AGENT = 'Switchyard-Webhooks/0.1 (+https://github.com/switchyard)';
@@ -126,7 +127,7 @@ export class WebhookSender {
   constructor(private readonly options: SenderOptions) {}
 
   /** `cancel` aborts the attempt early (this process lost the right to have it open); it then fails as a network error. */
-  async send(job: DeliveryJob, extraHeaders: Record<string, string> = {}, cancel?: AbortSignal): Promise<AttemptResult> {
+  async send(job: DeliveryJob, extraHeaders: Record<string, string> = {}, cancel?: Cancellation): Promise<AttemptResult> {
     const { event, subscriber } = job;
     const startedAt = new Date();
     let rendered: ReturnType<typeof renderForSubscriber>;
@@ -158,12 +159,10 @@ export class WebhookSender {
       { origin: target.origin, path: target.path, method: 'POST', headers, body: payload, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
       RESPONSE_EXCERPT_BYTES,
     );
-    // The whole attempt, a trickling body included, is bounded by one timer; `cancel` is the slot's signal and
-    // outlives the attempt, so its listener is removed when the attempt ends.
+    // The whole attempt, a trickling body included, is bounded by one timer; `cancel` is the slot's and
+    // outlives the attempt, so the attempt stops listening to it when it ends.
     const timer = setTimeout(() => giveUp(new GivenUp('timeout')), timeoutMs);
-    const cancelled = () => giveUp(new GivenUp('cancelled'));
-    if (cancel?.aborted) cancelled();
-    else cancel?.addEventListener('abort', cancelled);
+    const stopListening = cancel?.onCancel(() => giveUp(new GivenUp('cancelled')));
     try {
       const { statusCode: code, headers: h, excerpt } = await answer;
       const ok = code >= 200 && code < 300;
@@ -184,7 +183,7 @@ export class WebhookSender {
       return { ...failure, statusCode: null, durationMs: elapsed(), responseExcerpt: null, startedAt };
     } finally {
       clearTimeout(timer);
-      cancel?.removeEventListener('abort', cancelled);
+      stopListening?.();
     }
   }
 
