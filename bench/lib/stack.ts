@@ -5,6 +5,7 @@ import type { AppConfig } from '@switchyard/config';
 import { Subjects, subjectsFor } from '@switchyard/contracts';
 import { InboundPublisher, StreamSettings, connectNats, deleteStreams, ensureStreams, streamSettingsFrom } from '@switchyard/messaging';
 import { runMigrations } from '@switchyard/persistence';
+import { APP_NODE_FLAGS } from '../../scripts/node-flags';
 import { CpuGroups, pidsListeningOn, postgresPidsFor } from './cpu';
 import { BenchDatabase } from './database';
 import { log } from './log';
@@ -123,8 +124,9 @@ export class BenchStack {
     this.ports.set(name, port);
     const opsPort = this.opsPorts.get(name) ?? (await freePort());
     this.opsPorts.set(name, opsPort);
-    // --trace-gc: the steady phase reads the live heap after each full GC from the apps' logs.
-    const execArgv = ['--trace-gc', ...(this.S.cpuProf.includes(app) ? ['--cpu-prof', '--cpu-prof-dir', this.logDir] : []), ...this.S.nodeArgs];
+    // --trace-gc: the steady phase reads the live heap after each full GC from the apps' logs. The apps' own
+    // flags first (what the image runs them with); BENCH_NODE_ARGS last, so it can override them.
+    const execArgv = [...APP_NODE_FLAGS, '--trace-gc', ...(this.S.cpuProf.includes(app) ? ['--cpu-prof', '--cpu-prof-dir', this.logDir] : []), ...this.S.nodeArgs];
     const child = await startChild(name, join(this.buildDir, 'bench/launch-app.js'), [app], this.envFor(app, port, opsPort), this.logDir, execArgv);
     this.children.push(child);
     return child;

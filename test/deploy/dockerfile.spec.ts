@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
+import { APP_NODE_FLAGS } from '../../scripts/node-flags';
 import { repoPath } from './deploy-support';
 
 interface Instruction {
@@ -174,9 +175,9 @@ describe('deploy/docker/Dockerfile', () => {
     expect(finalStage.instructions.some((i) => i.op === 'ENV' && /NODE_ENV=production/.test(i.args))).toBe(true);
   });
 
-  it('starts dist/scripts/switchyard.js, which `npm run build` compiles from a source copied into the build stage', () => {
+  it('starts dist/scripts/switchyard.js with the app Node flags, which `npm run build` compiles from a source copied into the build stage', () => {
     const entry = finalStage.instructions.filter((i) => i.op === 'ENTRYPOINT').map((i) => JSON.parse(i.args));
-    expect(entry).toEqual([['node', 'dist/scripts/switchyard.js']]);
+    expect(entry).toEqual([['node', ...APP_NODE_FLAGS, 'dist/scripts/switchyard.js']]);
     expect(finalStage.instructions.some((i) => i.op === 'CMD')).toBe(false); // the app comes from args or SWITCHYARD_APP
 
     // package.json: `swc apps libs scripts -d dist` keeps leading paths (swc's default), so scripts/x.ts → dist/scripts/x.js

@@ -1,9 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, deleteStreams } from '@switchyard/messaging';
 import { createDataSource } from '@switchyard/persistence';
+import { APP_NODE_FLAGS } from '../../scripts/node-flags';
 import { freePort } from '../support/free-port';
 import { eventually } from '../support/stack';
 
@@ -60,6 +62,14 @@ describe('switchyard all (npm start)', () => {
     await eventually(async () => (await Promise.all([ports.ingressOps, ports.admin, ports.dedupe, ports.fanout].map(ready))).every(Boolean), 45_000, `all apps ready; output so far:\n${output}`);
     expect(output).toMatch(/migrations applied: InitialSchema/);
     expect(output).toMatch(/JetStream stream T_LAUNCHER_\w+_IN ready/);
+  });
+
+  it('runs every app with the app Node flags', () => {
+    for (const app of ['ingress', 'dedupe', 'fanout', 'admin']) {
+      const pid = Number(new RegExp(`"${app} started \\(pid (\\d+)\\)"`).exec(output)?.[1]);
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect({ app, flags: argv.filter((a) => APP_NODE_FLAGS.includes(a)) }).toEqual({ app, flags: [...APP_NODE_FLAGS] });
+    }
   });
 
   it('restarts an app that dies unexpectedly', async () => {
