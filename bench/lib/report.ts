@@ -69,6 +69,12 @@ function ingressRows(r: Results): Row[] {
   return sat || bare ? rows : [];
 }
 
+/** Deliveries created in a drain by how their first attempt went; queued ones went through Postgres. */
+function firstAttemptsText(counts: Record<string, number> | undefined): string {
+  if (!counts) return '—';
+  return ['direct', 'queued', 'parked'].map((k) => fmt(counts[k] ?? 0)).join(' / ');
+}
+
 function fanoutRows(r: Results): Row[] {
   const rows: Row[] = [];
   const f = r.fanout;
@@ -89,6 +95,7 @@ function fanoutRows(r: Results): Row[] {
       '',
       '',
     ]);
+    rows.push(['  first attempts: direct / queued / parked', firstAttemptsText(f.firstAttempts), '', '']);
     rows.push(...cpuRow(f.cpu, 'delivery'));
     rows.push(...statementRows(f.statements, 5));
   }

@@ -164,6 +164,11 @@ export class BenchStack {
     return `http://127.0.0.1:${name === 'ingress' ? this.opsPorts.get(name) : this.ports.get(name)}/metrics`;
   }
 
+  /** The metrics of every fan-out process running now. */
+  fanoutMetricsUrls(): string[] {
+    return [...this.ports].filter(([name]) => (name === 'fanout' || name.startsWith('fanout-')) && this.children.some((c) => c.name === name)).map(([, port]) => `http://127.0.0.1:${port}/metrics`);
+  }
+
   /** Where the CPU goes (bench/lib/cpu.ts): every instance of each app, the receiver, this database's Postgres, the NATS server. */
   get cpuGroups(): CpuGroups {
     const pids = (app: string) => () => this.children.filter((c) => (c.name === app || c.name.startsWith(`${app}-`)) && c.proc.pid).map((c) => c.proc.pid!);

@@ -11,7 +11,7 @@ const STAGES = {
 type Stage = keyof typeof STAGES;
 export type StageTotals = Record<Stage, { sum: number; count: number }>;
 
-async function scrape(url: string): Promise<string> {
+export async function scrape(url: string): Promise<string> {
   return (await fetch(url).then((r) => r.text()).catch(() => '')) as string;
 }
 
@@ -37,4 +37,25 @@ export function stageMeans(before: StageTotals, after: StageTotals): Record<Stag
     out[stage] = n > 0 ? Math.round(((after[stage].sum - before[stage].sum) / n) * 10_000) / 10 : null;
   }
   return out;
+}
+
+/**
+ * How fan-out made the first attempts of the deliveries it created, summed over its processes
+ * (`switchyard_deliveries_created_total` by `first_attempt`): `direct` straight from the message, `queued`
+ * through Postgres and the scheduler (a backlog drained mostly `queued` is the slow path), `parked`.
+ */
+export async function scrapeFirstAttempts(fanoutMetricsUrls: string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const url of fanoutMetricsUrls) {
+    for (const line of (await scrape(url)).split('\n')) {
+      const m = /^switchyard_deliveries_created_total\{[^}]*first_attempt="(\w+)"[^}]*\} (\S+)/.exec(line);
+      if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+    }
+  }
+  return out;
+}
+
+/** `after − before`, per key. */
+export function countsSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 }

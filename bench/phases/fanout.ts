@@ -3,6 +3,7 @@ import { log } from '../lib/log';
 import { StatementReport } from '../lib/pg-statements';
 import { round1 } from '../lib/procs';
 import { ReceiverStats } from '../lib/receiver-client';
+import { countsSince, scrapeFirstAttempts } from '../lib/stages';
 import { PhaseContext } from './context';
 
 export interface DrainResult {
@@ -20,6 +21,8 @@ export interface DrainResult {
   peakConnections: number;
   cpu: CpuUse;
   statements: StatementReport;
+  /** Deliveries created during the drain by how their first attempt went (see scrapeFirstAttempts). */
+  firstAttempts: Record<string, number>;
 }
 
 /**
@@ -35,6 +38,7 @@ export async function measureDrain(ctx: PhaseContext, begin: () => Promise<void>
   await stack.receiver.reset(false, since);
   await statements.reset();
   let meter = meterFrom === 'before' ? startCpuMeter(stack.cpuGroups) : null;
+  const attemptsBefore = await scrapeFirstAttempts(stack.fanoutMetricsUrls());
   await begin();
   const counted0 = meter ? 0 : await stack.receiver.count();
   meter ??= startCpuMeter(stack.cpuGroups);
@@ -56,6 +60,7 @@ export async function measureDrain(ctx: PhaseContext, begin: () => Promise<void>
     peakConnections: stats.peakConnections,
     cpu,
     statements: await statements.read(deliveries),
+    firstAttempts: countsSince(attemptsBefore, await scrapeFirstAttempts(stack.fanoutMetricsUrls())),
   };
 }
 
