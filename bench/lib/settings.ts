@@ -4,11 +4,20 @@
  * from `@switchyard/config`.
  */
 
+import { existsSync } from 'node:fs';
+
 /** The phases, in the order a full run takes them. `BENCH_ONLY` picks some of them. */
 export const PHASES = ['baselines', 'ingress', 'fanout', 'delivery-baseline', 'replicas', 'e2e', 'knee', 'quiet', 'steady'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Settings = ReturnType<typeof loadSettings>;
+
+/** A file the run reads at its end, checked at its start: a mistyped path must not cost a whole run's results. */
+function readableFile(name: string, path: string | undefined): string | null {
+  if (!path) return null;
+  if (!existsSync(path)) throw new Error(`${name}=${path}: no such file`);
+  return path;
+}
 
 export function loadSettings(env: NodeJS.ProcessEnv) {
   const num = (name: string, fallback: number) => {
@@ -61,7 +70,7 @@ export function loadSettings(env: NodeJS.ProcessEnv) {
     replicas: list('BENCH_REPLICAS', '1,2,3'),
     ingressReplicas: list('BENCH_INGRESS_REPLICAS', '1,2'),
     /** A results JSON of an earlier run (e.g. the old engine) to compare Postgres CPU per delivery with. */
-    before: env.BENCH_BEFORE || null,
+    before: readableFile('BENCH_BEFORE', env.BENCH_BEFORE),
     /** The bench's own database (created when missing, dropped at the end if it created it). */
     database: env.BENCH_DATABASE || 'switchyard_bench',
     clinics: 100,
