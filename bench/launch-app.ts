@@ -1,7 +1,7 @@
 /**
  * Runs one Switchyard app in this process, the way its `main.ts` does (`startX(loadConfig())`), and
  * talks to the bench over IPC: sends `ready` once started, stops cleanly on `stop` (so a `--cpu-prof`
- * profile gets written on exit).
+ * profile gets written on exit), runs a full GC on `gc` and answers `gc-done`.
  */
 import { AppConfig, loadConfigOrExit } from '@switchyard/config';
 
@@ -31,6 +31,12 @@ start(app).then(
         .finally(() => process.exit(0));
     process.on('message', (m: { type?: string }) => {
       if (m?.type === 'stop') void stop();
+      // The steady phase asks for a full GC at its start and end (the bench runs apps with --expose-gc), so
+      // every app has live-heap figures even when it ran no full GC of its own during the phase.
+      if (m?.type === 'gc') {
+        (globalThis as { gc?: () => void }).gc?.();
+        process.send?.({ type: 'gc-done' });
+      }
     });
     // The bench is gone (killed, interrupted): stop rather than keep a replica running on its schema.
     process.on('disconnect', () => void stop());

@@ -126,7 +126,8 @@ export class BenchStack {
     this.opsPorts.set(name, opsPort);
     // --trace-gc: the steady phase reads the live heap after each full GC from the apps' logs. The apps' own
     // flags first (what the image runs them with); BENCH_NODE_ARGS last, so it can override them.
-    const execArgv = [...APP_NODE_FLAGS, '--trace-gc', ...(this.S.cpuProf.includes(app) ? ['--cpu-prof', '--cpu-prof-dir', this.logDir] : []), ...this.S.nodeArgs];
+    // --expose-gc only lets the steady phase ask for a full GC (collectGarbage); it changes no GC behaviour.
+    const execArgv = [...APP_NODE_FLAGS, '--trace-gc', '--expose-gc', ...(this.S.cpuProf.includes(app) ? ['--cpu-prof', '--cpu-prof-dir', this.logDir] : []), ...this.S.nodeArgs];
     const child = await startChild(name, join(this.buildDir, 'bench/launch-app.js'), [app], this.envFor(app, port, opsPort), this.logDir, execArgv);
     this.children.push(child);
     return child;
@@ -162,6 +163,21 @@ export class BenchStack {
   /** Ingress serves its metrics on its ops port (INGRESS_OPS_PORT), the others on their only HTTP port. */
   metricsUrl(name: 'ingress' | 'dedupe'): string {
     return `http://127.0.0.1:${name === 'ingress' ? this.opsPorts.get(name) : this.ports.get(name)}/metrics`;
+  }
+
+  /** Runs a full GC in an app process (bench/launch-app.ts) and waits for it; false if it did not answer within 5 s. */
+  collectGarbage(child: Child): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        child.proc.off('message', onMessage);
+        resolve(ok);
+      };
+      const onMessage = (m: { type?: string }) => m?.type === 'gc-done' && done(true);
+      const timer = setTimeout(() => done(false), 5_000);
+      child.proc.on('message', onMessage);
+      child.proc.send({ type: 'gc' });
+    });
   }
 
   /** The metrics of every fan-out process running now. */

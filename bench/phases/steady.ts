@@ -8,7 +8,8 @@ import { PhaseContext } from './context';
 /**
  * Memory over a steady phase: `BENCH_STEADY_RATE` events/s for `BENCH_STEADY_SECONDS` through one ingress
  * and one fan-out: RSS of each app at the start, by quarter, at the end and at its peak, and the live heap
- * after each full GC (the apps run with --trace-gc), which is what shows a leak.
+ * after each full GC (the apps run with --trace-gc; one is forced after each quarter of the load), which is
+ * what shows a leak.
  */
 export async function steadyPhase(ctx: PhaseContext): Promise<void> {
   const { S, stack, results } = ctx;
@@ -20,6 +21,11 @@ export async function steadyPhase(ctx: PhaseContext): Promise<void> {
   const startRss = sample();
   const appLog = (app: string) => join(stack.logDir, `${app}.log`);
   const logOffsets = Object.fromEntries(Object.keys(apps).map((k) => [k, fileSize(appLog(k))]));
+  // A full GC in each app at the end of each quarter of the load: with a large young generation an app may
+  // run none of its own in 120 s (dedupe did not), and its live heap is then still measured, warm (the first
+  // quarter is where caches and connections fill up).
+  const fullGcs = () => Promise.all(Object.values(apps).map((c) => stack.collectGarbage(c)));
+  const quarterGcs = [1, 2, 3].map((q) => setTimeout(() => void fullGcs(), (q * S.steadySeconds * 1000) / 4));
   const maxRss: Record<string, number> = {};
   const series: Record<string, number[]> = {};
   const sampler = setInterval(() => {
@@ -33,6 +39,8 @@ export async function steadyPhase(ctx: PhaseContext): Promise<void> {
   const load = await runPaced(stack.ingressUrl(), new RequestMix(stack.keys), { connections: S.rateConnections, seconds: S.steadySeconds, rate: S.steadyRate });
   await stack.receiver.waitFor(load.newEvents * S.subscribersPerClinic, 30_000);
   clearInterval(sampler);
+  quarterGcs.forEach(clearTimeout);
+  await fullGcs();
   const endRss = sample();
   const stats = await stack.receiver.stats();
   results.steady = {
