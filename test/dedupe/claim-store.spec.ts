@@ -123,6 +123,23 @@ describe('ClaimStore (real Postgres)', () => {
     expect(plan).not.toMatch(/Seq Scan/);
     expect(plan).toMatch(/Index Scan using idempotency_claims_pkey on idempotency_claims/);
   });
+
+  it('runs the prepared claim on its generic plan with the service\'s session settings, re-planning it for every claim without them', async () => {
+    const plansOn = async (settings: Record<string, string>) => {
+      const single = await createDataSource({ url: TEST_DATABASE_URL, schema: db.schema, poolSize: 1, applicationName: 'test', sessionSettings: settings }).initialize();
+      try {
+        const claims = new ClaimStore(single, 60_000, 30_000);
+        for (let i = 0; i < 20; i++) await claims.claim(input());
+        const [row] = await single.query(`SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'dedupe_claim'`);
+        return row as { generic: number; custom: number };
+      } finally {
+        await single.destroy();
+      }
+    };
+    expect(await plansOn(CLAIM_SESSION_SETTINGS)).toEqual({ generic: 20, custom: 0 });
+    // Left to choose, Postgres takes custom plans (parsing aside, a plan per claim): what the setting is for.
+    expect((await plansOn({ enable_seqscan: 'off' })).custom).toBeGreaterThan(5);
+  });
 });
 
 describe('claimStatementsInFlight', () => {

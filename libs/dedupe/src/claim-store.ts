@@ -37,21 +37,25 @@ export function claimStatementsInFlight(poolSize: number): number {
 }
 
 /**
+ * The settings of the dedupe service's connections. The claim statement is prepared (ClaimStore.writeOps) so
+ * that Postgres parses and plans it once per connection, which only a generic plan does:
+ *
+ * - `plan_cache_mode = force_generic_plan`. Left to choose (`auto`), Postgres compared the generic plan's
+ *   estimated cost with the custom plans' and kept re-planning the claim for every execution: 0.31 ms of
+ *   backend CPU per single-key claim against 0.13 ms on the generic plan (bench/RESULTS.md, seventh round).
+ * - `enable_seqscan = off`, because a generic plan is made from the statistics of its moment: for a young
+ *   `idempotency_claims` (a new deployment, a test schema) they say "tiny", and that plan seq-scans the
+ *   table for every key, slower with every claim stored. Every statement of the service reaches the table
+ *   through an index (the key; `expires_at` for the clean-up), so its connections rule seq scans out (sixth round).
+ */
+export const CLAIM_SESSION_SETTINGS: Readonly<Record<string, string>> = { enable_seqscan: 'off', plan_cache_mode: 'force_generic_plan' };
+
+/**
  * Idempotency claims in Postgres. A key is free when it has no row, its row expired (TTL), or it is a
  * `pending` claim whose lease ran out (the claimer crashed before publishing). The claims and completions
  * made in one turn of the event loop are written in one statement (see MicroBatcher), completions first:
  * a claim of a key completed in the same statement is a duplicate.
  */
-/**
- * The settings of the dedupe service's connections. The claim statement is prepared (ClaimStore.writeOps), so
- * after a few runs Postgres may plan it once, generically, from the statistics of that moment: for a young
- * `idempotency_claims` (a new deployment, a test schema) they say "tiny", and that plan seq-scans the table
- * for every key until an ANALYZE replaces it, slower with every claim stored meanwhile. Every statement of
- * the service reaches the table through an index (the key; `expires_at` for the clean-up), so its connections
- * rule seq scans out (bench/RESULTS.md, sixth round).
- */
-export const CLAIM_SESSION_SETTINGS: Readonly<Record<string, string>> = { enable_seqscan: 'off' };
-
 export class ClaimStore {
   private readonly ops: MicroBatcher<Op, OpAnswer>;
 
