@@ -83,6 +83,21 @@ export async function pool<T>(items: T[], concurrency: number, fn: (item: T, ind
   );
 }
 
+/**
+ * Like pool, over the items 0, 1, 2… for as long as `more(next)` allows the next one: a load that lasts until
+ * a fault has come and gone, however fast the machine sends (a fixed count could all be sent before it).
+ * Resolves with how many items were sent.
+ */
+export async function poolWhile(concurrency: number, more: (next: number) => boolean, fn: (index: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (more(next)) await fn(next++);
+    }),
+  );
+  return next;
+}
+
 /** A distinct, valid shipment:created body (distinct shipment ids → distinct event ids). */
 export function shipment(id: string): object {
   const body = clone(nimbusFixtures['shipment:created']);
