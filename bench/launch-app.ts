@@ -31,8 +31,8 @@ start(app).then(
         .finally(() => process.exit(0));
     process.on('message', (m: { type?: string }) => {
       if (m?.type === 'stop') void stop();
-      // The steady phase asks for a full GC at its start and end (the bench runs apps with --expose-gc), so
-      // every app has live-heap figures even when it ran no full GC of its own during the phase.
+      // The steady phase asks for a full GC after each quarter of its load (the bench runs apps with
+      // --expose-gc), so every app has live-heap figures even when it ran no full GC of its own.
       if (m?.type === 'gc') {
         (globalThis as { gc?: () => void }).gc?.();
         process.send?.({ type: 'gc-done' });

@@ -11,9 +11,3 @@
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 
-/** `execArgv` with the app flags added where the same flag is not already set (an explicit one wins). */
-export function withAppNodeFlags(execArgv: readonly string[]): string[] {
-  const named = (flag: string) => flag.split('=')[0]!;
-  const present = new Set(execArgv.map(named));
-  return [...APP_NODE_FLAGS.filter((f) => !present.has(named(f))), ...execArgv];
-}

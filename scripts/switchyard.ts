@@ -14,7 +14,7 @@ import { subjectsFor } from '@switchyard/contracts';
 import { MessagingLog, connectNats, ensureStreams, redactNatsUrl, streamSettingsFrom } from '@switchyard/messaging';
 import { createDataSource, redactUrl, reencryptSecrets, runMigrations } from '@switchyard/persistence';
 import { KeyRing } from '@switchyard/secrets';
-import { withAppNodeFlags } from './node-flags';
+import { APP_NODE_FLAGS } from './node-flags';
 
 const APPS = ['dedupe', 'ingress', 'fanout', 'admin'] as const;
 type App = (typeof APPS)[number];
@@ -113,7 +113,7 @@ function supervise(): void {
   const children = new Map<App, ChildProcess>();
   let stopping = false;
   const start = (app: App, restarts: number) => {
-    const child = fork(process.argv[1]!, [app], { stdio: 'inherit', execArgv: withAppNodeFlags(process.execArgv) });
+    const child = fork(process.argv[1]!, [app], { stdio: 'inherit', execArgv: [...APP_NODE_FLAGS, ...process.execArgv] });
     children.set(app, child);
     say(`${app} started (pid ${child.pid})`);
     const startedAt = Date.now();

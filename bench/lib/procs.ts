@@ -12,6 +12,23 @@ export interface Child {
 /** The tests' own helper: a free TCP port on loopback. */
 export { freePort } from '../../test/support/free-port';
 
+/** Sends `message` to a child and resolves with its answer of type `answer`. */
+export function ask<T>(child: Child, message: object, answer: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type?: string }) => {
+      if (m?.type !== answer) return;
+      child.proc.off('message', onMessage);
+      child.proc.off('exit', onExit);
+      resolve(m as T);
+    };
+    const onExit = (code: number | null) => reject(new Error(`${child.name} exited with ${code}`));
+    child.proc.on('message', onMessage);
+    child.proc.once('exit', onExit);
+    child.proc.send(message);
+  });
+}
+
+
 /**
  * Forks a compiled bench script; resolves when it reports `ready` over IPC. Its stdout and stderr go
  * to `<logDir>/<name>.log` (the apps log JSON lines on stdout, as in production).

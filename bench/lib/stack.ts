@@ -11,7 +11,7 @@ import { BenchDatabase } from './database';
 import { log } from './log';
 import { RequestMix } from './payloads';
 import { pgPool } from './pg';
-import { Child, freePort, sleep, startChild } from './procs';
+import { Child, ask, freePort, sleep, startChild } from './procs';
 import { ReceiverClient } from './receiver-client';
 import { seedTenants } from './seed';
 import { Settings } from './settings';
@@ -165,24 +165,14 @@ export class BenchStack {
     return `http://127.0.0.1:${name === 'ingress' ? this.opsPorts.get(name) : this.ports.get(name)}/metrics`;
   }
 
-  /** Runs a full GC in an app process (bench/launch-app.ts) and waits for it; false if it did not answer within 5 s. */
-  collectGarbage(child: Child): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        child.proc.off('message', onMessage);
-        resolve(ok);
-      };
-      const onMessage = (m: { type?: string }) => m?.type === 'gc-done' && done(true);
-      const timer = setTimeout(() => done(false), 5_000);
-      child.proc.on('message', onMessage);
-      child.proc.send({ type: 'gc' });
-    });
+  /** Runs a full GC in an app process (bench/launch-app.ts) and waits for it. */
+  async collectGarbage(child: Child): Promise<void> {
+    await ask(child, { type: 'gc' }, 'gc-done');
   }
 
   /** The metrics of every fan-out process running now. */
   fanoutMetricsUrls(): string[] {
-    return [...this.ports].filter(([name]) => (name === 'fanout' || name.startsWith('fanout-')) && this.children.some((c) => c.name === name)).map(([, port]) => `http://127.0.0.1:${port}/metrics`);
+    return this.running('fanout').map((c) => `http://127.0.0.1:${this.ports.get(c.name)}/metrics`);
   }
 
   /** Where the CPU goes (bench/lib/cpu.ts): every instance of each app, the receiver, this database's Postgres, the NATS server. */

@@ -1,23 +1,7 @@
 import { startCpuMeter } from '../lib/cpu';
 import { log } from '../lib/log';
-import { Child } from '../lib/procs';
+import { ask } from '../lib/procs';
 import { PhaseContext } from './context';
-
-/** Sends `message` to a child and resolves with its answer of type `answer`. */
-function ask<T>(child: Child, message: object, answer: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { type?: string }) => {
-      if (m?.type !== answer) return;
-      child.proc.off('message', onMessage);
-      child.proc.off('exit', onExit);
-      resolve(m as T);
-    };
-    const onExit = (code: number | null) => reject(new Error(`${child.name} exited with ${code}`));
-    child.proc.on('message', onMessage);
-    child.proc.once('exit', onExit);
-    child.proc.send(message);
-  });
-}
 
 /**
  * The delivery with nothing around it (bench/bare-delivery.ts): the same number of events of the same mix,

@@ -17,6 +17,16 @@ describe('ClaimStore (real Postgres)', () => {
   });
   afterAll(() => db?.drop());
 
+  /** Runs `fn` on a data source of one connection to this file's schema, opened with `sessionSettings`. */
+  const onOneConnection = async <T>(sessionSettings: Record<string, string>, fn: (single: DataSource) => Promise<T>): Promise<T> => {
+    const single = await createDataSource({ url: TEST_DATABASE_URL, schema: db.schema, poolSize: 1, applicationName: 'test', sessionSettings }).initialize();
+    try {
+      return await fn(single);
+    } finally {
+      await single.destroy();
+    }
+  };
+
   const input = (key = randomUUID(), leaseMs = 0) => ({ key, clinicId: 'clinic-1', eventId: randomUUID(), leaseMs });
 
   it('claims a new key, reports it in progress until completed, then duplicate with the original event id', async () => {
@@ -100,24 +110,14 @@ describe('ClaimStore (real Postgres)', () => {
 
   it('claims through the key index on the generic plan of the prepared claim, with the service\'s session settings', async () => {
     // What Postgres runs once it switches the prepared claim to a generic plan, made from this young table's statistics.
-    const planOn = async (settings: Record<string, string>) => {
-      const single = await createDataSource({
-        url: TEST_DATABASE_URL,
-        schema: db.schema,
-        poolSize: 1,
-        applicationName: 'test',
-        sessionSettings: { ...settings, plan_cache_mode: 'force_generic_plan' },
-      }).initialize();
-      try {
+    const planOn = (settings: Record<string, string>) =>
+      onOneConnection({ ...settings, plan_cache_mode: 'force_generic_plan' }, async (single) => {
         await new ClaimStore(single, 60_000, 30_000).claim(input()); // prepares `dedupe_claim` on the one connection
         const rows: Array<{ 'QUERY PLAN': string }> = await single.query(
           `EXPLAIN EXECUTE dedupe_claim('{k}'::text[], '{c}'::text[], ARRAY[gen_random_uuid()], '{t}'::text[], '{0}'::int[], 1000, '{k2}'::text[], '{t2}'::text[])`,
         );
         return rows.map((r) => r['QUERY PLAN']).join('\n');
-      } finally {
-        await single.destroy();
-      }
-    };
+      });
     expect(await planOn({})).toMatch(/Seq Scan on idempotency_claims/); // the hazard the settings are for
     const plan = await planOn(CLAIM_SESSION_SETTINGS);
     expect(plan).not.toMatch(/Seq Scan/);
@@ -125,17 +125,13 @@ describe('ClaimStore (real Postgres)', () => {
   });
 
   it('runs the prepared claim on its generic plan with the service\'s session settings, re-planning it for every claim without them', async () => {
-    const plansOn = async (settings: Record<string, string>) => {
-      const single = await createDataSource({ url: TEST_DATABASE_URL, schema: db.schema, poolSize: 1, applicationName: 'test', sessionSettings: settings }).initialize();
-      try {
+    const plansOn = (settings: Record<string, string>) =>
+      onOneConnection(settings, async (single) => {
         const claims = new ClaimStore(single, 60_000, 30_000);
         for (let i = 0; i < 20; i++) await claims.claim(input());
         const [row] = await single.query(`SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'dedupe_claim'`);
         return row as { generic: number; custom: number };
-      } finally {
-        await single.destroy();
-      }
-    };
+      });
     expect(await plansOn(CLAIM_SESSION_SETTINGS)).toEqual({ generic: 20, custom: 0 });
     // Left to choose, Postgres takes custom plans (parsing aside, a plan per claim): what the setting is for.
     expect((await plansOn({ enable_seqscan: 'off' })).custom).toBeGreaterThan(5);

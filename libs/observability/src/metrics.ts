@@ -72,10 +72,11 @@ export function eventTypeLabel(eventName: string, known: readonly string[]): str
 }
 
 /**
- * How often the event-loop delay histogram (`nodejs_eventloop_lag_*`) samples. A stall longer than this is
- * still caught whole; shorter ones are caught when they cover a sample.
+ * How often the event-loop delay histogram (`nodejs_eventloop_lag_*`) samples, instead of prom-client's 10 ms,
+ * whose timer woke every app ~200 times a second, idle or not (strace: all of an idle app's epoll wake-ups).
+ * A stall longer than this is still caught whole; shorter ones when they cover a sample.
  */
-export const EVENT_LOOP_SAMPLE_MS = 100;
+const EVENT_LOOP_SAMPLE_MS = 100;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -220,8 +221,6 @@ export class Metrics {
     for (const eventType of [...(options.eventTypes ?? []), 'other']) this.deadLetters.inc({ event_type: eventType }, 0);
     this.subscribersDisabled.inc({ reason: 'gone' }, 0);
     this.dedupeClaims.inc({ side: app === 'dedupe' ? 'server' : 'client', result: 'error' }, 0);
-    // The event-loop delay histogram samples every EVENT_LOOP_SAMPLE_MS instead of prom-client's 10 ms: at 10 ms
-    // its timer woke every app ~200 times a second, idle or not (strace: all of an idle app's epoll wake-ups).
     collectDefaultMetrics({ register: this.registry, prefix: '', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 

@@ -72,15 +72,7 @@ export async function sendUntilAccepted(
 
 /** Runs `fn` over `items` with at most `concurrency` at once. */
 export async function pool<T>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
+  await poolWhile(Math.min(concurrency, items.length), (next) => next < items.length, (i) => fn(items[i]!, i));
 }
 
 /**
