@@ -69,6 +69,13 @@ describe('console in a browser', () => {
     throw new Error(`no focusable element matching ${matcher} within ${max} Tab presses; focused: ${seen.join(' | ')}`);
   }
 
+  /** Waits for a page to open as a keyboard user meets it: its heading shown and holding the focus. */
+  async function opened(page: Page, heading: string): Promise<void> {
+    await page.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor();
+    const focused = await page.evaluate(() => (globalThis as any).document.activeElement?.textContent?.trim());
+    expect(focused).toBe(heading);
+  }
+
   const secretShown = async (page: Page) => (await page.getByTestId('secret').last().textContent())!.trim();
 
   beforeAll(async () => {
@@ -302,19 +309,19 @@ describe('console in a browser', () => {
   it('works from the keyboard alone: sign in, onboard, link, add a webhook, send a test event, open and resend its delivery', async () => {
     const op = await newPage();
     await op.goto('/console');
-    // (like a person, wait for the page to be there before typing: it focuses its heading when it opens)
-    await op.getByRole('heading', { name: 'Switchyard console' }).waitFor();
+    // like a person, wait for each page to be there before typing: it focuses its heading when it opens
+    await opened(op, 'Switchyard console');
     await tabTo(op, /^INPUT Admin token/);
     await op.keyboard.type(stack.config.ADMIN_TOKEN);
     await op.keyboard.press('Enter');
-    await op.getByRole('heading', { name: 'Clinics' }).waitFor();
+    await opened(op, 'Clinics');
     await tabTo(op, /^INPUT Name/);
     await op.keyboard.type('Keyboard Clinic');
     await op.keyboard.press('Enter');
     await op.getByTestId('secret').waitFor();
     await tabTo(op, /^A Keyboard Clinic$/);
     await op.keyboard.press('Enter');
-    await op.getByRole('heading', { name: 'Keyboard Clinic' }).waitFor();
+    await opened(op, 'Keyboard Clinic');
     await tabTo(op, /^BUTTON Create console link/);
     await op.keyboard.press('Enter');
     const link = await op.locator('#portal-url').inputValue();
@@ -322,7 +329,7 @@ describe('console in a browser', () => {
 
     const kb = await newPage();
     await kb.goto(link);
-    await kb.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await opened(kb, 'Webhooks');
     await tabTo(kb, /^A Add webhook/);
     await kb.keyboard.press('Enter');
     await kb.getByLabel(/Endpoint URL/).waitFor();
@@ -333,6 +340,7 @@ describe('console in a browser', () => {
     await kb.getByTestId('secret').waitFor();
     await tabTo(kb, /^BUTTON Open the webhook/);
     await kb.keyboard.press('Enter');
+    await opened(kb, 'Webhook');
     await kb.getByRole('heading', { name: 'Settings' }).waitFor();
     await kb.getByTestId('health').waitFor();
     await tabTo(kb, /^BUTTON Send test event/);

@@ -1,10 +1,14 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 
-/** The page's heading; it takes the focus when the page opens, so keyboard and screen reader users start there. */
+/**
+ * The page's heading; it takes the focus when the page opens, so keyboard and screen reader users start there.
+ * It does so in the same task as the render (a layout effect): a plain effect runs after the next frame, so a
+ * Tab pressed as soon as the page showed moved the focus on and then lost it to the heading.
+ */
 export function PageTitle({ children }: { children: ComponentChildren }) {
   const ref = useRef<HTMLHeadingElement>(null);
-  useEffect(() => ref.current?.focus(), []);
+  useLayoutEffect(() => ref.current?.focus(), []);
   return (
     <h1 ref={ref} tabIndex={-1} id="page-title">
       {children}
