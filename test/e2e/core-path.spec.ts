@@ -91,6 +91,35 @@ describe('core path: a Nimbus webhook in, stored, deduplicated, delivered out', 
     expect(await stack.storedMessages()).toBe(stored);
   });
 
+  it('keeps claims out of the write-ahead log: a resend whose claim a Postgres crash took is answered, and the stream drops its copy within the duplicate window', async () => {
+    const [{ relpersistence }] = await stack.db.query(`SELECT relpersistence FROM pg_class WHERE oid = 'idempotency_claims'::regclass`);
+    expect(relpersistence).toBe('u'); // crash recovery empties it; what follows is what a resend then meets
+    const body = clone(nimbusFixtures['medication:updated']) as any;
+    body.event_data.medication_order_id = 'order-claim-lost';
+    const first = await stack.send(clinic.apiKey, body);
+    expect(first.status).toBe(200);
+    await eventually(() => receiver.requests.some((r) => r.body.includes('order-claim-lost')), 10_000, 'first delivery');
+    const validation = validateNimbusEvent(body);
+    if (!validation.ok) throw new Error('fixture invalid');
+    const key = idempotencyKeyOf(clinic.id, validation.event);
+    const stateOf = async () => (await stack.db.query(`SELECT state FROM idempotency_claims WHERE key = $1`, [key]))[0]?.state;
+    await eventually(async () => (await stateOf()) === 'done', 5_000, 'the claim completed'); // completions ride along with later claims
+    await stack.db.query(`DELETE FROM idempotency_claims WHERE key = $1`, [key]);
+    const stored = await stack.storedMessages();
+
+    const again = await stack.send(clinic.apiKey, body);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ received: true, event_id: first.body.event_id }); // claimed anew: published again under the same id
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(receiver.requests.filter((r) => r.body.includes('order-claim-lost'))).toHaveLength(1);
+    const [{ events, deliveries }] = await stack.db.query(
+      `SELECT (SELECT count(*)::int FROM events WHERE id = $1) AS events, (SELECT count(*)::int FROM deliveries WHERE event_id = $1) AS deliveries`,
+      [first.body.event_id],
+    );
+    expect({ events, deliveries }).toEqual({ events: 1, deliveries: 1 });
+    expect(await stack.storedMessages()).toBe(stored);
+  });
+
   it('delivers every distinct status change of one medication order', async () => {
     const statuses = ['validated', 'submitted', 'filled', 'shipped', 'delivered'];
     for (const [i, status] of statuses.entries()) {

@@ -1,0 +1,22 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * `idempotency_claims` without write-ahead log. A claim is a hint that saves a resend its trip through
+ * JetStream and fan-out, not the guarantee: the event id is derived from the idempotency key, the stream
+ * drops a repeated `Nats-Msg-Id` and fan-out stores an event id once, so a resend that finds no claim is
+ * published again and creates nothing. What the log bought was that claims survive a Postgres crash
+ * (a clean restart keeps an unlogged table; crash recovery empties it, and a standby has none), at the cost
+ * of a WAL record and a synchronous flush for every claim and completion, the most frequent commits the
+ * gateway makes (bench/RESULTS.md, eighth round).
+ */
+export class UnloggedClaims1764450000000 implements MigrationInterface {
+  name = 'UnloggedClaims1764450000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE idempotency_claims SET UNLOGGED`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE idempotency_claims SET LOGGED`);
+  }
+}
