@@ -75,7 +75,12 @@ export class DeliveryDispatcher {
 
   /** Places free in this process for the clinic (the smaller of its share and the process's). */
   room(clinicId: string): number {
-    return Math.max(0, Math.min(this.limits.concurrency - this.total, this.limits.perClinic - (this.byClinic.get(clinicId) ?? 0)));
+    return Math.min(this.free, this.share(clinicId));
+  }
+
+  /** Places the clinic's own share leaves it, however full the process is. */
+  share(clinicId: string): number {
+    return Math.max(0, this.limits.perClinic - (this.byClinic.get(clinicId) ?? 0));
   }
 
   /** Places free in this process, whatever the clinic. */

@@ -172,10 +172,12 @@ export class DeliveryScheduler {
     let short = false;
     let roomShort = false;
     for (const d of due) {
-      const clinicRoom = this.dispatcher.room(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);
-      const want = Math.min(d.due, clinicRoom, room);
+      // The clinic's own share, not the process's room: while a backlog drained straight from the stream
+      // takes every place, the room is 0 and due work must still be owed the next free places.
+      const clinicShare = this.dispatcher.share(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);
+      const want = Math.min(d.due, clinicShare, room);
       if (want < d.due) short = true;
-      if (room < Math.min(d.due, clinicRoom)) roomShort = true;
+      if (room < Math.min(d.due, clinicShare)) roomShort = true;
       if (want <= 0) continue;
       quotas.push({ d, want });
       room -= want;
