@@ -68,7 +68,8 @@ export async function jetstreamPublishBaseline<Cpu>(
 export async function postgresClaimBaselines(databaseUrl: string, schema: string, seconds: number, concurrency = 8, batchSize = 100) {
   const pool = pgPool(databaseUrl, concurrency, schema);
   try {
-    await pool.query(`CREATE TABLE IF NOT EXISTS bench_claims (LIKE idempotency_claims INCLUDING ALL)`);
+    // UNLOGGED like the table it copies (LIKE does not carry persistence over).
+    await pool.query(`CREATE UNLOGGED TABLE IF NOT EXISTS bench_claims (LIKE idempotency_claims INCLUDING ALL)`);
     const insertOne = `INSERT INTO bench_claims (key, clinic_id, event_id, state, token, lease_until, expires_at)
       VALUES ($1, $2, $3, 'pending', $4, now() + interval '30 seconds', now() + interval '1 day') ON CONFLICT (key) DO NOTHING`;
     const single = await closedLoop(concurrency, seconds, async () => {

@@ -166,7 +166,8 @@ export class DeliveryScheduler {
       return false;
     }
     // Clinics take turns (findDue interleaves them); each subscriber gets up to its due work, within room.
-    let room = this.dispatcher.free;
+    const free = this.dispatcher.free;
+    let room = free;
     const quotas: Array<{ d: DueSubscriber; want: number }> = [];
     const clinicPlanned = new Map<string, number>();
     let short = false;
@@ -215,7 +216,10 @@ export class DeliveryScheduler {
       await Promise.all([...permits].map(([sid, held]) => this.run(bySubscriber.get(sid) ?? [], held)));
     }
     this.backlog = short;
-    this.setRoomShort(roomShort);
+    // Owed the next free places only while they get used: with room in hand and nothing leased (its slots held by
+    // another replica, ordered work waiting for earlier messages), holding new messages back would stall intake
+    // for work that cannot start, or that waits for those very messages.
+    this.setRoomShort(roomShort && (free === 0 || jobs.length > 0));
     return true;
   }
 
