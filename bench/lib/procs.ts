@@ -28,7 +28,6 @@ export function ask<T>(child: Child, message: object, answer: string): Promise<T
   });
 }
 
-
 /**
  * Forks a compiled bench script; resolves when it reports `ready` over IPC. Its stdout and stderr go
  * to `<logDir>/<name>.log` (the apps log JSON lines on stdout, as in production).

@@ -102,8 +102,8 @@ describe('core path: a Nimbus webhook in, stored, deduplicated, delivered out', 
     const validation = validateNimbusEvent(body);
     if (!validation.ok) throw new Error('fixture invalid');
     const key = idempotencyKeyOf(clinic.id, validation.event);
-    const stateOf = async () => (await stack.db.query(`SELECT state FROM idempotency_claims WHERE key = $1`, [key]))[0]?.state;
-    await eventually(async () => (await stateOf()) === 'done', 5_000, 'the claim completed'); // completions ride along with later claims
+    const completed = async () => (await stack.db.query(`SELECT 1 FROM idempotency_claims WHERE key = $1 AND state = 'done'`, [key])).length === 1;
+    await eventually(completed, 5_000, 'the claim completed'); // completions ride along with later claims
     await stack.db.query(`DELETE FROM idempotency_claims WHERE key = $1`, [key]);
     const stored = await stack.storedMessages();
 

@@ -72,7 +72,7 @@ export async function sendUntilAccepted(
 
 /** Runs `fn` over `items` with at most `concurrency` at once. */
 export async function pool<T>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  await poolWhile(Math.min(concurrency, items.length), (next) => next < items.length, (i) => fn(items[i]!, i));
+  await poolWhile(concurrency, (next) => next < items.length, (i) => fn(items[i]!, i));
 }
 
 /**
