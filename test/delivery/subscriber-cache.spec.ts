@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { loadConfig } from '@switchyard/config';
 import { ClinicRepository, DeliveryRepository, PgListener, SubscriberCache, SubscriberRepository } from '@switchyard/persistence';
 import { KeyRing } from '@switchyard/secrets';
-import { TEST_DATABASE_URL, testDatabase } from '../support/database';
+import { TEST_DATABASE_URL, newSubscriber, testDatabase } from '../support/database';
 import { eventually } from '../support/stack';
 
 
@@ -17,19 +17,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
   const clinicId = randomUUID();
   const otherClinicId = randomUUID();
 
-  const subscriber = (clinic: string, eventTypes: string[], url = 'https://example.test/hook') => ({
-    id: randomUUID(),
-    clinicId: clinic,
-    url,
-    eventTypes,
-    format: 'cloudevents' as const,
-    secret: 'whsec_test',
-    apiKey: null,
-    timeoutMs: null,
-    ordered: false,
-    maxInFlight: null,
-    rateLimitPerSecond: null,
-  });
+  const subscriber = (clinic: string, eventTypes: string[], url = 'https://example.test/hook') => newSubscriber(clinic, eventTypes, url);
   const urls = async (clinic = clinicId, event = 'shipment:created') => (await cache.findSubscribersFor(clinic, event)).map((t) => t.url).sort();
 
   beforeAll(async () => {
@@ -69,6 +57,23 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
     }
     expect(await urls(clinicId, 'medication:updated')).toEqual(['https://a.example.test/', 'https://b.example.test/']);
     expect(loads).toBe(1);
+  });
+
+  it('hands every event the same target, and drops a rotated-out secret when its overlap ends without being told', async () => {
+    const rotating = await repo.create(subscriber(otherClinicId, ['*'], 'https://rotating.example.test/'));
+    const targetOf = async () => (await cache.findSubscribersFor(otherClinicId, 'shipment:created')).find((t) => t.id === rotating.id)!;
+    await eventually(async () => (await targetOf()) !== undefined);
+    // One object for every event while nothing changes: the sender keys its parsed URL on it.
+    expect(await targetOf()).toBe(await targetOf());
+
+    await repo.rotateSecret(otherClinicId, rotating.id, 'whsec_dGhlIG5ldyBvbmU=', 1);
+    await eventually(async () => (await targetOf()).secrets.length === 2);
+    expect((await targetOf()).secrets).toEqual(['whsec_dGhlIG5ldyBvbmU=', 'whsec_test']);
+    loads = 0;
+    // No notification marks the end of the overlap: the cached target is rebuilt once it has passed.
+    await eventually(async () => (await targetOf()).secrets.length === 1, 5_000);
+    expect((await targetOf()).secrets).toEqual(['whsec_dGhlIG5ldyBvbmU=']);
+    expect(loads).toBe(0);
   });
 
   it('forgets a clinic as soon as a change to its subscribers commits, and only that clinic', async () => {

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { DataSource } from 'typeorm';
-import { createDataSource, runMigrations } from '@switchyard/persistence';
+import { NewSubscriber, createDataSource, runMigrations } from '@switchyard/persistence';
 
 /** The tests' Postgres: DATABASE_URL, or the loopback default of DESIGN.md. */
 export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -19,5 +19,22 @@ export async function testDatabase(testFile: string): Promise<{ ds: DataSource; 
       await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await ds.destroy();
     },
+  };
+}
+
+/** A subscriber as the repository creates it: the clinic's, taking `eventTypes`, every setting at its default. */
+export function newSubscriber(clinicId: string, eventTypes: string[], url: string): NewSubscriber {
+  return {
+    id: randomUUID(),
+    clinicId,
+    url,
+    eventTypes,
+    format: 'cloudevents',
+    secret: 'whsec_test',
+    apiKey: null,
+    timeoutMs: null,
+    ordered: false,
+    maxInFlight: null,
+    rateLimitPerSecond: null,
   };
 }

@@ -21,7 +21,7 @@ export interface SubscriberCacheOptions {
  * reads Postgres (never an answer that could be stale), and the cache starts empty again once it is back.
  */
 export class SubscriberCache {
-  private readonly entries: LookupCache<string, ClinicSubscriberRow[]>;
+  private readonly entries: LookupCache<string, CachedSubscriber[]>;
   private readonly enabled: boolean;
 
   constructor(
@@ -44,9 +44,11 @@ export class SubscriberCache {
   /** The same answer as SubscriberRepository.findSubscribersFor, from memory while listening. */
   async findSubscribersFor(clinicId: string, eventName: string): Promise<SubscriberTarget[]> {
     if (!this.isListening) return this.repo.findSubscribersFor(clinicId, eventName);
-    const rows = await this.entries.get(clinicId, () => this.repo.findClinicSubscribers(clinicId));
+    const cached = await this.entries.get(clinicId, async () => (await this.repo.findClinicSubscribers(clinicId)).map((r) => new CachedSubscriber(r)));
     const now = Date.now();
-    return rows.filter((r) => takesEvent(r, eventName)).map((r) => this.repo.target(r, now));
+    const targets: SubscriberTarget[] = [];
+    for (const c of cached) if (takesEvent(c.row, eventName)) targets.push(c.targetAt(this.repo, now));
+    return targets;
   }
 
   private changed(payload: string): void {
@@ -54,5 +56,27 @@ export class SubscriberCache {
     if (clinicId === null) return;
     if (clinicId === '*') this.entries.clear();
     else this.entries.delete(clinicId);
+  }
+}
+
+/**
+ * One cached subscriber and its target, built once (its secrets decrypted) and handed to every event until
+ * the previous secret of a rotation expires, when it is built again without it. Every event getting the
+ * same object is what lets the sender parse the subscriber's URL once. Nobody changes a target: it is shared.
+ */
+class CachedSubscriber {
+  private target: SubscriberTarget | undefined;
+  /** When `target` stops being right (its previous secret expires), ms since the epoch. */
+  private until = -Infinity;
+
+  constructor(readonly row: ClinicSubscriberRow) {}
+
+  targetAt(repo: SubscriberRepository, now: number): SubscriberTarget {
+    if (this.target === undefined || now >= this.until) {
+      this.target = repo.target(this.row, now);
+      const expires = this.row.previous_secret_expires_at?.getTime() ?? -Infinity;
+      this.until = this.row.previous_secret !== null && expires > now ? expires : Infinity;
+    }
+    return this.target;
   }
 }
