@@ -153,6 +153,11 @@ function storedStatus(state: NewDeliveryState): DeliveryStatus {
  *   succeeded | dead ──resend──▶ pending (fresh attempt budget)
  *   (new, test event) ──store──▶ pending
  *
+ * Statements that change several deliveries lock their rows in id order first (a `locked` CTE, `ORDER BY id
+ * FOR NO KEY UPDATE`), so two that meet on the same rows — a lease renewal and an attempt's record, in a
+ * drain — wait for each other instead of deadlocking; the expired-lease sweep skips rows another statement
+ * holds (their owner is alive) and takes them on a later sweep.
+ *
  * A retry that finds its subscriber disabled is parked, one that finds it deleted is cancelled, so no
  * delivery waits for a subscriber that will never take it. Arrival order is the stream sequence (ties:
  * receive time, then id), never the time a fan-out statement happened to run.
@@ -354,8 +359,11 @@ export class DeliveryRepository {
     if (deliveryIds.length === 0) return;
     await rawQuery(
       this.ds,
-      `UPDATE deliveries SET lease_until = now() + make_interval(secs => $2::double precision / 1000)
-        WHERE id = ANY($1::uuid[]) AND status = 'delivering'`,
+      `WITH locked AS MATERIALIZED (
+         SELECT id FROM deliveries WHERE id = ANY($1::uuid[]) AND status = 'delivering' ORDER BY id FOR NO KEY UPDATE
+       )
+       UPDATE deliveries d SET lease_until = now() + make_interval(secs => $2::double precision / 1000)
+         FROM locked WHERE d.id = locked.id`,
       [deliveryIds, leaseMs],
     );
   }
@@ -364,8 +372,11 @@ export class DeliveryRepository {
   async releaseExpiredLeases(): Promise<number> {
     const [, affected] = await rawQuery(
       this.ds,
-      `UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = now(), updated_at = now()
-        WHERE status = 'delivering' AND lease_until < now()`,
+      `WITH expired AS MATERIALIZED (
+         SELECT id FROM deliveries WHERE status = 'delivering' AND lease_until < now() ORDER BY id FOR NO KEY UPDATE SKIP LOCKED
+       )
+       UPDATE deliveries d SET status = 'pending', lease_until = NULL, next_attempt_at = now(), updated_at = now()
+         FROM expired WHERE d.id = expired.id`,
     );
     return affected;
   }
@@ -418,6 +429,9 @@ export class DeliveryRepository {
          INSERT INTO delivery_attempts (delivery_id, attempt, outcome, status_code, duration_ms, error, response_excerpt, started_at)
          SELECT i.delivery_id, i.attempt, i.outcome, i.status_code, i.duration_ms, i.error, i.response_excerpt, i.started_at
            FROM input i JOIN deliveries d ON d.id = i.delivery_id AND d.clinic_id = i.clinic_id
+       ),
+       locked AS MATERIALIZED (
+         SELECT d.id FROM deliveries d JOIN input i ON d.id = i.delivery_id AND d.clinic_id = i.clinic_id ORDER BY d.id FOR NO KEY UPDATE OF d
        )
        UPDATE deliveries d SET
          status = CASE
@@ -432,8 +446,8 @@ export class DeliveryRepository {
          delivered_at = CASE WHEN i.status = 'succeeded' THEN now() ELSE d.delivered_at END,
          dead_at = CASE WHEN i.status = 'dead' THEN now() ELSE d.dead_at END,
          updated_at = now()
-       FROM input i, subscribers s
-       WHERE d.id = i.delivery_id AND d.clinic_id = i.clinic_id AND s.id = d.subscriber_id`,
+       FROM input i, locked l, subscribers s
+       WHERE d.id = i.delivery_id AND l.id = d.id AND s.id = d.subscriber_id`,
       [
         ...attemptColumns(batch),
         batch.map((a) => RESOLVED_STATUS[a.resolution.kind]),
@@ -448,10 +462,13 @@ export class DeliveryRepository {
     if (deferrals.length === 0) return;
     await rawQuery(
       this.ds,
-      `UPDATE deliveries d SET status = 'pending', lease_until = NULL,
+      `WITH i AS (SELECT * FROM unnest($2::uuid[], $3::double precision[]) AS i(id, delay_ms)),
+       locked AS MATERIALIZED (
+         SELECT d.id FROM deliveries d JOIN i ON d.id = i.id WHERE d.clinic_id = $1 AND d.status = 'delivering' ORDER BY d.id FOR NO KEY UPDATE OF d
+       )
+       UPDATE deliveries d SET status = 'pending', lease_until = NULL,
               next_attempt_at = now() + make_interval(secs => i.delay_ms / 1000), updated_at = now()
-         FROM unnest($2::uuid[], $3::double precision[]) AS i(id, delay_ms)
-        WHERE d.id = i.id AND d.clinic_id = $1 AND d.status = 'delivering'`,
+         FROM i, locked l WHERE d.id = i.id AND l.id = d.id`,
       [clinicId, deferrals.map((d) => d.deliveryId), deferrals.map((d) => d.delayMs)],
     );
   }

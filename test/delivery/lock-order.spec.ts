@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Pool } from 'pg';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { loadConfig } from '@switchyard/config';
+import { ClinicRepository, DeliveryRepository, SubscriberRepository } from '@switchyard/persistence';
+import { KeyRing } from '@switchyard/secrets';
+import { TEST_DATABASE_URL, newSubscriber, testDatabase } from '../support/database';
+import { eventually } from '../support/stack';
+
+/**
+ * Statements that change several deliveries at once lock them in id order, so two that meet on the same
+ * rows wait for each other instead of deadlocking. In a backlog drain a lease renewal (every delivery this
+ * process is attempting) met an attempt record (the attempts that just ended) in the opposite order twice in
+ * a minute: Postgres killed one after `deadlock_timeout` (1 s), every statement behind them waited that long,
+ * the fast path gave up on its wait and the rest of the drain went through the Postgres queue at a third of
+ * the pace (bench/RESULTS.md, ninth round).
+ */
+describe('delivery statements lock rows in one order (real Postgres)', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let deliveries: DeliveryRepository;
+  const clinicId = randomUUID();
+  const subscriberId = randomUUID();
+  const deadlocks: string[] = [];
+
+  beforeAll(async () => {
+    db = await testDatabase(__filename);
+    const keys = KeyRing.fromConfig(loadConfig({}));
+    deliveries = new DeliveryRepository(db.ds, keys);
+    await new ClinicRepository(db.ds).createWithKey({ id: clinicId, name: 'lock order' }, { id: randomUUID(), keyHash: randomUUID(), hint: 'swy_…' });
+    await new SubscriberRepository(db.ds, keys).create({ ...newSubscriber(clinicId, ['*'], 'https://lock-order.example.test/'), id: subscriberId });
+    // The plans of a table with history (index lookups, joined in the input's order): a table of a dozen rows
+    // is read whole and hashed, which locks its rows in the order they lie on disk whatever the statement.
+    for (let batch = 0; batch < 4; batch++) {
+      await deliveries.storeInbound(
+        Array.from({ length: 5_000 }, () => ({
+          event: { id: randomUUID(), clinicId, eventName: 'shipment:created', entityId: null, payload: '{}', receivedAt: new Date(), traceParent: null, streamSeq: null },
+          deliveries: [{ id: randomUUID(), subscriberId, state: { kind: 'parked' as const } }],
+        })),
+        null,
+      );
+    }
+    await db.ds.query('ANALYZE deliveries');
+    // Every statement's failure is noted on its way back (the record path retries one by one and would hide it).
+    const pool = (db.ds.driver as PostgresDriver).master as Pool;
+    const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+    (pool as unknown as { query: unknown }).query = (...args: unknown[]) =>
+      query(...args).catch((err: { code?: string; message: string }) => {
+        if (err.code === '40P01') deadlocks.push(err.message);
+        throw err;
+      });
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  /** `n` deliveries stored `delivering` (their first attempts under way), ids ascending. */
+  async function attempting(n: number): Promise<string[]> {
+    const ids = Array.from({ length: n }, () => randomUUID()).sort();
+    await deliveries.storeInbound(
+      ids.map((id, i) => ({
+        event: { id: randomUUID(), clinicId, eventName: 'shipment:created', entityId: null, payload: '{}', receivedAt: new Date(), traceParent: null, streamSeq: i + 1 },
+        deliveries: [{ id, subscriberId, state: { kind: 'attempting' as const, leaseMs: 60_000 } }],
+      })),
+      null,
+    );
+    return ids;
+  }
+
+  /** Holds one delivery's row lock in a transaction of its own until `release` is called. */
+  async function holdRow(id: string): Promise<{ release(): Promise<void> }> {
+    const c = new Client({ connectionString: TEST_DATABASE_URL });
+    await c.connect();
+    await c.query(`SET search_path TO "${db.schema}"`);
+    await c.query('BEGIN');
+    await c.query('SELECT 1 FROM deliveries WHERE id = $1 FOR NO KEY UPDATE', [id]);
+    return {
+      async release() {
+        await c.query('COMMIT');
+        await c.end();
+      },
+    };
+  }
+
+  /** Statements of this schema's connections waiting for a row lock. */
+  async function waiting(): Promise<number> {
+    const [{ n }] = await db.ds.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ 'deliveries'`,
+    );
+    return n;
+  }
+
+  it('a lease renewal and an attempt record over the same deliveries, started in opposite orders, both finish', async () => {
+    const ids = await attempting(12);
+    // The middle row is locked elsewhere: the renewal stops there with the rows before it locked, the record
+    // (its input in the opposite order) then comes to the rows the renewal holds or waits for.
+    const held = await holdRow(ids[6]!);
+    const before = await waiting();
+    const renewed = deliveries.renewLeases(ids, 60_000);
+    await eventually(async () => (await waiting()) >= before + 1);
+    const recorded = Promise.all(
+      [...ids].reverse().map((deliveryId) =>
+        deliveries.recordAttempt({
+          deliveryId,
+          clinicId,
+          attempt: 1,
+          outcome: 'success',
+          statusCode: 200,
+          durationMs: 5,
+          error: null,
+          responseExcerpt: null,
+          startedAt: new Date(),
+          resolution: { kind: 'succeeded' },
+        }),
+      ),
+    );
+    await eventually(async () => (await waiting()) >= before + 2);
+    await held.release();
+    await Promise.all([renewed, recorded]);
+
+    expect(deadlocks).toEqual([]);
+    const rows: Array<{ status: string; lease_until: Date | null; attempts: number }> = await db.ds.query(
+      `SELECT d.status, d.lease_until, (SELECT count(*)::int FROM delivery_attempts a WHERE a.delivery_id = d.id) AS attempts
+         FROM deliveries d WHERE d.id = ANY($1::uuid[])`,
+      [ids],
+    );
+    expect(rows).toHaveLength(ids.length);
+    expect(rows.every((r) => r.status === 'succeeded' && r.lease_until === null && r.attempts === 1)).toBe(true);
+  });
+
+  it('an expired-lease sweep skips rows another statement holds instead of waiting for them', async () => {
+    const ids = await attempting(4);
+    await db.ds.query(`UPDATE deliveries SET lease_until = now() - interval '1 second' WHERE id = ANY($1::uuid[])`, [ids]);
+    const held = await holdRow(ids[1]!);
+    const before = await waiting();
+    let swept: number | 'waited for the held row';
+    let over = false;
+    try {
+      // The held row's owner (a renewal, a record) decides it; the sweep takes the others and comes back later.
+      swept = await Promise.race([
+        deliveries.releaseExpiredLeases().finally(() => (over = true)),
+        eventually(async () => over || (await waiting()) > before).then(() => 'waited for the held row' as const),
+      ]);
+    } finally {
+      await held.release();
+    }
+    expect(swept).toBe(3);
+    expect(await deliveries.releaseExpiredLeases()).toBe(1);
+    expect(deadlocks).toEqual([]);
+  });
+});
