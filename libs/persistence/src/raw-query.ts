@@ -17,3 +17,23 @@ export async function rawQuery(ds: DataSource, sql: string, params?: unknown[], 
   const res: QueryResult = name ? await pool.query({ name, text: sql, values: params }) : await pool.query(sql, params);
   return res.command === 'UPDATE' || res.command === 'DELETE' ? [res.rows, res.rowCount] : res.rows;
 }
+
+/**
+ * A Postgres array literal (`{"a","b",NULL}`) of one column's values, for `unnest($n::type[])`: node-postgres
+ * turns a JavaScript array into the same text, but escapes each element with two regular expressions and
+ * formats dates in the local zone, which was ~3 % of fan-out's CPU in a backlog drain (the payloads are the
+ * longest strings it sends). Strings are quoted with `"` and `\` escaped; numbers as they print; dates in
+ * ISO 8601 UTC; null and undefined as NULL.
+ */
+export function pgArray(values: ReadonlyArray<string | number | Date | null | undefined>): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else if (typeof v === 'number') out += String(v);
+    else if (v instanceof Date) out += `"${v.toISOString()}"`;
+    else out += `"${v.replace(/["\\]/g, '\\$&')}"`;
+  }
+  return `${out}}`;
+}

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { MicroBatcher } from '@switchyard/batching';
-import { rawQuery } from '../raw-query';
+import { pgArray, rawQuery } from '../raw-query';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
 import type { KeyRing } from '@switchyard/secrets';
 import { DELIVERIES_DUE_CHANNEL } from '../migrations';
@@ -107,9 +107,9 @@ const RESOLVED_STATUS: Record<AttemptResolution['kind'], DeliveryStatus> = {
   parked: 'parked',
 };
 
-/** Column arrays (for `unnest`) of rows: one array per getter. */
-function columns<T>(rows: T[], ...getters: Array<(row: T) => unknown>): unknown[][] {
-  return getters.map((get) => rows.map(get));
+/** Column arrays (for `unnest`) of rows, one array literal per getter. */
+function columns<T>(rows: T[], ...getters: Array<(row: T) => string | number | Date | null>): string[] {
+  return getters.map((get) => pgArray(rows.map(get)));
 }
 
 /** The eight columns of `delivery_attempts` rows, in the order both writers unnest them. */
@@ -450,9 +450,12 @@ export class DeliveryRepository {
        WHERE d.id = i.delivery_id AND l.id = d.id AND s.id = d.subscriber_id`,
       [
         ...attemptColumns(batch),
-        batch.map((a) => RESOLVED_STATUS[a.resolution.kind]),
-        batch.map((a) => (a.resolution.kind === 'retry' ? a.resolution.delayMs : null)),
-        batch.map((a) => a.clinicId),
+        ...columns(
+          batch,
+          (a) => RESOLVED_STATUS[a.resolution.kind],
+          (a) => (a.resolution.kind === 'retry' ? a.resolution.delayMs : null),
+          (a) => a.clinicId,
+        ),
       ],
     );
   }
