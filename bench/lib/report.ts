@@ -247,6 +247,7 @@ export function report(r: Results, goals: Goal[]): string {
             fmt(r.quiet.ratio),
           ] as Row,
           ...cpuRow(r.quiet.stack.cpu),
+          ...cpuRow(r.quiet.rest, 'event', `  at rest (no events, ${r.quiet.rest?.seconds} s): CPU ms per second`),
           ...cpuRow(r.quiet.bare.cpu, 'event', '  bare http: CPU ms per request'),
         ]
       : []),

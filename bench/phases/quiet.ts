@@ -18,6 +18,12 @@ export async function quietPhase(ctx: PhaseContext): Promise<void> {
   const { rate, seconds } = S.quiet;
   if (await stack.ensureFanout()) await warmUpFanout(ctx, rate);
   await sleep(3000); // whatever the phase before left behind (lingering slots, GC) settles first
+  // At rest first: what each process spends with no event at all (pollers, timers, heartbeats) — the floor
+  // under the figure at `rate`, where it counts as (ms per s) ÷ rate per event.
+  log(`quiet: the stack at rest for ${S.quiet.restSeconds} s`);
+  const restMeter = startCpuMeter(stack.cpuGroups);
+  await sleep(S.quiet.restSeconds * 1000);
+  const rest = restMeter.stop(S.quiet.restSeconds); // its "per event" row is per second here
   log(`quiet: ${rate} events/s for ${seconds} s through the stack`);
   const run = await runThroughIngress(ctx, { rate, seconds, graceSeconds: S.knee.graceSeconds });
 
@@ -34,6 +40,7 @@ export async function quietPhase(ctx: PhaseContext): Promise<void> {
       rate,
       seconds,
       stack: run,
+      rest,
       stackMsPerEvent: stackMs,
       bare: { load, cpu },
       bareMsPerRequest: bareMs,
