@@ -43,7 +43,7 @@ export class DeliveryDispatcher {
 
   /**
    * Subscribers with deliveries waiting in the queue: a new delivery to them joins the queue instead of
-   * overtaking. Set when one is queued; cleared by the scheduler once a poll finds less than it had room for.
+   * overtaking. Set when one is queued; cleared by the scheduler once a poll takes all of its due work.
    */
   readonly waiting = new Set<string>();
   private readonly onCapacity: Array<() => void> = [];

@@ -158,8 +158,8 @@ export class DeliveryScheduler {
 
   /** Leases and starts what this process has room for; returns whether anything was due. */
   private async take(due: DueSubscriber[]): Promise<boolean> {
-    const dueIds = new Set(due.map((d) => d.subscriberId));
-    for (const sid of this.dispatcher.waiting) if (!dueIds.has(sid)) this.dispatcher.waiting.delete(sid);
+    const dueBySubscriber = new Map(due.map((d) => [d.subscriberId, d]));
+    for (const sid of this.dispatcher.waiting) if (!dueBySubscriber.has(sid)) this.dispatcher.waiting.delete(sid);
     if (due.length === 0) {
       this.backlog = false;
       this.setRoomShort(false);
@@ -208,9 +208,16 @@ export class DeliveryScheduler {
         if (list) list.push(job);
         else bySubscriber.set(job.subscriber.id, [job]);
       }
-      // A subscriber that got all it asked for may have more due: new work to it keeps queueing behind.
+      // New work to a subscriber keeps queueing behind only while this poll leaves some of its due work in
+      // the queue: it got all it asked for, and asked for less than was due. Once a poll takes everything
+      // that was due, its next new delivery goes straight from the stream again. (Kept while every lease
+      // came back full, the mark outlived the backlog for good: each new delivery, queued because of the
+      // mark, was the one the next poll took in full, and a drain that had queued a few first attempts
+      // sent a growing share of the rest through the queue at a quarter of its speed — bench/RESULTS.md.)
       for (const r of requests) {
-        if ((bySubscriber.get(r.subscriberId)?.length ?? 0) >= r.take) this.dispatcher.waiting.add(r.subscriberId);
+        const got = bySubscriber.get(r.subscriberId)?.length ?? 0;
+        const d = dueBySubscriber.get(r.subscriberId)!;
+        if (got >= r.take && (r.take < d.due || d.more)) this.dispatcher.waiting.add(r.subscriberId);
         else this.dispatcher.waiting.delete(r.subscriberId);
       }
       await Promise.all([...permits].map(([sid, held]) => this.run(bySubscriber.get(sid) ?? [], held)));

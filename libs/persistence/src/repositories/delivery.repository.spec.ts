@@ -181,6 +181,17 @@ describe('DeliveryRepository: store, schedule and subscriber transitions', () =>
     expect(due.map((d) => d.clinicId).sort()).toEqual([clinicA, clinicB].sort());
   });
 
+  it('counts a subscriber\'s due deliveries up to its in-flight limit and says whether more are due', async () => {
+    const full = await subscriber(clinicB, { maxInFlight: 2 });
+    const exact = await subscriber(clinicB, { maxInFlight: 2 });
+    for (let i = 0; i < 3; i++) await repo.storeInbound([{ event: event(clinicB), deliveries: [queued(full)] }], null);
+    for (let i = 0; i < 2; i++) await repo.storeInbound([{ event: event(clinicB), deliveries: [queued(exact)] }], null);
+    const { due } = await repo.findDue(10, 100);
+    const of = (id: string) => due.find((d) => d.subscriberId === id);
+    expect([of(full)?.due, of(full)?.more]).toEqual([2, true]);
+    expect([of(exact)?.due, of(exact)?.more]).toEqual([2, false]);
+  });
+
   it('holds an ordered delivery until every earlier inbound message is stored (ack floor) and its entity\'s earlier one is finished', async () => {
     const s = await subscriber(clinicA, { ordered: true });
     const first = event(clinicA, 'order-1');

@@ -17,6 +17,11 @@ export interface StoredEvent {
   traceParent: string | null;
   /** The inbound message's JetStream stream sequence (null for events that did not come through the stream). */
   streamSeq: number | null;
+  /**
+   * The payload's `event_data`, when whoever built this object has parsed it already (fan-out, for the
+   * entity id): rendering a CloudEvent then uses it instead of parsing the payload again. Never stored.
+   */
+  data?: Record<string, unknown>;
 }
 
 /** Everything one attempt needs: the delivery, its event and its subscriber. */
@@ -80,6 +85,8 @@ export interface DueSubscriber {
   ordered: boolean;
   /** Due deliveries, counted up to the subscriber's in-flight limit. */
   due: number;
+  /** Whether more than `due` are due (the count stopped at the limit). */
+  more: boolean;
   firstDue: Date;
   rateLimitPerSecond: number | null;
 }
@@ -270,17 +277,17 @@ export class DeliveryRepository {
            FROM waiting w JOIN subscribers s ON s.id = w.subscriber_id
           WHERE s.enabled AND s.deleted_at IS NULL
        )
-       (SELECT 'due' AS kind, t.subscriber_id, t.clinic_id, t.ordered, t.rate_limit_per_second, t.next_attempt_at, c.n
+       (SELECT 'due' AS kind, t.subscriber_id, t.clinic_id, t.ordered, t.rate_limit_per_second, t.next_attempt_at, c.n, t.max_in_flight
           FROM takers t CROSS JOIN LATERAL (
             SELECT count(*)::int AS n FROM (
               SELECT 1 FROM deliveries d WHERE d.subscriber_id = t.subscriber_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-               LIMIT t.max_in_flight) x) c
+               LIMIT t.max_in_flight + 1) x) c
          WHERE t.next_attempt_at <= now()
          -- Clinics take turns: every clinic's longest-waiting subscriber before any clinic's second.
          ORDER BY row_number() OVER (PARTITION BY t.clinic_id ORDER BY t.next_attempt_at), t.next_attempt_at
          LIMIT $2)
        UNION ALL
-       SELECT 'next', NULL, NULL, NULL, NULL, min(next_attempt_at), NULL FROM takers WHERE next_attempt_at > now()`,
+       SELECT 'next', NULL, NULL, NULL, NULL, min(next_attempt_at), NULL, NULL FROM takers WHERE next_attempt_at > now()`,
       [defaultMaxInFlight, limit],
     );
     const next = rows.find((r) => r.kind === 'next');
@@ -291,7 +298,8 @@ export class DeliveryRepository {
           subscriberId: r.subscriber_id,
           clinicId: r.clinic_id,
           ordered: r.ordered,
-          due: r.n,
+          due: Math.min(r.n, r.max_in_flight),
+          more: r.n > r.max_in_flight,
           firstDue: r.next_attempt_at,
           rateLimitPerSecond: r.rate_limit_per_second,
         })),
