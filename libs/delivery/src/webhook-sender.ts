@@ -205,6 +205,7 @@ export class WebhookSender {
       eventName: event.eventName,
       receivedAt: event.receivedAt.toISOString(),
       payload: event.payload,
+      data: event.data,
     }));
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { MicroBatcher } from '@switchyard/batching';
-import { KNOWN_EVENT_NAMES, entityIdOf } from '@switchyard/contracts';
+import { KNOWN_EVENT_NAMES, entityIdOf, eventDataOf } from '@switchyard/contracts';
 import { Admission, AttemptReport, DeliveryDispatcher, DeliveryScheduler } from '@switchyard/delivery';
 import {
   DeliveryJob,
@@ -139,7 +139,8 @@ export class FanOutEventUseCase {
   private async fanOut(inbound: InboundEvent, fresh: boolean, admitted: () => void, storing: () => void): Promise<FanOutResult> {
     // One budget for waiting on a slot, a place and the answers: then the event is stored, whatever is still under way.
     const deadline = performance.now() + this.config.DELIVERY_FAST_PATH_WAIT;
-    const event: StoredEvent = { ...inbound, entityId: entityIdOf({ eventName: inbound.eventName, data: eventDataOf(inbound.payload) }) ?? null };
+    const data = parsedEventData(inbound.payload);
+    const event: StoredEvent = { ...inbound, entityId: entityIdOf({ eventName: inbound.eventName, data: data ?? {} }) ?? null, data };
     const targets = await this.subscribers.findSubscribersFor(event.clinicId, event.eventName).catch((err) => {
       admitted();
       throw err;
@@ -230,12 +231,13 @@ export class FanOutEventUseCase {
   }
 }
 
-function eventDataOf(payload: string): Record<string, unknown> {
+/** The payload's `event_data`, parsed once for the entity id and the CloudEvents rendering of every delivery. */
+function parsedEventData(payload: string): Record<string, unknown> | undefined {
   try {
-    return (JSON.parse(payload) as { event_data?: Record<string, unknown> }).event_data ?? {};
+    return eventDataOf(payload);
   } catch {
-    // Ingress validated the body; an unparseable one here is stored as is and sent as is.
-    return {};
+    // Ingress validated the body; an unparseable one here is stored as is (its CloudEvents rendering fails).
+    return undefined;
   }
 }
 

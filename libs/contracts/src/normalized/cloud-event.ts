@@ -45,12 +45,20 @@ export function toCloudEvent(input: {
 export type SubscriberFormat = 'cloudevents' | 'nimbus';
 export const SUBSCRIBER_FORMATS: readonly SubscriberFormat[] = ['cloudevents', 'nimbus'];
 
-/** The body a subscriber receives, with its content type. */
+/** A Nimbus payload's `event_data` (`{}` when it has none); throws when the payload is not JSON. */
+export function eventDataOf(payload: string): Record<string, unknown> {
+  return ((JSON.parse(payload) as { event_data?: Record<string, unknown> }).event_data ?? {}) as Record<string, unknown>;
+}
+
+/**
+ * The body a subscriber receives, with its content type. `input.data` is the payload's `event_data` when
+ * the caller has parsed it already (the payload is then not parsed again).
+ */
 export function renderForSubscriber(
   format: SubscriberFormat,
-  input: { eventId: string; clinicId: string; eventName: string; receivedAt: string; payload: string },
+  input: { eventId: string; clinicId: string; eventName: string; receivedAt: string; payload: string; data?: Record<string, unknown> },
 ): { contentType: string; payload: string } {
   if (format === 'nimbus') return { contentType: 'application/json', payload: input.payload };
-  const data = ((JSON.parse(input.payload) as { event_data?: Record<string, unknown> }).event_data ?? {}) as Record<string, unknown>;
+  const data = input.data ?? eventDataOf(input.payload);
   return { contentType: CLOUDEVENTS_CONTENT_TYPE, payload: JSON.stringify(toCloudEvent({ ...input, data })) };
 }
