@@ -92,53 +92,52 @@ export class DeliveryDispatcher {
    * Starts the first attempt of new deliveries as soon as a slot, a place and a token allow, waiting for
    * them (first come, first served) until `deadline` (performance.now() clock); what cannot start by then
    * is queued, and so is every delivery to a subscriber with queued work. The slots a batch needs beyond
-   * those held idle are asked for in one statement for everything offered in the same turn.
+   * those held idle are asked for in one statement for everything offered in the same turn. Each delivery
+   * starts as soon as it has its own slot and place: one that waits for a place holds nothing the others
+   * of its event need. (They used to start together once all were admitted, so those that had a place kept
+   * it unused while the last waited for one: with fewer free places than an event has deliveries, nothing
+   * freed one, and all of them waited out the fast-path wait.)
    */
   async admitNew(jobs: DeliveryJob[], deadline: number): Promise<Admission[]> {
     const out: Admission[] = jobs.map(() => ({ kind: 'queued', delayMs: 0 }));
     const wanted = new Map<string, number>();
     for (const job of jobs) if (!this.waiting.has(job.subscriber.id)) wanted.set(job.subscriber.id, (wanted.get(job.subscriber.id) ?? 0) + 1);
     await Promise.all([...wanted].map(([sid, n]) => this.flow.acquire(sid, n - this.flow.idle(sid))));
-
-    const permitted = new Map<string, Array<{ i: number; permit: RunPermit }>>();
     await Promise.all(
       jobs.map(async (job, i) => {
-        const sid = job.subscriber.id;
-        if (!this.waiting.has(sid)) await this.admitOne(job, i, deadline, out, permitted);
-      }),
-    );
-    await Promise.all(
-      [...permitted].map(async ([sid, list]) => {
-        const rate = jobs[list[0]!.i]!.subscriber.rateLimitPerSecond;
-        const granted = rate ? await this.tokensFor(sid, rate, list, out) : list.length;
-        for (const { i, permit } of list.slice(0, granted)) out[i] = { kind: 'started', finished: this.start(jobs[i]!, permit) };
+        if (this.waiting.has(job.subscriber.id)) return;
+        const permit = await this.admitOne(job, deadline);
+        if (!permit) return;
+        const rate = job.subscriber.rateLimitPerSecond;
+        if (rate) {
+          const { granted, retryInMs } = await this.flow.tokens(job.subscriber.id, 1, rate);
+          if (granted === 0) {
+            this.release(permit);
+            out[i] = { kind: 'queued', delayMs: retryInMs[0]! };
+            return;
+          }
+        }
+        out[i] = { kind: 'started', finished: this.start(job, permit) };
       }),
     );
     return out;
   }
 
-  private async admitOne(
-    job: DeliveryJob,
-    i: number,
-    deadline: number,
-    out: Admission[],
-    permitted: Map<string, Array<{ i: number; permit: RunPermit }>>,
-  ): Promise<void> {
+  /** A slot of the job's subscriber and a place in this process, waited for until `deadline`; null if either is not there by then. */
+  private async admitOne(job: DeliveryJob, deadline: number): Promise<RunPermit | null> {
     const sid = job.subscriber.id;
     const ticket = await this.flow.waitFor(sid, deadline);
     if (!ticket) {
       // No slot of it here: another replica holds them all (the stored delivery is announced to it), or this
       // process's are busy past the deadline (the subscriber is behind: queue behind it from now on).
       if (this.flow.holds(sid) > 0) this.waiting.add(sid);
-      return;
+      return null;
     }
     if (!(await this.place(job.event.clinicId, deadline))) {
       this.flow.give(ticket);
-      return;
+      return null;
     }
-    const list = permitted.get(sid) ?? [];
-    list.push({ i, permit: { ticket, clinicId: job.event.clinicId, released: false } });
-    permitted.set(sid, list);
+    return { ticket, clinicId: job.event.clinicId, released: false };
   }
 
   /** Takes a place in this process for an attempt of the clinic, waiting for one until `deadline`. */
@@ -163,16 +162,6 @@ export class DeliveryDispatcher {
     else this.byClinic.set(clinicId, n);
     let handed: string | undefined;
     if (this.places.serve(true, (c) => this.room(c) > 0 && ((handed = c), true))) this.occupyPlace(handed!);
-  }
-
-  /** Takes rate tokens for the permitted deliveries of one subscriber; the ones without a token are queued for when one will be there. */
-  private async tokensFor(sid: string, rate: number, list: Array<{ i: number; permit: RunPermit }>, out: Admission[]): Promise<number> {
-    const { granted, retryInMs } = await this.flow.tokens(sid, list.length, rate);
-    list.slice(granted).forEach(({ i, permit }, j) => {
-      this.release(permit);
-      out[i] = { kind: 'queued', delayMs: retryInMs[j]! };
-    });
-    return granted;
   }
 
   /** Permits for up to `n` attempts of a subscriber, on the idle slots this process holds for it. */

@@ -61,3 +61,40 @@ describe('a subscriber that fell behind for a moment', () => {
     expect(receiver.requests).toHaveLength(trickle + 2);
   });
 });
+
+/**
+ * An event's deliveries start one by one as each gets its slot and its place, never all together: with two
+ * places and three subscribers, the two that have a place run while the third waits for one of them to end.
+ * Started together, the two would sit on their places for the whole fast-path wait, since nothing else frees
+ * one — and in a full process dozens of events did that at once.
+ */
+describe('an event with more deliveries than the process has places', () => {
+  const receivers = [new TestReceiver(), new TestReceiver(), new TestReceiver()];
+  const ctx = useStack(
+    __filename,
+    { DELIVERY_CONCURRENCY: '2', DELIVERY_MAX_IN_FLIGHT_PER_CLINIC: '2', DELIVERY_FAST_PATH_WAIT: '5s' },
+    receivers,
+  );
+
+  it('starts each delivery once it has a place, and the last one on the first place freed', async () => {
+    const stack = ctx.stack;
+    const clinic = await stack.createClinic('Three subscribers, two places');
+    for (const r of receivers) await stack.createSubscriber(clinic.id, r.url);
+    const opsUrl = stack.opsUrls.get('fanout')!;
+    const before = await firstAttempts(opsUrl);
+    const t0 = Date.now();
+    await sendShipment(stack, clinic.apiKey, 'three-ways');
+    await Promise.all(receivers.map((r) => r.waitFor(1, 10_000)));
+    // Counted once the event is stored with its deliveries, after the answers.
+    const after = await eventually(async () => {
+      const now = await firstAttempts(opsUrl);
+      return (now.direct ?? 0) + (now.queued ?? 0) >= (before.direct ?? 0) + (before.queued ?? 0) + 3 ? now : null;
+    }, 10_000, 'the three deliveries stored');
+    // eslint-disable-next-line no-console
+    console.log(`three deliveries of one event in ${Date.now() - t0} ms with two places`);
+    // All three straight from the message: the third took the place the first gave back, long before the
+    // 5 s fast-path wait that would have queued it.
+    expect((after.direct ?? 0) - (before.direct ?? 0)).toBe(3);
+    expect((after.queued ?? 0) - (before.queued ?? 0)).toBe(0);
+  });
+});
