@@ -72,3 +72,28 @@ describe('queued deliveries during a backlog', () => {
     expect(elsewhere.requests).toHaveLength(0);
   });
 });
+
+/**
+ * A subscriber with more queued work than its in-flight limit lets go at once has its queue taken as its
+ * attempts end, not one limit's worth per poll interval. (The scheduler looked again on freed room only when
+ * room had cut a poll short; a queue cut short by the subscriber's own limit waited for the next interval:
+ * after a drain, 2,700 queued deliveries went at 60 a second.)
+ */
+describe('a queue deeper than its subscriber\'s in-flight limit', () => {
+  const receiver = new TestReceiver();
+  // Only a wake-up or freed room makes the scheduler look before 5 s.
+  const ctx = useStack(__filename, { DELIVERY_POLL_INTERVAL: '5s' }, [receiver]);
+
+  it('is taken as its attempts end', async () => {
+    const stack = ctx.stack;
+    const clinic = await stack.createClinic('Deep queue');
+    const sub = await stack.createSubscriber(clinic.id, receiver.url, { max_in_flight: 2 });
+    const t0 = Date.now();
+    await insertDueBacklog(stack, clinic.id, sub.id, 20);
+    // Ten rounds of two: one poll interval alone would be 5 s, ten of them 50 s.
+    await receiver.waitFor(20, 4_000);
+    // eslint-disable-next-line no-console
+    console.log(`20 queued deliveries, 2 at a time, in ${Date.now() - t0} ms`);
+    expect(receiver.maxActive).toBeLessThanOrEqual(2);
+  });
+});

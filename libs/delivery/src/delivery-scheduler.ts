@@ -177,7 +177,8 @@ export class DeliveryScheduler {
       // takes every place, the room is 0 and due work must still be owed the next free places.
       const clinicShare = this.dispatcher.share(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);
       const want = Math.min(d.due, clinicShare, room);
-      if (want < d.due) short = true;
+      // More due than its in-flight limit lets go at once is a backlog too: freed room looks again.
+      if (want < d.due || d.more) short = true;
       if (room < Math.min(d.due, clinicShare)) roomShort = true;
       if (want <= 0) continue;
       quotas.push({ d, want });
