@@ -104,15 +104,20 @@ export class FanOutEventUseCase {
     return this.dispatcher.free > 0 && !this.scheduler.owedRoom;
   }
 
-  /** Resolves true once `hasRoom()`, or false at `deadline` (performance.now() clock). */
-  waitForRoom(deadline: number): Promise<boolean> {
-    if (this.hasRoom()) return Promise.resolve(true);
+  /**
+   * Resolves 'room' once `hasRoom()`; at `deadline` (performance.now() clock) 'moving' if attempts ended
+   * meanwhile (the room went to others: first attempts already waiting for a place, or queued work owed
+   * it), or 'stalled' if none did (attempts hang rather than end).
+   */
+  waitForRoom(deadline: number): Promise<'room' | 'moving' | 'stalled'> {
+    if (this.hasRoom()) return Promise.resolve('room');
+    const released = this.dispatcher.released;
     return new Promise((resolve) => {
       const timer = setTimeout(() => done(false), Math.max(0, deadline - performance.now()));
       const done = (ok: boolean) => {
         clearTimeout(timer);
         this.roomWaiters.delete(check);
-        resolve(ok);
+        resolve(ok ? 'room' : this.dispatcher.released > released ? 'moving' : 'stalled');
       };
       const check = () => this.hasRoom() && done(true);
       this.roomWaiters.add(check);

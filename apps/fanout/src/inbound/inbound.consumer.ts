@@ -43,7 +43,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   private admissionDone: Array<() => void> = [];
   private readonly subjects;
   private readonly maxConcurrent = 1_024;
-  /** Room did not free within the fast-path wait: messages are taken without waiting for it until it does. */
+  /** No attempt ended within the fast-path wait (they hang): messages are taken without waiting for room until some frees. */
   private roomStalled = false;
 
   constructor(
@@ -92,11 +92,14 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
       // backlog, a stream coming back) is then taken at the pace deliveries go out, each straight from its
       // message, instead of queueing in Postgres.
       while (this.admitting >= ADMITTING_MESSAGES) await new Promise<void>((r) => this.admissionDone.push(r));
-      // And once this process has room for its attempts (see FanOutEventUseCase.hasRoom). When none frees
-      // within the fast-path wait (attempts hang rather than end), intake stops waiting for room until some
-      // frees: messages then go on being taken and queued as before, so stuck attempts do not stop intake.
+      // And once this process has room for its attempts (see FanOutEventUseCase.hasRoom). When no attempt
+      // ends within the fast-path wait (attempts hang), intake stops waiting for room until some frees:
+      // messages then go on being taken and queued as before, so stuck attempts do not stop intake. Room
+      // that frees and goes to others (queued work owed it) is not a stall: intake goes on waiting its turn.
+      // (Taken for one, it let intake fill every place freed for the queue, which then waited for the
+      // stream to run dry — bench/RESULTS.md, tenth round.)
       if (this.fanOut.hasRoom()) this.roomStalled = false;
-      else if (!this.roomStalled && !(await this.fanOut.waitForRoom(performance.now() + this.config.DELIVERY_FAST_PATH_WAIT))) this.roomStalled = true;
+      else if (!this.roomStalled && (await this.fanOut.waitForRoom(performance.now() + this.config.DELIVERY_FAST_PATH_WAIT)) === 'stalled') this.roomStalled = true;
       const p = this.handle(m, index).finally(() => this.inFlight.delete(p));
       this.inFlight.set(p, { m, since: performance.now() });
     }
