@@ -177,8 +177,7 @@ export class DeliveryScheduler {
       // takes every place, the room is 0 and due work must still be owed the next free places.
       const clinicShare = this.dispatcher.share(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);
       const want = Math.min(d.due, clinicShare, room);
-      // More due than its in-flight limit lets go at once is a backlog too: freed room looks again.
-      if (want < d.due || d.more) short = true;
+      if (want < d.due) short = true;
       if (room < Math.min(d.due, clinicShare)) roomShort = true;
       if (want <= 0) continue;
       quotas.push({ d, want });
@@ -220,6 +219,10 @@ export class DeliveryScheduler {
         const d = dueBySubscriber.get(r.subscriberId)!;
         if (got >= r.take && (r.take < d.due || d.more)) this.dispatcher.waiting.add(r.subscriberId);
         else this.dispatcher.waiting.delete(r.subscriberId);
+        // More due than its in-flight limit let go, and some of it going now: a backlog too, so its attempts'
+        // ends look again. (Not for a subscriber whose slots are all busy — one that hangs would have every
+        // attempt ending anywhere poll Postgres for it.)
+        if (got > 0 && d.more) short = true;
       }
       await Promise.all([...permits].map(([sid, held]) => this.run(bySubscriber.get(sid) ?? [], held)));
     }
