@@ -1,16 +1,10 @@
+import { countsSince, scrapeFirstAttempts } from '../../bench/lib/stages';
 import { TestReceiver } from '../support/receiver';
 import { eventually } from '../support/stack';
 import { sendShipment, useStack, waitForDeliveries } from './delivery-support';
 
 /** `switchyard_deliveries_created_total` of the fan-out in this stack, summed by `first_attempt`. */
-async function firstAttempts(opsUrl: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^switchyard_deliveries_created_total\{[^}]*first_attempt="(\w+)"[^}]*\} (\d+)/gm)) {
-    out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
-  }
-  return out;
-}
+const firstAttempts = (opsUrl: string) => scrapeFirstAttempts([`${opsUrl}/metrics`]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -50,8 +44,7 @@ describe('a subscriber that fell behind for a moment', () => {
     }
     await waitForDeliveries(stack, sub.id, 'succeeded', trickle + 2, 15_000);
     const after = await firstAttempts(opsUrl);
-    const direct = (after.direct ?? 0) - (before.direct ?? 0);
-    const queued = (after.queued ?? 0) - (before.queued ?? 0);
+    const { direct = 0, queued = 0 } = countsSince(before, after);
     // eslint-disable-next-line no-console
     console.log(`first attempts of ${trickle + 2} deliveries: ${direct} straight from the stream, ${queued} queued`);
     // The first goes direct; the second and perhaps one or two of the trickle (sent before the scheduler
@@ -86,15 +79,15 @@ describe('an event with more deliveries than the process has places', () => {
     await sendShipment(stack, clinic.apiKey, 'three-ways');
     await Promise.all(receivers.map((r) => r.waitFor(1, 10_000)));
     // Counted once the event is stored with its deliveries, after the answers.
-    const after = await eventually(async () => {
-      const now = await firstAttempts(opsUrl);
-      return (now.direct ?? 0) + (now.queued ?? 0) >= (before.direct ?? 0) + (before.queued ?? 0) + 3 ? now : null;
+    const since = await eventually(async () => {
+      const counts = countsSince(before, await firstAttempts(opsUrl));
+      return (counts.direct ?? 0) + (counts.queued ?? 0) >= 3 ? counts : null;
     }, 10_000, 'the three deliveries stored');
     // eslint-disable-next-line no-console
     console.log(`three deliveries of one event in ${Date.now() - t0} ms with two places`);
     // All three straight from the message: the third took the place the first gave back, long before the
     // 5 s fast-path wait that would have queued it.
-    expect((after.direct ?? 0) - (before.direct ?? 0)).toBe(3);
-    expect((after.queued ?? 0) - (before.queued ?? 0)).toBe(0);
+    expect(since.direct ?? 0).toBe(3);
+    expect(since.queued ?? 0).toBe(0);
   });
 });

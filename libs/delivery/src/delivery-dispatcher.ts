@@ -47,7 +47,6 @@ export class DeliveryDispatcher {
    */
   readonly waiting = new Set<string>();
   private readonly onCapacity: Array<() => void> = [];
-  private releasedCount = 0;
   private onRetry: (delayMs: number) => void = () => undefined;
 
   constructor(
@@ -82,11 +81,6 @@ export class DeliveryDispatcher {
   /** Places the clinic's own share leaves it, however full the process is. */
   share(clinicId: string): number {
     return Math.max(0, this.limits.perClinic - (this.byClinic.get(clinicId) ?? 0));
-  }
-
-  /** Permits given back so far (attempts that ended, and permits not used): whether places are moving at all. */
-  get released(): number {
-    return this.releasedCount;
   }
 
   /** Places free in this process, whatever the clinic. */
@@ -193,7 +187,6 @@ export class DeliveryDispatcher {
   release(permit: RunPermit): void {
     if (permit.released) return;
     permit.released = true;
-    this.releasedCount++;
     this.flow.give(permit.ticket);
     this.freePlace(permit.clinicId);
     this.capacityMayBeFree();

@@ -13,7 +13,6 @@ describe('FanOutEventUseCase.waitForRoom', () => {
     const listeners: Array<() => void> = [];
     const dispatcher = {
       free: 0,
-      released: 0,
       whenCapacityFrees: (l: () => void) => listeners.push(l),
     };
     const scheduler = { owedRoom: false };
@@ -29,7 +28,6 @@ describe('FanOutEventUseCase.waitForRoom', () => {
     );
     /** An attempt ends: its place goes to `to` (this intake, or someone else's waiting attempt). */
     const attemptEnds = (to: 'intake' | 'others') => {
-      dispatcher.released++;
       if (to === 'intake') dispatcher.free++;
       listeners.forEach((l) => l());
     };

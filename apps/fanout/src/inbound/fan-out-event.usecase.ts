@@ -105,21 +105,25 @@ export class FanOutEventUseCase {
   }
 
   /**
-   * Resolves 'room' once `hasRoom()`; at `deadline` (performance.now() clock) 'moving' if attempts ended
-   * meanwhile (the room went to others: first attempts already waiting for a place, or queued work owed
-   * it), or 'stalled' if none did (attempts hang rather than end).
+   * Resolves 'room' once `hasRoom()`; at `deadline` (performance.now() clock) 'moving' if room freed
+   * meanwhile and went to others (first attempts already waiting for a place, or queued work owed it), or
+   * 'stalled' if none freed at all (attempts hang rather than end).
    */
   waitForRoom(deadline: number): Promise<'room' | 'moving' | 'stalled'> {
     if (this.hasRoom()) return Promise.resolve('room');
-    const released = this.dispatcher.released;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => done(false), Math.max(0, deadline - performance.now()));
-      const done = (ok: boolean) => {
+      let moved = false;
+      const timer = setTimeout(() => done(moved ? 'moving' : 'stalled'), Math.max(0, deadline - performance.now()));
+      const done = (answer: 'room' | 'moving' | 'stalled') => {
         clearTimeout(timer);
         this.roomWaiters.delete(check);
-        resolve(ok ? 'room' : this.dispatcher.released > released ? 'moving' : 'stalled');
+        resolve(answer);
       };
-      const check = () => this.hasRoom() && done(true);
+      // Called whenever room may have freed (an attempt ended, queued work took what it was owed).
+      const check = () => {
+        moved = true;
+        if (this.hasRoom()) done('room');
+      };
       this.roomWaiters.add(check);
     });
   }
