@@ -65,7 +65,7 @@ export function loadSettings(env: NodeJS.ProcessEnv) {
       /** p99 end to end (and of ingress answers) must stay under this. */
       p99Ms: num('BENCH_KNEE_P99_MS', 500),
     },
-    quiet: { rate: num('BENCH_QUIET_RATE', 20), seconds: num('BENCH_QUIET_SECONDS', 20), restSeconds: num('BENCH_QUIET_REST_SECONDS', 10) },
+    quiet: { rate: num('BENCH_QUIET_RATE', 20), seconds: num('BENCH_QUIET_SECONDS', 20), restSeconds: num('BENCH_QUIET_REST_SECONDS', 10), leadInSeconds: num('BENCH_QUIET_LEAD_IN_SECONDS', 3) },
     /** Fan-out processes for the replicas phase's backlog drains, and ingress processes for its saturations. */
     replicas: list('BENCH_REPLICAS', '1,2,3'),
     ingressReplicas: list('BENCH_INGRESS_REPLICAS', '1,2'),
