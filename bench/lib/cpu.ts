@@ -12,6 +12,27 @@ function cpuMsOf(pid: number): number {
   }
 }
 
+/**
+ * How many times the process's threads have been woken from sleep so far: the voluntary context switches of
+ * every thread (a thread that blocks in epoll or on a futex gives up the CPU, and is switched back in when a
+ * message, a timer or another thread wakes it); 0 once it is gone. At a low rate every message between two
+ * processes wakes the one it is sent to, so this counts the hops an event makes.
+ */
+function wakesOf(pid: number | 'self'): number {
+  let wakes = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tasks) {
+    const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readOr(`/proc/${pid}/task/${tid}/status`));
+    if (m) wakes += Number(m[1]);
+  }
+  return wakes;
+}
+
 /** Linux's USER_HZ: 100 on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
 
@@ -102,6 +123,8 @@ export interface CpuUse {
   msPerDelivery?: Record<string, number | null>;
   /** CPU ms each group used in the whole window. */
   msTotal: Record<string, number>;
+  /** Times each group's threads were woken from sleep, per event (see `wakesOf`). */
+  wakesPerEvent?: Record<string, number | null>;
   seconds: number;
   machineBusyPercent: number;
 }
@@ -113,8 +136,9 @@ export interface CpuUse {
  */
 export function startCpuMeter(groups: CpuGroups) {
   const snapshot = () =>
-    Object.fromEntries(Object.entries(groups).map(([name, find]) => [name, new Map(find().map((pid) => [pid, cpuMsOf(pid)]))]));
+    Object.fromEntries(Object.entries(groups).map(([name, find]) => [name, new Map(find().map((pid) => [pid, { ms: cpuMsOf(pid), wakes: wakesOf(pid) }]))]));
   const before = snapshot();
+  const selfWakes0 = wakesOf('self');
   const self0 = process.cpuUsage();
   const machine0 = machineTicks();
   const t0 = performance.now();
@@ -124,22 +148,35 @@ export function startCpuMeter(groups: CpuGroups) {
      * was. A process that started meanwhile (a new Postgres backend) counts whole; one that ended is lost.
      */
     stop(events: number, deliveries?: number): CpuUse {
+      // This process's own figures first: the scan of /proc below is the meter's work, not the load's.
+      const self = process.cpuUsage(self0);
+      const selfWakes = wakesOf('self') - selfWakes0;
       const after = snapshot();
       const msTotal: Record<string, number> = {};
+      const wakesTotal: Record<string, number> = {};
       for (const [name, pids] of Object.entries(after)) {
         let used = 0;
-        for (const [pid, ms] of pids) used += ms - (before[name]!.get(pid) ?? 0);
+        let wakes = 0;
+        for (const [pid, now] of pids) {
+          const then = before[name]!.get(pid);
+          used += now.ms - (then?.ms ?? 0);
+          wakes += now.wakes - (then?.wakes ?? 0);
+        }
         msTotal[name] = used;
+        wakesTotal[name] = wakes;
       }
-      const self = process.cpuUsage(self0);
       msTotal['load generator'] = (self.user + self.system) / 1000;
-      const per = (n: number | undefined) => Object.fromEntries(Object.entries(msTotal).map(([k, ms]) => [k, n ? round3(ms / n) : null]));
+      wakesTotal['load generator'] = selfWakes;
+      const perUnit = (totals: Record<string, number>, n: number | undefined, round: (x: number) => number) =>
+        Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, n ? round(v / n) : null]));
+      const per = (n: number | undefined) => perUnit(msTotal, n, round3);
       const machine1 = machineTicks();
       const busyPercent = (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total);
       return {
         msPerEvent: per(events),
         ...(deliveries !== undefined ? { msPerDelivery: per(deliveries) } : {}),
         msTotal: Object.fromEntries(Object.entries(msTotal).map(([k, ms]) => [k, Math.round(ms)])),
+        wakesPerEvent: perUnit(wakesTotal, events, (x) => Math.round(x * 10) / 10),
         seconds: Math.round((performance.now() - t0) / 100) / 10,
         machineBusyPercent: Math.round(busyPercent),
       };

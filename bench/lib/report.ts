@@ -18,6 +18,15 @@ function cpuRow(cpu: CpuUse | undefined, per: 'event' | 'delivery' = 'event', la
   return [[`${label} (machine ${cpu.machineBusyPercent} % busy)`, `${parts.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; total ${cpuSum(row)}`, '', '']];
 }
 
+/** Each process group's wake-ups per event (see `wakesOf` in cpu.ts): at a low rate, the hops an event makes. */
+function wakesRow(cpu: CpuUse | undefined, label: string): Row[] {
+  const row = cpu?.wakesPerEvent;
+  if (!row) return [];
+  const parts = Object.entries(row).filter(([, v]) => v !== null && v > 0);
+  const total = Math.round(parts.reduce((n, [, v]) => n + (v ?? 0), 0) * 10) / 10;
+  return [[label, `${parts.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; total ${fmt(total)}`, '', '']];
+}
+
 /** Postgres statements per delivery of a phase, and (with `top`) the statements run most often. */
 function statementRows(s: StatementReport | undefined, top = 0): Row[] {
   if (!s) return [];
@@ -249,6 +258,14 @@ export function report(r: Results, goals: Goal[]): string {
           ...cpuRow(r.quiet.stack.cpu),
           ...cpuRow(r.quiet.rest, 'event', `  at rest (no events, ${r.quiet.rest?.seconds} s): CPU ms per second`),
           ...cpuRow(r.quiet.bare.cpu, 'event', '  bare http: CPU ms per request'),
+          [
+            `quiet: wake-ups per event @ ${r.quiet.rate} ev/s (threads woken from sleep), every process`,
+            fmt(r.quiet.stackWakesPerEvent),
+            `bare http ${fmt(r.quiet.bareWakesPerRequest)} per request`,
+            fmt(ratio(r.quiet.stackWakesPerEvent, r.quiet.bareWakesPerRequest)),
+          ] as Row,
+          ...wakesRow(r.quiet.stack.cpu, '  wake-ups per event'),
+          ...wakesRow(r.quiet.bare.cpu, '  bare http: wake-ups per request'),
         ]
       : []),
     ...steadyRows(r),

@@ -62,6 +62,9 @@ export async function quietPhase(ctx: PhaseContext): Promise<void> {
       bare: { load, cpu },
       bareMsPerRequest: bareMs,
       ratio: bareMs > 0 ? Math.round((stackMs / bareMs) * 10) / 10 : null,
+      // The hops behind those figures: at this rate each message between processes wakes the one it goes to.
+      stackWakesPerEvent: cpuSum(run.cpu.wakesPerEvent),
+      bareWakesPerRequest: cpuSum(cpu.wakesPerEvent),
     };
   } finally {
     await stack.stop(bare.child);
