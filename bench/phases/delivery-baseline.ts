@@ -6,13 +6,16 @@ import { PhaseContext } from './context';
 /**
  * The delivery with nothing around it (bench/bare-delivery.ts): the same number of events of the same mix,
  * rendered, signed and POSTed to the same receiver's subscriber URLs, as many requests in flight as fan-out
- * had in its backlog drain (the receiver's peak of open connections), or DELIVERY_CONCURRENCY when the
- * fan-out phase did not run. Deliveries/s first → last at the receiver, and CPU per delivery.
+ * had in its backlog drain: the receiver's peak of open connections, at most fan-out's DELIVERY_CONCURRENCY
+ * (its places: connections beyond them are idle ones, which fan-out kept before it capped them at its
+ * places, 512 for 256), or DELIVERY_CONCURRENCY when the fan-out phase did not run. Deliveries/s first →
+ * last at the receiver, and CPU per delivery.
  */
 export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
   const { S, stack, results } = ctx;
   const observed = results.fanout?.peakConnections as number | undefined;
-  const concurrency = observed && observed > 0 ? observed : stack.config.DELIVERY_CONCURRENCY;
+  const places = stack.config.DELIVERY_CONCURRENCY;
+  const concurrency = observed && observed > 0 ? Math.min(observed, places) : places;
   const rows = await stack.query(`SELECT clinic_id, url, secret FROM subscribers ORDER BY clinic_id, url`);
   const byClinic = new Map<string, Array<{ url: string; secret: string }>>();
   for (const r of rows) byClinic.set(r.clinic_id, [...(byClinic.get(r.clinic_id) ?? []), { url: r.url, secret: r.secret }]);
