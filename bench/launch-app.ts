@@ -1,7 +1,8 @@
 /**
  * Runs one Switchyard app in this process, the way its `main.ts` does (`startX(loadConfig())`), and
  * talks to the bench over IPC: sends `ready` once started, stops cleanly on `stop` (so a `--cpu-prof`
- * profile gets written on exit), runs a full GC on `gc` and answers `gc-done`.
+ * profile gets written on exit), runs a full GC on `gc` and answers `gc-done`; with `BENCH_ALLOC_PROF` it
+ * also profiles allocations (see startAllocationProfile).
  */
 import { AppConfig, loadConfigOrExit } from '@switchyard/config';
 
@@ -21,12 +22,34 @@ async function start(app: string): Promise<Handle> {
   return starter()(loadConfigOrExit());
 }
 
+/**
+ * With BENCH_ALLOC_PROF naming this app: V8's sampling heap profiler from `ready` to `stop`, counting every
+ * sampled allocation, including the objects GC collected since (what a scavenge costs is what was
+ * allocated, not what is still alive); written as a .heapprofile (Chrome DevTools) next to the CPU profiles.
+ */
+async function startAllocationProfile(app: string): Promise<(() => Promise<void>) | null> {
+  if (!(process.env.BENCH_ALLOC_PROF ?? '').split(',').includes(app)) return null;
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => {
+    const { profile } = await post('HeapProfiler.stopSampling');
+    writeFileSync(`${process.env.BENCH_PROF_DIR ?? '.'}/${app}-${process.pid}.heapprofile`, JSON.stringify(profile));
+  };
+}
+
 const app = process.argv[2] ?? '';
 start(app).then(
-  (handle) => {
+  async (handle) => {
+    const stopProfile = await startAllocationProfile(app);
     process.send?.({ type: 'ready' });
     const stop = () =>
-      Promise.resolve(handle.close())
+      Promise.resolve(stopProfile?.())
+        .then(() => handle.close())
         .catch(() => undefined)
         .finally(() => process.exit(0));
     process.on('message', (m: { type?: string }) => {

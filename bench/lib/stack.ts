@@ -109,6 +109,7 @@ export class BenchStack {
       DEDUPE_GRPC_PORT: String(this.grpcPort),
       DEDUPE_GRPC_URL: `127.0.0.1:${this.grpcPort}`,
       ALLOW_INSECURE_SUBSCRIBER_URLS: 'true',
+      BENCH_PROF_DIR: this.logDir, // where launch-app writes an allocation profile (BENCH_ALLOC_PROF)
       ...(app === 'ingress'
         ? { INGRESS_PORT: String(port), INGRESS_OPS_PORT: String(opsPort) }
         : app === 'dedupe'
