@@ -7,9 +7,10 @@ import { PhaseContext } from './context';
  * The delivery with nothing around it (bench/bare-delivery.ts): the same number of events of the same mix,
  * rendered, signed and POSTed to the same receiver's subscriber URLs, as many requests in flight as fan-out
  * had in its backlog drain: the receiver's peak of open connections, at most fan-out's DELIVERY_CONCURRENCY
- * (its places: connections beyond them are idle ones, which fan-out kept before it capped them at its
- * places, 512 for 256), or DELIVERY_CONCURRENCY when the fan-out phase did not run. Deliveries/s first →
- * last at the receiver, and CPU per delivery.
+ * (its places: connections beyond them are idle ones — a drain with 256 places keeps 512 open, as undici
+ * opens another whenever an attempt starts on a host before the last one's connection is handed back), or
+ * DELIVERY_CONCURRENCY when the fan-out phase did not run. Deliveries/s first → last at the receiver, and
+ * CPU per delivery.
  */
 export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
   const { S, stack, results } = ctx;

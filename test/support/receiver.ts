@@ -1,5 +1,5 @@
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
-import { AddressInfo, Socket } from 'node:net';
+import { AddressInfo } from 'node:net';
 import { verifySignature } from '@switchyard/delivery';
 
 export interface ReceivedRequest {
@@ -22,18 +22,10 @@ export class TestReceiver {
   /** Requests being answered right now, and the most there ever were at once. */
   active = 0;
   maxActive = 0;
-  /** Connections open right now, and the most there ever were at once. */
-  private readonly sockets = new Set<Socket>();
-  maxConnections = 0;
   respond: Responder = () => ({ status: 200, body: '{"ok":true}' });
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
-      if (!this.sockets.has(req.socket)) {
-        this.sockets.add(req.socket);
-        this.maxConnections = Math.max(this.maxConnections, this.sockets.size);
-        req.socket.once('close', () => this.sockets.delete(req.socket));
-      }
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {

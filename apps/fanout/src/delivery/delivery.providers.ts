@@ -27,10 +27,7 @@ export const deliveryProviders: Provider[] = [
       };
       compileAllowedCidrs(policy);
       return new WebhookSender({
-        // No more connections to a host than requests this process may have open: uncapped, a request that
-        // started as the one before it on the same host ended found that connection not yet handed back and
-        // opened another (a drain with 256 places kept 512 open to its receiver, half of them idle).
-        dispatcher: createGuardedDispatcher(policy, { connectTimeoutMs: c.DELIVERY_CONNECT_TIMEOUT, agent: { connections: c.DELIVERY_CONCURRENCY } }),
+        dispatcher: createGuardedDispatcher(policy, { connectTimeoutMs: c.DELIVERY_CONNECT_TIMEOUT }),
         defaultTimeoutMs: c.DELIVERY_TIMEOUT,
         isBlockedError: isBlockedAddressError,
       });
