@@ -185,6 +185,8 @@ export async function startStack(name: string, overrides: Record<string, string>
       await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
       await deleteStreams(nc, subjects).catch(() => undefined);
       await nc.close();
+      // The schema goes with the stack (the next start would drop it anyway): none is left in the database.
+      await ds.query(`DROP SCHEMA IF EXISTS "${config.DATABASE_SCHEMA}" CASCADE`);
       await ds.destroy();
       lap('all');
     },
