@@ -48,7 +48,9 @@ start(app).then(
     const stopProfile = await startAllocationProfile(app);
     process.send?.({ type: 'ready' });
     const stop = () =>
+      // A profile that cannot be written does not keep the app from closing.
       Promise.resolve(stopProfile?.())
+        .catch(() => undefined)
         .then(() => handle.close())
         .catch(() => undefined)
         .finally(() => process.exit(0));

@@ -10,21 +10,23 @@ type Row = [string, string, string, string];
 export const fmt = (v: unknown, unit = '') => (v === null || v === undefined ? '—' : `${typeof v === 'number' ? v.toLocaleString('en-US') : v}${unit}`);
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? Math.round((a / b) * 100) / 100 : null);
 
+/** `ingress 0.4, fanout 0.5, …; total 0.9`: each process group's figure (those above zero) and their sum. */
+const byGroup = (row: Record<string, number | null>) =>
+  `${Object.entries(row)
+    .filter(([, v]) => v !== null && v > 0)
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(', ')}; total ${fmt(cpuSum(row))}`;
+
 /** Each process group's CPU ms per event (or per delivery), the total, and how busy the machine was. */
 function cpuRow(cpu: CpuUse | undefined, per: 'event' | 'delivery' = 'event', label = `  CPU ms per ${per}`): Row[] {
   const row = per === 'event' ? cpu?.msPerEvent : cpu?.msPerDelivery;
   if (!cpu || !row) return [];
-  const parts = Object.entries(row).filter(([, v]) => v !== null && v > 0);
-  return [[`${label} (machine ${cpu.machineBusyPercent} % busy)`, `${parts.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; total ${cpuSum(row)}`, '', '']];
+  return [[`${label} (machine ${cpu.machineBusyPercent} % busy)`, byGroup(row), '', '']];
 }
 
 /** Each process group's wake-ups per event (see `wakesOf` in cpu.ts): at a low rate, the hops an event makes. */
 function wakesRow(cpu: CpuUse | undefined, label: string): Row[] {
-  const row = cpu?.wakesPerEvent;
-  if (!row) return [];
-  const parts = Object.entries(row).filter(([, v]) => v !== null && v > 0);
-  const total = Math.round(parts.reduce((n, [, v]) => n + (v ?? 0), 0) * 10) / 10;
-  return [[label, `${parts.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; total ${fmt(total)}`, '', '']];
+  return cpu?.wakesPerEvent ? [[label, byGroup(cpu.wakesPerEvent), '', '']] : [];
 }
 
 /** Postgres statements per delivery of a phase, and (with `top`) the statements run most often. */

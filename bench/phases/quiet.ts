@@ -7,18 +7,20 @@ import { startBareHttp } from './baselines';
 import { PhaseContext } from './context';
 import { runThroughIngress, warmUpFanout } from './through-ingress';
 
+/** Requests of the load generator's own warm-up (against a bare handler, unmetered) before anything is measured. */
+const GENERATOR_WARM_UP = { seconds: 3, rate: 300 };
+
 /**
  * Quiet when quiet: `BENCH_QUIET_RATE` events/s (20) for `BENCH_QUIET_SECONDS` (20) through the whole stack,
  * and the CPU every process spent per event — timers, pollers and wake-ups included, since at this rate they
  * are most of it — next to the bare http handler's CPU per request (with its load generator) at the same rate
  * with the same paced generator.
  */
-/** Requests of the load generator's own warm-up (against a bare handler, unmetered) before anything is measured. */
-const GENERATOR_WARM_UP = { seconds: 3, rate: 300 };
-
 export async function quietPhase(ctx: PhaseContext): Promise<void> {
   const { S, stack, results } = ctx;
   const { rate, seconds } = S.quiet;
+  const paced = (url: string, secondsOfLoad: number, perSecond = rate) =>
+    runPaced(url, new RequestMix(stack.keys), { connections: S.rateConnections, seconds: secondsOfLoad, rate: perSecond });
   if (await stack.ensureFanout()) await warmUpFanout(ctx, rate);
   // The load generator is this process, counted on both sides. Measured second, the bare handler found its
   // code optimized by the stack's 400 requests, while the stack's window paid for V8 compiling it (and for
@@ -26,7 +28,7 @@ export async function quietPhase(ctx: PhaseContext): Promise<void> {
   // optimize it first, against a bare handler of their own.
   const warm = await startBareHttp(ctx);
   try {
-    await runPaced(warm.url, new RequestMix(stack.keys), { connections: S.rateConnections, seconds: GENERATOR_WARM_UP.seconds, rate: GENERATOR_WARM_UP.rate });
+    await paced(warm.url, GENERATOR_WARM_UP.seconds, GENERATOR_WARM_UP.rate);
   } finally {
     await stack.stop(warm.child);
   }
@@ -47,9 +49,9 @@ export async function quietPhase(ctx: PhaseContext): Promise<void> {
   const bare = await startBareHttp(ctx);
   try {
     log(`quiet: bare http handler at ${rate} req/s for ${S.quiet.leadInSeconds} s unmetered, then ${seconds} s metered`);
-    await runPaced(bare.url, new RequestMix(stack.keys), { connections: S.rateConnections, seconds: S.quiet.leadInSeconds, rate });
+    await paced(bare.url, S.quiet.leadInSeconds);
     const meter = startCpuMeter({ 'bare http': () => (bare.child.proc.pid ? [bare.child.proc.pid] : []) });
-    const load = await runPaced(bare.url, new RequestMix(stack.keys), { connections: S.rateConnections, seconds, rate });
+    const load = await paced(bare.url, seconds);
     const cpu = meter.stop(load.ok);
     const stackMs = cpuSum(run.cpu.msPerEvent);
     const bareMs = cpuSum(cpu.msPerEvent);
