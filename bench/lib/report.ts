@@ -115,6 +115,15 @@ function fanoutRows(r: Results): Row[] {
     rows.push(['  bare delivery: in flight, failed', `${fmt(b.concurrency)} (${b.concurrencySource}), ${fmt(b.failed)} failed`, '', '']);
     rows.push(...cpuRow(b.cpu, 'delivery', '  bare delivery: CPU ms per delivery'));
   }
+  const rounds = (r.drainRounds ?? []) as Array<Results>;
+  if (rounds.length > 1) {
+    rows.push([
+      '  drain / bare in turns (deliveries/s)',
+      rounds.map((x) => `${fmt(x.drain)} / ${fmt(x.bare)}`).join(', '),
+      '',
+      rounds.map((x) => fmt(x.ratio)).join(', '),
+    ]);
+  }
   return rows;
 }
 
@@ -173,7 +182,7 @@ function kneeRows(r: Results): Row[] {
     [
       `knee: highest sustained events/s (${s.seconds} s, all delivered ≤ ${s.graceSeconds} s after, p99 < ${s.p99Ms} ms)`,
       fmt(k.eventsPerSecond),
-      `ingress alone ${fmt(k.ingressSaturation)}`,
+      `ingress alone ${fmt(k.ingressSaturation)}${k.saturationBeforeAfter ? ` (mean of ${k.saturationBeforeAfter.map((x: number) => fmt(x)).join(' before, ')} after)` : ''}`,
       fmt(k.eventsPerSecond === null ? 0 : ratio(k.eventsPerSecond, k.ingressSaturation)),
     ],
     ['  same, vs raw JetStream publish+ack', '', `${fmt(r.jetstreamRaw?.perSecond)} msg/s`, fmt(ratio(k.eventsPerSecond, r.jetstreamRaw?.perSecond))],

@@ -51,6 +51,8 @@ export function loadSettings(env: NodeJS.ProcessEnv) {
      * of the ratio: 5,600 vs 10,500 deliveries/s for fan-out, 15,500 vs 23,600 for the bare delivery.
      */
     fanoutEvents: num('BENCH_FANOUT_EVENTS', 20_000),
+    /** Pairs of a fan-out drain and the bare delivery, in turns, when both phases run; the drain goal takes their median ratio. */
+    drainRounds: Math.max(1, num('BENCH_DRAIN_ROUNDS', 3)),
     steadyRate: num('BENCH_STEADY_RATE', 200),
     steadySeconds: num('BENCH_STEADY_SECONDS', 120),
     baselineSeconds: num('BENCH_BASELINE_SECONDS', 5),

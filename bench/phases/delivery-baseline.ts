@@ -2,6 +2,7 @@ import { startCpuMeter } from '../lib/cpu';
 import { log } from '../lib/log';
 import { ask } from '../lib/procs';
 import { PhaseContext } from './context';
+import { DrainResult, drainFromStart } from './fanout';
 
 /**
  * The delivery with nothing around it (bench/bare-delivery.ts): the same number of events of the same mix,
@@ -11,8 +12,41 @@ import { PhaseContext } from './context';
  * opens another whenever an attempt starts on a host before the last one's connection is handed back), or
  * DELIVERY_CONCURRENCY when the fan-out phase did not run. Deliveries/s first → last at the receiver, and
  * CPU per delivery.
+ *
+ * When the `fanout` phase ran, its drain and this baseline are the first of `BENCH_DRAIN_ROUNDS` pairs: each
+ * further pair drains a new backlog from a fresh fan-out, then runs the bare delivery again, so the drain
+ * goal is the median of ratios each taken within a minute (`results.drainRounds`).
  */
 export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
+  const { S, results } = ctx;
+  results.deliveryBaseline = await bareDelivery(ctx);
+  if (!results.fanout) return;
+  // The drain and its baseline, again, in turns: one pair says as much about the machine's drift as about fan-out.
+  const rounds = [pairOf(results.fanout, results.deliveryBaseline)];
+  for (let i = 1; i < S.drainRounds; i++) {
+    log(`drain and bare delivery, round ${i + 1} of ${S.drainRounds}`);
+    const drain = await drainFromStart(ctx);
+    rounds.push(pairOf(drain, await bareDelivery(ctx)));
+  }
+  results.drainRounds = rounds;
+}
+
+function pairOf(drain: DrainResult, bare: BareDelivery): DrainRound {
+  const ratio = drain.deliveriesPerSecond && bare.deliveriesPerSecond ? Math.round((drain.deliveriesPerSecond / bare.deliveriesPerSecond) * 100) / 100 : null;
+  return { drain: drain.deliveriesPerSecond, bare: bare.deliveriesPerSecond, concurrency: bare.concurrency, ratio };
+}
+
+/** One fan-out drain and the bare delivery right after it. */
+export interface DrainRound {
+  drain: number | null;
+  bare: number | null;
+  concurrency: number;
+  ratio: number | null;
+}
+
+type BareDelivery = Awaited<ReturnType<typeof bareDelivery>>;
+
+async function bareDelivery(ctx: PhaseContext) {
   const { S, stack, results } = ctx;
   const observed = results.fanout?.peakConnections as number | undefined;
   const places = stack.config.DELIVERY_CONCURRENCY;
@@ -32,7 +66,7 @@ export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
     const cpu = meter.stop(S.fanoutEvents, done.deliveries);
     const stats = await stack.receiver.stats();
     const span = (stats.last - stats.first) / 1000;
-    results.deliveryBaseline = {
+    const result = {
       concurrency,
       concurrencySource: observed ? 'fan-out drain (receiver peak connections)' : 'DELIVERY_CONCURRENCY',
       deliveries: done.deliveries,
@@ -42,7 +76,8 @@ export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
       deliveriesPerSecond: span > 0 ? Math.round((stats.count - 1) / span) : null,
       cpu,
     };
-    log(`baseline: bare delivery ${results.deliveryBaseline.deliveriesPerSecond} deliveries/s`);
+    log(`baseline: bare delivery ${result.deliveriesPerSecond} deliveries/s`);
+    return result;
   } finally {
     await stack.stop(child);
   }

@@ -69,8 +69,8 @@ export async function measureDrain(ctx: PhaseContext, begin: () => Promise<void>
  * fan-out stopped, then one fan-out started; deliveries/s first → last delivery at the receiver. CPU and
  * statements count from when fan-out reported ready (its start-up is not a delivery's cost).
  */
-export async function fanoutPhase(ctx: PhaseContext): Promise<void> {
-  const { S, stack, results } = ctx;
+export async function drainFromStart(ctx: PhaseContext): Promise<DrainResult & { startupSeconds: number }> {
+  const { S, stack } = ctx;
   await stack.freshStream();
   log(`fan-out: publishing ${S.fanoutEvents} events with fan-out stopped`);
   const since = Date.now();
@@ -86,6 +86,10 @@ export async function fanoutPhase(ctx: PhaseContext): Promise<void> {
     'after',
     since,
   );
-  results.fanout = { ...drain, startupSeconds: round1((ready - t0) / 1000) };
   log(`fan-out: ${drain.deliveriesPerSecond} deliveries/s, at most ${drain.peakConnections} requests in flight`);
+  return { ...drain, startupSeconds: round1((ready - t0) / 1000) };
+}
+
+export async function fanoutPhase(ctx: PhaseContext): Promise<void> {
+  ctx.results.fanout = await drainFromStart(ctx);
 }

@@ -15,24 +15,21 @@ export interface KneeStep extends ThroughIngressResult {
  * queues up — every delivery arrived within `BENCH_KNEE_GRACE_SECONDS` of the end of a `BENCH_KNEE_SECONDS`
  * phase, p99 end to end and p99 of ingress's answers under `BENCH_KNEE_P99_MS`, no request failed.
  *
- * Search: from `BENCH_KNEE_START` (default a third of the same run's ingress saturation: the goal), doubling
- * while phases pass (never above ingress saturation, which no rate through ingress can exceed), halving
+ * Its baseline, ingress-alone saturation, is measured right before the search and again right after it
+ * (fan-out stopped both times), and the goal divides by their mean: this machine's speed moves by 10–30 %
+ * within minutes, so a saturation measured at another time of the run (the `ingress` phase's) would put
+ * that drift into the ratio.
+ *
+ * Search: from `BENCH_KNEE_START` (default a third of the saturation just measured: the goal), doubling
+ * while phases pass (never above that saturation, which no rate through ingress can exceed), halving
  * while they fail, then bisecting between the best pass and the lowest failure, at most
  * `BENCH_KNEE_MAX_PHASES` phases, stopping early once the two are within 5 %. The knee is the best pass.
  */
 export async function kneePhase(ctx: PhaseContext): Promise<void> {
   const { S, stack, results } = ctx;
-  let saturation = results.ingress?.saturation?.okPerSecond as number | undefined;
-  if (!saturation) {
-    await stack.scale('fanout', 0);
-    await warmUpIngress(ctx);
-    log(`knee: ingress saturation first (fan-out stopped), ${S.saturationSeconds} s`);
-    const sat = await ingressSaturation(ctx);
-    saturation = sat.load.okPerSecond;
-    results.kneeSaturation = { saturation: sat.load, cpu: sat.cpu };
-  }
-  const cap = Math.max(1, saturation);
-  let rate = Math.min(cap, Math.max(1, Math.round(S.knee.start || saturation / 3)));
+  const before = await saturationAlone(ctx, 'before');
+  const cap = Math.max(1, before.load.okPerSecond);
+  let rate = Math.min(cap, Math.max(1, Math.round(S.knee.start || cap / 3)));
   if (await stack.ensureFanout()) await warmUpFanout(ctx, Math.max(1, Math.round(rate / 2)));
   let best: number | null = null;
   let lowestFail: number | null = null;
@@ -51,8 +48,28 @@ export async function kneePhase(ctx: PhaseContext): Promise<void> {
     rate = next;
     await sleep(2000); // let the last phase's stragglers (slot linger, GC) settle
   }
+  const after = await saturationAlone(ctx, 'after');
+  const saturation = Math.round((before.load.okPerSecond + after.load.okPerSecond) / 2);
+  results.kneeSaturation = { before, after };
   const at = steps.find((s) => s.passed && s.rate === best) ?? null;
-  results.knee = { eventsPerSecond: best, lowestFailure: lowestFail, ingressSaturation: saturation, settings: S.knee, steps, atKnee: at };
+  results.knee = {
+    eventsPerSecond: best,
+    lowestFailure: lowestFail,
+    ingressSaturation: saturation,
+    saturationBeforeAfter: [before.load.okPerSecond, after.load.okPerSecond],
+    settings: S.knee,
+    steps,
+    atKnee: at,
+  };
+}
+
+/** Ingress-alone saturation with fan-out stopped (the stream's backlog from it is dropped when fan-out starts again on a fresh one). */
+async function saturationAlone(ctx: PhaseContext, when: 'before' | 'after'): Promise<Awaited<ReturnType<typeof ingressSaturation>>> {
+  const { S, stack } = ctx;
+  await stack.scale('fanout', 0);
+  await warmUpIngress(ctx);
+  log(`knee: ingress-alone saturation ${when} the search (fan-out stopped), ${S.saturationSeconds} s`);
+  return ingressSaturation(ctx);
 }
 
 /** Whether a phase sustained its rate, and if not, why. */

@@ -1,0 +1,51 @@
+import { goalsOf } from '../../bench/lib/goals';
+
+/** The bench's goals block reads the right figures: the median drain pair, the knee against its own saturations. */
+describe('bench goals', () => {
+  const drainGoal = (r: Record<string, unknown>) => goalsOf(r, null).find((g) => g.goal.startsWith('fan-out backlog drain'))!;
+  const pair = (drain: number, bare: number, ratio: number) => ({ drain, bare, concurrency: 256, ratio });
+  const first = { fanout: { deliveriesPerSecond: 5_000 }, deliveryBaseline: { deliveriesPerSecond: 9_000, concurrency: 256 } };
+
+  it('takes the drain pair whose ratio is the median, not the first', () => {
+    const g = drainGoal({
+      ...first,
+      drainRounds: [
+        pair(5_000, 9_000, 0.56),
+        pair(4_000, 10_000, 0.4),
+        pair(4_500, 10_000, 0.45),
+      ],
+    });
+    expect(g.ratio).toBe(0.45);
+    expect(g.figure).toBe('4,500 deliveries/s');
+    expect(g.baseline).toContain('bare 10,000 deliveries/s');
+    expect(g.baseline).toContain('ratios 0.56, 0.4, 0.45');
+    expect(g.met).toBe(false);
+  });
+
+  it('takes the lower middle pair of an even count', () => {
+    const g = drainGoal({
+      ...first,
+      drainRounds: [
+        pair(5_000, 9_000, 0.56),
+        pair(4_000, 9_000, 0.44),
+      ],
+    });
+    expect(g.ratio).toBe(0.44);
+  });
+
+  it('falls back to the one drain and baseline without rounds', () => {
+    const g = drainGoal(first);
+    expect(g.ratio).toBe(0.56);
+    expect(g.met).toBe(true);
+  });
+
+  it('divides the knee by the saturation measured around its search, not the ingress phase', () => {
+    const [knee] = goalsOf(
+      { ingress: { saturation: { okPerSecond: 4_000 } }, knee: { eventsPerSecond: 1_000, ingressSaturation: 2_900, saturationBeforeAfter: [3_100, 2_700] } },
+      null,
+    );
+    expect(knee!.ratio).toBe(0.34);
+    expect(knee!.met).toBe(true);
+    expect(knee!.baseline).toBe('ingress alone 2,900 events/s (3,100 before, 2,700 after)');
+  });
+});
