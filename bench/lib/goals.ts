@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Results } from '../phases/context';
+import type { BeforeRun } from '../phases/before-engine';
+import { postgresPerDelivery } from '../phases/before-engine';
 import type { DrainRound } from '../phases/delivery-baseline';
 
 /** One goal of issue 17 as this run measured it. */
@@ -20,22 +22,24 @@ const atLeast = (r: number | null, target: number) => (r === null ? null : r >= 
 const atMost = (r: number | null, target: number) => (r === null ? null : r <= target);
 
 /**
- * Postgres CPU per delivery of an earlier run (`BENCH_BEFORE`, e.g. the old engine's results JSON) at the
- * highest end-to-end rate both runs measured. Runs from before per-delivery figures existed give it per
- * event: divided by their subscribers per clinic.
+ * The old engine's Postgres CPU per delivery at the highest end-to-end rate both it and this run measured:
+ * the mean of its runs beside this run's e2e (`BENCH_BEFORE_TREE`), or an earlier run's JSON (`BENCH_BEFORE`).
  */
-function postgresBefore(file: string | null, now: Results): { rate: number; ms: number; file: string } | null {
-  if (!file) return null;
-  const before = JSON.parse(readFileSync(file, 'utf8')) as Results;
-  const rates = Object.keys(now.endToEnd ?? {})
-    .filter((r) => before.endToEnd?.[r])
+function postgresBefore(file: string | null, now: Results): { rate: number; ms: number; source: string } | null {
+  const runs: Array<Record<string, number>> = now.beforeEngine
+    ? (now.beforeEngine as BeforeRun[]).map((b) => b.postgresMsPerDelivery)
+    : file
+      ? [postgresPerDelivery(JSON.parse(readFileSync(file, 'utf8')))]
+      : [];
+  if (runs.length === 0) return null;
+  const rate = Object.keys(now.endToEnd ?? {})
+    .filter((r) => runs.every((run) => run[r] !== undefined))
     .map(Number)
-    .sort((a, b) => b - a);
-  const rate = rates[0];
+    .sort((a, b) => b - a)[0];
   if (rate === undefined) return null;
-  const cpu = before.endToEnd[rate].cpu;
-  const ms = cpu.msPerDelivery?.postgres ?? cpu.msPerEvent.postgres / (before.settings?.subscribersPerClinic ?? 3);
-  return { rate, ms: Math.round(ms * 1000) / 1000, file };
+  const ms = runs.reduce((sum, run) => sum + run[rate]!, 0) / runs.length;
+  const source = now.beforeEngine ? `the old engine right before and after: ${runs.map((run) => run[rate]).join(', ')} ms` : 'BENCH_BEFORE';
+  return { rate, ms: Math.round(ms * 1000) / 1000, source };
 }
 
 /** Live heap after full GCs: growth of the second half's mean over the first half's, per app. */
@@ -90,7 +94,7 @@ export function goalsOf(r: Results, beforeFile: string | null): Goal[] {
   goals.push({
     goal: `Postgres CPU per delivery @ ${rate || '—'} ev/s, ÷ the old engine's`,
     figure: `${n(pgNow, ' ms')}`,
-    baseline: before ? `${n(before.ms, ' ms')} (BENCH_BEFORE)` : 'n/a (set BENCH_BEFORE to an old-engine run)',
+    baseline: before ? `${n(before.ms, ' ms')} (${before.source})` : 'n/a (set BENCH_BEFORE_TREE or BENCH_BEFORE)',
     ratio: pgRatio,
     target: '≤ 0.33',
     met: atMost(pgRatio, 1 / 3 + 0.005),

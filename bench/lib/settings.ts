@@ -5,6 +5,7 @@
  */
 
 import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 /** The phases, in the order a full run takes them. `BENCH_ONLY` picks some of them. */
 export const PHASES = ['baselines', 'ingress', 'fanout', 'delivery-baseline', 'replicas', 'e2e', 'knee', 'quiet', 'steady'] as const;
@@ -17,6 +18,13 @@ function readableFile(name: string, path: string | undefined): string | null {
   if (!path) return null;
   if (!existsSync(path)) throw new Error(`${name}=${path}: no such file`);
   return path;
+}
+
+/** A checkout whose bench can run: checked at the start, like a file. */
+function benchTree(name: string, path: string | undefined): string | null {
+  if (!path) return null;
+  for (const needed of ['bench/run.ts', 'node_modules']) if (!existsSync(join(path, needed))) throw new Error(`${name}=${path}: no ${needed} there`);
+  return resolve(path);
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv) {
@@ -73,6 +81,8 @@ export function loadSettings(env: NodeJS.ProcessEnv) {
     ingressReplicas: list('BENCH_INGRESS_REPLICAS', '1,2'),
     /** A results JSON of an earlier run (e.g. the old engine) to compare Postgres CPU per delivery with. */
     before: readableFile('BENCH_BEFORE', env.BENCH_BEFORE),
+    /** A checkout of the old engine (its `npm ci` done) whose own e2e bench runs right before and after this run's `e2e`; it takes the place of BENCH_BEFORE. */
+    beforeTree: benchTree('BENCH_BEFORE_TREE', env.BENCH_BEFORE_TREE),
     /** The bench's own database (created when missing, dropped at the end if it created it). */
     database: env.BENCH_DATABASE || 'switchyard_bench',
     clinics: 100,

@@ -48,4 +48,21 @@ describe('bench goals', () => {
     expect(knee!.met).toBe(true);
     expect(knee!.baseline).toBe('ingress alone 2,900 events/s (3,100 before, 2,700 after)');
   });
+
+  it("divides Postgres CPU per delivery by the mean of the old engine's runs beside this one", () => {
+    const pg = goalsOf(
+      {
+        endToEnd: { 50: { cpu: { msPerDelivery: { postgres: 0.5 } } }, 200: { cpu: { msPerDelivery: { postgres: 0.3 } } } },
+        beforeEngine: [
+          { file: 'a.json', postgresMsPerDelivery: { 50: 1.5, 200: 1.1 } },
+          { file: 'b.json', postgresMsPerDelivery: { 50: 1.4, 200: 0.9 } },
+        ],
+      },
+      null,
+    ).find((g) => g.goal.startsWith('Postgres'))!;
+    expect(pg.goal).toContain('@ 200 ev/s');
+    expect(pg.baseline).toBe('1 ms (the old engine right before and after: 1.1, 0.9 ms)');
+    expect(pg.ratio).toBe(0.3);
+    expect(pg.met).toBe(true);
+  });
 });
