@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AppConfig } from '@switchyard/config';
 import { Subjects, subjectsFor } from '@switchyard/contracts';
@@ -191,14 +192,23 @@ export class BenchStack {
   }
 
   /**
-   * Stops every fan-out and empties the stream (a new stream and durable consumer), so the next fan-out
+   * Stops every fan-out and empties the stream (purged, and a new durable consumer), so the next fan-out
    * starts with no backlog. Waits a little first: requests ingress still had queued when a load stopped land
-   * in the old stream.
+   * in the stream before it is purged.
+   *
+   * Purged, not deleted and created again: a new stream numbers its messages from 1 again, and a fan-out
+   * starting on it takes every message numbered at or below the highest sequence already stored (by the
+   * earlier phases, from the old stream) for a redelivery, which it stores and queues instead of attempting
+   * (`InboundConsumer.firstDelivery`). Every phase after the first drain ran its first 20,000–60,000
+   * deliveries through the Postgres queue that way (bench/RESULTS.md, twelfth round). A purged stream goes on
+   * numbering from where it was, as a stream in service does.
    */
   async freshStream(settleMs = 3000): Promise<void> {
     await this.scale('fanout', 0);
     await sleep(settleMs);
-    await deleteStreams(this.nc, this.subjects);
+    const jsm = await jetstreamManager(this.nc);
+    await jsm.streams.purge(this.subjects.inboundStream).catch(() => undefined);
+    await jsm.consumers.delete(this.subjects.inboundStream, this.subjects.fanoutConsumer).catch(() => undefined);
     await ensureStreams(this.nc, this.subjects, this.streamSettings);
   }
 

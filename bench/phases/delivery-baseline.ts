@@ -33,7 +33,7 @@ export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
 
 function pairOf(drain: DrainResult, bare: BareDelivery): DrainRound {
   const ratio = drain.deliveriesPerSecond && bare.deliveriesPerSecond ? Math.round((drain.deliveriesPerSecond / bare.deliveriesPerSecond) * 100) / 100 : null;
-  return { drain: drain.deliveriesPerSecond, bare: bare.deliveriesPerSecond, concurrency: bare.concurrency, ratio };
+  return { drain: drain.deliveriesPerSecond, bare: bare.deliveriesPerSecond, concurrency: bare.concurrency, ratio, firstAttempts: drain.firstAttempts };
 }
 
 /** One fan-out drain and the bare delivery right after it. */
@@ -42,6 +42,8 @@ export interface DrainRound {
   bare: number | null;
   concurrency: number;
   ratio: number | null;
+  /** The drain's deliveries by how their first attempt went (queued ones went through Postgres). */
+  firstAttempts?: Record<string, number>;
 }
 
 type BareDelivery = Awaited<ReturnType<typeof bareDelivery>>;
