@@ -50,6 +50,8 @@ export function loadSettings(env: NodeJS.ProcessEnv) {
     rates: list('BENCH_RATES', '500,2000'),
     connections: num('BENCH_CONNECTIONS', 100),
     rateConnections: num('BENCH_RATE_CONNECTIONS', 50),
+    /** Pairs of the bare handler and ingress at 500 req/s, in turns, at the end of the `ingress` phase; the p99 goal takes their median ratio (0: none). */
+    p99Rounds: num('BENCH_P99_ROUNDS', 3),
     /** End-to-end latency and CPU per event and per delivery at each of these rates (events/s). */
     e2eRates: list('BENCH_E2E_RATES', '50,200'),
     e2eSeconds: num('BENCH_E2E_SECONDS', 10),

@@ -1,9 +1,11 @@
 import { CpuUse, startCpuMeter } from '../lib/cpu';
+import { P99_GOAL_RATE, P99Pair } from '../lib/goals';
 import { LoadResult, runLoad } from '../lib/load';
 import { log } from '../lib/log';
 import { runPaced } from '../lib/paced-load';
 import { RequestMix } from '../lib/payloads';
 import { scrapeStages, stageMeans } from '../lib/stages';
+import { startBareHttp } from './baselines';
 import { PhaseContext } from './context';
 
 /** JIT, connection pools, the auth cache: a few seconds of load on every running ingress. */
@@ -67,4 +69,31 @@ export async function ingressPhase(ctx: PhaseContext): Promise<void> {
     stageMs[rate] = stageMeans(before, (before = await stages()));
   }
   results.ingress = { saturation: sat.load, rates, stageMs, cpu };
+  if (S.p99Rounds > 0) results.ingress.p99Pairs = await p99InTurns(ctx, P99_GOAL_RATE);
+}
+
+/**
+ * `BENCH_P99_ROUNDS` pairs of the bare handler, then ingress, at `rate` for `BENCH_RATE_SECONDS` each, each
+ * warmed up right before its load: the p99 goal's figure and baseline from seconds apart, not from the
+ * `baselines` phase minutes earlier. A p99 of a few thousand requests moves with one pause of either process,
+ * so the goal takes the median pair.
+ */
+async function p99InTurns(ctx: PhaseContext, rate: number): Promise<P99Pair[]> {
+  const { S, stack } = ctx;
+  const paced = (url: string) => runPaced(url, new RequestMix(stack.keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
+  const pairs: P99Pair[] = [];
+  for (let i = 0; i < S.p99Rounds; i++) {
+    log(`ingress p99 at ${rate} req/s, pair ${i + 1} of ${S.p99Rounds}: the bare handler, then ingress, ${S.rateSeconds} s each`);
+    const bare = await startBareHttp(ctx);
+    let bareP99: number;
+    try {
+      bareP99 = (await paced(bare.url)).latencyMs.p99;
+    } finally {
+      await stack.stop(bare.child);
+    }
+    await warmUpIngress(ctx); // idle while the bare handler ran, as the bare handler is warmed up when it starts
+    const ingressP99 = (await paced(stack.ingressUrl())).latencyMs.p99;
+    pairs.push({ ingressP99, bareP99, ratio: Math.round((ingressP99 / Math.max(1, bareP99)) * 10) / 10 });
+  }
+  return pairs;
 }

@@ -65,4 +65,25 @@ describe('bench goals', () => {
     expect(pg.ratio).toBe(0.3);
     expect(pg.met).toBe(true);
   });
+
+  it('takes the ingress p99 pair in turns whose ratio is the median, over the phases minutes apart', () => {
+    const p99 = goalsOf(
+      {
+        ingress: {
+          rates: { 500: { latencyMs: { p99: 40 } } },
+          p99Pairs: [
+            { ingressP99: 30, bareP99: 5, ratio: 6 },
+            { ingressP99: 24, bareP99: 6, ratio: 4 },
+            { ingressP99: 27, bareP99: 6, ratio: 4.5 },
+          ],
+        },
+        bareHttp: { rates: { 500: { latencyMs: { p99: 4 } } } },
+      },
+      null,
+    ).find((g) => g.goal.startsWith('ingress p99'))!;
+    expect(p99.figure).toBe('27 ms');
+    expect(p99.baseline).toBe('bare 6 ms; ratios 6, 4, 4.5');
+    expect(p99.ratio).toBe(4.5);
+    expect(p99.met).toBe(true);
+  });
 });
