@@ -49,7 +49,9 @@ function postgresBefore(file: string | null, now: Results): { rate: number; ms: 
     .sort((a, b) => b - a)[0];
   if (rate === undefined) return null;
   const ms = runs.reduce((sum, run) => sum + run[rate]!, 0) / runs.length;
-  const source = now.beforeEngine ? `the old engine right before and after: ${runs.map((run) => run[rate]).join(', ')} ms` : 'BENCH_BEFORE';
+  const source = now.beforeEngine
+    ? `the old engine ${(now.beforeEngine as BeforeRun[]).map((b) => `${b.when} ${b.postgresMsPerDelivery[rate]}`).join(', ')} ms`
+    : 'BENCH_BEFORE';
   return { rate, ms: Math.round(ms * 1000) / 1000, source };
 }
 
@@ -95,7 +97,7 @@ export function goalsOf(r: Results, beforeFile: string | null): Goal[] {
   const bare = pair ? pair.bare : (r.deliveryBaseline?.deliveriesPerSecond as number | undefined);
   const drainRatio = pair ? pair.ratio : ratio(drain, bare);
   goals.push({
-    goal: `fan-out backlog drain ÷ bare delivery (sign + POST)${pair ? `, median of ${rounds.length} pairs` : ''}`,
+    goal: `fan-out backlog drain ÷ bare delivery (sign + POST)${pair ? `, median of ${rounds.filter((x) => x.ratio !== null).length} pairs` : ''}`,
     figure: `${n(drain)} deliveries/s`,
     baseline: `bare ${n(bare)} deliveries/s (${n(r.deliveryBaseline?.concurrency)} in flight)${pair ? `; ratios ${rounds.map((x) => n(x.ratio)).join(', ')}` : ''}`,
     ratio: drainRatio,
@@ -110,7 +112,11 @@ export function goalsOf(r: Results, beforeFile: string | null): Goal[] {
   goals.push({
     goal: `Postgres CPU per delivery @ ${rate || '—'} ev/s, ÷ the old engine's`,
     figure: `${n(pgNow, ' ms')}`,
-    baseline: before ? `${n(before.ms, ' ms')} (${before.source})` : 'n/a (set BENCH_BEFORE_TREE or BENCH_BEFORE)',
+    baseline: before
+      ? `${n(before.ms, ' ms')} (${before.source})`
+      : r.beforeEngineErrors
+        ? 'n/a (the old engine did not run: see beforeEngineErrors)'
+        : 'n/a (set BENCH_BEFORE_TREE or BENCH_BEFORE)',
     ratio: pgRatio,
     target: '≤ 0.33',
     met: atMost(pgRatio, 1 / 3 + 0.005),

@@ -240,6 +240,7 @@ function incompletePhases(r: Results): string[] {
     if (missing > 0 || x.doubleDeliveries > 0) out.push(`${label}: ${fmt(Math.max(0, missing))} of ${fmt(x.expectedDeliveries)} missing, ${fmt(x.doubleDeliveries)} double`);
   };
   check('fanout', r.fanout);
+  ((r.drainRounds ?? []) as Results[]).slice(1).forEach((x, i) => check(`drain round ${i + 2}`, x));
   for (const x of r.replicas?.fanout ?? []) check(`replicas (${x.processes} fan-out)`, x);
   for (const x of Object.values((r.endToEnd ?? {}) as Record<string, Results>)) check(`e2e @ ${x.rate}/s`, x);
   for (const x of r.knee?.steps ?? []) if (!x.aborted) check(`knee @ ${x.rate}/s`, x);

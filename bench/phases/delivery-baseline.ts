@@ -22,18 +22,30 @@ export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
   results.deliveryBaseline = await bareDelivery(ctx);
   if (!results.fanout) return;
   // The drain and its baseline, again, in turns: one pair says as much about the machine's drift as about fan-out.
-  const rounds = [pairOf(results.fanout, results.deliveryBaseline)];
+  // Written after every round, so a round that fails (the phase records why) leaves the ones before it.
+  const rounds: DrainRound[] = (results.drainRounds = [pairOf(results.fanout, results.deliveryBaseline)]);
   for (let i = 1; i < S.drainRounds; i++) {
     log(`drain and bare delivery, round ${i + 1} of ${S.drainRounds}`);
     const drain = await drainFromStart(ctx);
     rounds.push(pairOf(drain, await bareDelivery(ctx)));
   }
-  results.drainRounds = rounds;
 }
 
+/** A drain that did not deliver everything exactly once (a timeout, a double delivery) gives no ratio. */
 function pairOf(drain: DrainResult, bare: BareDelivery): DrainRound {
-  const ratio = drain.deliveriesPerSecond && bare.deliveriesPerSecond ? Math.round((drain.deliveriesPerSecond / bare.deliveriesPerSecond) * 100) / 100 : null;
-  return { drain: drain.deliveriesPerSecond, bare: bare.deliveriesPerSecond, concurrency: bare.concurrency, ratio, firstAttempts: drain.firstAttempts };
+  const whole = drain.complete && drain.delivered >= drain.expectedDeliveries && drain.doubleDeliveries === 0;
+  const ratio =
+    whole && drain.deliveriesPerSecond && bare.deliveriesPerSecond ? Math.round((drain.deliveriesPerSecond / bare.deliveriesPerSecond) * 100) / 100 : null;
+  return {
+    drain: drain.deliveriesPerSecond,
+    bare: bare.deliveriesPerSecond,
+    concurrency: bare.concurrency,
+    ratio,
+    expectedDeliveries: drain.expectedDeliveries,
+    delivered: drain.delivered,
+    doubleDeliveries: drain.doubleDeliveries,
+    firstAttempts: drain.firstAttempts,
+  };
 }
 
 /** One fan-out drain and the bare delivery right after it. */
@@ -41,7 +53,11 @@ export interface DrainRound {
   drain: number | null;
   bare: number | null;
   concurrency: number;
+  /** drain ÷ bare; null when the drain did not deliver everything exactly once. */
   ratio: number | null;
+  expectedDeliveries?: number;
+  delivered?: number;
+  doubleDeliveries?: number;
   /** The drain's deliveries by how their first attempt went (queued ones went through Postgres). */
   firstAttempts?: Record<string, number>;
 }
