@@ -26,7 +26,8 @@ export interface P99Pair {
   ratio: number;
 }
 
-const ratio = (a: number | null | undefined, b: number | null | undefined, digits = 2) =>
+/** a ÷ b to `digits` decimals; null without both (b = 0 counts as without). */
+export const ratio = (a: number | null | undefined, b: number | null | undefined, digits = 2) =>
   a !== null && a !== undefined && b ? Math.round((a / b) * 10 ** digits) / 10 ** digits : null;
 const n = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? '—' : `${v.toLocaleString('en-US')}${unit}`);
 const atLeast = (r: number | null, target: number) => (r === null ? null : r >= target);
@@ -53,6 +54,12 @@ function postgresBefore(file: string | null, now: Results): { rate: number; ms: 
     ? `the old engine ${(now.beforeEngine as BeforeRun[]).map((b) => `${b.when} ${b.postgresMsPerDelivery[rate]}`).join(', ')} ms`
     : 'BENCH_BEFORE';
   return { rate, ms: Math.round(ms * 1000) / 1000, source };
+}
+
+/** `3,100 before, 2,700 after`: the knee's two ingress-alone saturations, when the run measured them. */
+export function saturationAround(knee: Results | undefined): string | null {
+  const [before, after] = (knee?.saturationBeforeAfter ?? []) as number[];
+  return before === undefined ? null : `${n(before)} before, ${n(after)} after`;
 }
 
 /** The pair whose ratio is the median of those measured (the lower middle one of an even count). */
@@ -84,7 +91,7 @@ export function goalsOf(r: Results, beforeFile: string | null): Goal[] {
   goals.push({
     goal: 'sustained knee ÷ ingress-alone saturation',
     figure: r.knee ? `${n(knee)} events/s` : '—',
-    baseline: `ingress alone ${n(sat)} events/s${r.knee?.saturationBeforeAfter ? ` (${r.knee.saturationBeforeAfter.map((x: number) => n(x)).join(' before, ')} after)` : ''}`,
+    baseline: `ingress alone ${n(sat)} events/s${saturationAround(r.knee) ? ` (${saturationAround(r.knee)})` : ''}`,
     ratio: kneeRatio,
     target: '≥ 0.33',
     met: atLeast(kneeRatio, 0.33),

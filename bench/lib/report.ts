@@ -1,7 +1,7 @@
 import { Results } from '../phases/context';
 import { capacityFigures } from './capacity';
 import { CpuUse, cpuSum } from './cpu';
-import { Goal } from './goals';
+import { Goal, saturationAround } from './goals';
 import { LoadResult } from './load';
 import { StatementReport } from './pg-statements';
 
@@ -182,7 +182,7 @@ function kneeRows(r: Results): Row[] {
     [
       `knee: highest sustained events/s (${s.seconds} s, all delivered ≤ ${s.graceSeconds} s after, p99 < ${s.p99Ms} ms)`,
       fmt(k.eventsPerSecond),
-      `ingress alone ${fmt(k.ingressSaturation)}${k.saturationBeforeAfter ? ` (mean of ${k.saturationBeforeAfter.map((x: number) => fmt(x)).join(' before, ')} after)` : ''}`,
+      `ingress alone ${fmt(k.ingressSaturation)}${saturationAround(k) ? ` (mean of ${saturationAround(k)})` : ''}`,
       fmt(k.eventsPerSecond === null ? 0 : ratio(k.eventsPerSecond, k.ingressSaturation)),
     ],
     ['  same, vs raw JetStream publish+ack', '', `${fmt(r.jetstreamRaw?.perSecond)} msg/s`, fmt(ratio(k.eventsPerSecond, r.jetstreamRaw?.perSecond))],

@@ -1,4 +1,5 @@
 import { startCpuMeter } from '../lib/cpu';
+import { ratio } from '../lib/goals';
 import { log } from '../lib/log';
 import { ask } from '../lib/procs';
 import { PhaseContext } from './context';
@@ -34,13 +35,11 @@ export async function deliveryBaselinePhase(ctx: PhaseContext): Promise<void> {
 /** A drain that did not deliver everything exactly once (a timeout, a double delivery) gives no ratio. */
 function pairOf(drain: DrainResult, bare: BareDelivery): DrainRound {
   const whole = drain.complete && drain.delivered >= drain.expectedDeliveries && drain.doubleDeliveries === 0;
-  const ratio =
-    whole && drain.deliveriesPerSecond && bare.deliveriesPerSecond ? Math.round((drain.deliveriesPerSecond / bare.deliveriesPerSecond) * 100) / 100 : null;
   return {
     drain: drain.deliveriesPerSecond,
     bare: bare.deliveriesPerSecond,
     concurrency: bare.concurrency,
-    ratio,
+    ratio: whole ? ratio(drain.deliveriesPerSecond, bare.deliveriesPerSecond) : null,
     expectedDeliveries: drain.expectedDeliveries,
     delivered: drain.delivered,
     doubleDeliveries: drain.doubleDeliveries,

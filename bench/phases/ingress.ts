@@ -1,5 +1,5 @@
 import { CpuUse, startCpuMeter } from '../lib/cpu';
-import { P99_GOAL_RATE, P99Pair } from '../lib/goals';
+import { P99_GOAL_RATE, P99Pair, ratio } from '../lib/goals';
 import { LoadResult, runLoad } from '../lib/load';
 import { log } from '../lib/log';
 import { runPaced } from '../lib/paced-load';
@@ -93,7 +93,7 @@ async function p99InTurns(ctx: PhaseContext, rate: number): Promise<P99Pair[]> {
     }
     await warmUpIngress(ctx); // idle while the bare handler ran, as the bare handler is warmed up when it starts
     const ingressP99 = (await paced(stack.ingressUrl())).latencyMs.p99;
-    pairs.push({ ingressP99, bareP99, ratio: Math.round((ingressP99 / Math.max(1, bareP99)) * 10) / 10 });
+    pairs.push({ ingressP99, bareP99, ratio: ratio(ingressP99, Math.max(1, bareP99), 1)! });
   }
   return pairs;
 }
