@@ -12,7 +12,8 @@ import { ChildProcess, fork } from 'node:child_process';
 import { AppConfig, EXIT_CONFIG, loadConfigOrExit } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { MessagingLog, connectNats, ensureStreams, redactNatsUrl, streamSettingsFrom } from '@switchyard/messaging';
-import { createDataSource, redactUrl, reencryptSecrets, runMigrations } from '@switchyard/persistence';
+import { createDataSource, highestStoredSequence, redactUrl, reencryptSecrets, runMigrations } from '@switchyard/persistence';
+import type { DataSource } from 'typeorm';
 import { KeyRing } from '@switchyard/secrets';
 import { APP_NODE_FLAGS } from './node-flags';
 
@@ -64,7 +65,12 @@ export async function setup(config: AppConfig): Promise<void> {
     fail((err as Error).message);
   }
   try {
-    await ensureStreams(nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config), { waitMs: SETUP_WAIT_MS, log });
+    await ensureStreams(nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config), {
+      waitMs: SETUP_WAIT_MS,
+      log,
+      // A stream created anew numbers on past the events Postgres holds (its NATS store was lost, say).
+      firstSequence: () => withDataSource(config, 'switchyard-setup', async (ds) => (await highestStoredSequence(ds)) + 1),
+    });
   } catch (err) {
     fail(
       `cannot create JetStream streams at ${redactNatsUrl(config.NATS_URL)}: ${(err as Error).message} ` +
@@ -78,10 +84,7 @@ export async function setup(config: AppConfig): Promise<void> {
 
 /** Re-encrypts the stored secrets under the active key; exits 1 when some could not be read with any key. */
 async function reencrypt(config: AppConfig): Promise<void> {
-  const ds = await createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'switchyard-reencrypt' })
-    .initialize()
-    .catch((err: Error) => fail(`cannot reach Postgres at ${redactUrl(config.DATABASE_URL)}: ${err.message}`));
-  try {
+  await withDataSource(config, 'switchyard-reencrypt', async (ds) => {
     const report = await reencryptSecrets(ds, KeyRing.fromConfig(config));
     say(
       `re-encrypted under key "${config.SECRETS_ACTIVE_KEY}": ${report.subscribers} subscriber(s), ${report.idempotencyAnswers} Idempotency-Key answer(s); ` +
@@ -90,6 +93,16 @@ async function reencrypt(config: AppConfig): Promise<void> {
     if (report.unreadable.length > 0) {
       fail(`${report.unreadable.length} value(s) are under a key SECRETS_KEYS does not hold (subscribers ${report.unreadable.join(', ')}); add that key and run again`);
     }
+  });
+}
+
+/** Runs `work` on a one-connection DataSource, closed after it; exits 1 when Postgres cannot be reached. */
+async function withDataSource<T>(config: AppConfig, applicationName: string, work: (ds: DataSource) => Promise<T>): Promise<T> {
+  const ds = await createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName })
+    .initialize()
+    .catch((err: Error) => fail(`cannot reach Postgres at ${redactUrl(config.DATABASE_URL)}: ${err.message}`));
+  try {
+    return await work(ds);
   } finally {
     await ds.destroy();
   }

@@ -1,5 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { subjectsFor } from '@switchyard/contracts';
+import { scrapeFirstAttempts } from '../../bench/lib/stages';
 import { clone, nimbusFixtures } from '../fixtures/nimbus';
 import { freePort } from '../support/free-port';
 import { PrivateNats } from '../support/private-nats';
@@ -35,6 +36,7 @@ describe('riding out NATS', () => {
       return res.status === 200 && res;
     }, 30_000, `ingress to accept ${shipmentId}`);
   };
+  const highestStreamSeq = async () => Number((await stack.db.query(`SELECT max(stream_seq)::text AS seq FROM events`))[0].seq);
   const delivered = (shipmentId: string) => receiver.requests.filter((r) => JSON.parse(r.body).subject === shipmentId);
 
   beforeAll(async () => {
@@ -118,6 +120,10 @@ describe('riding out NATS', () => {
   });
 
   it('svix-webhooks#1844: re-creates the stream when it is deleted under a running fan-out; ingress answers 503 meanwhile, then accepts', async () => {
+    const firstAttempts = () => scrapeFirstAttempts([`${fanoutUrl()}/metrics`]);
+    const storedThrough = await highestStreamSeq();
+    expect(storedThrough).toBeGreaterThan(0);
+    const before = await firstAttempts();
     const jsm = await jetstreamManager(stack.nc);
     await expect(jsm.streams.delete(subjects().inboundStream)).resolves.toBe(true);
 
@@ -125,5 +131,11 @@ describe('riding out NATS', () => {
     await eventually(() => delivered('after-stream-deleted').length === 1, 30_000, 'the delivery after the stream was deleted');
     await expect(jsm.streams.info(subjects().inboundStream)).resolves.toMatchObject({ config: { name: subjects().inboundStream } });
     await eventually(async () => (await readyz(fanoutUrl())).status === 200, 10_000, 'fan-out ready');
+    // The new stream numbers on past the stored events (not from 1 again): the new event comes after them in
+    // stream order, and is delivered straight from its message, not held back as a possible redelivery.
+    await expect(highestStreamSeq()).resolves.toBe(storedThrough + 1);
+    const after = await firstAttempts();
+    expect((after.direct ?? 0) - (before.direct ?? 0)).toBe(1);
+    expect(after.queued ?? 0).toBe(before.queued ?? 0);
   });
 });

@@ -202,17 +202,24 @@ export function consumeDurable(link: NatsLink, options: DurableConsumerOptions, 
 
 /**
  * Fan-out's durable consumer of the inbound stream. When the stream or the consumer is missing (set-up
- * never ran against this NATS, or someone deleted them) it creates both with the app's own settings.
+ * never ran against this NATS, or someone deleted them) it creates both with the app's own settings, a new
+ * stream numbered from `firstSequence` (see ensureStreams).
  */
-export function consumeInbound(link: NatsLink, config: AppConfig, log: MessagingLog, maxMessages = 256): DurableConsumer {
+export function consumeInbound(
+  link: NatsLink,
+  config: AppConfig,
+  log: MessagingLog,
+  options: { maxMessages?: number; firstSequence?: () => Promise<number> } = {},
+): DurableConsumer {
   const subjects = subjectsFor(config.NATS_PREFIX);
   return consumeDurable(
     link,
     {
       stream: subjects.inboundStream,
       consumer: subjects.fanoutConsumer,
-      maxMessages,
-      recreate: (nc, signal) => ensureStreams(nc, subjects, streamSettingsFrom(config), { waitMs: 10_000, log, signal }),
+      maxMessages: options.maxMessages ?? 256,
+      recreate: (nc, signal) =>
+        ensureStreams(nc, subjects, streamSettingsFrom(config), { waitMs: 10_000, log, signal, firstSequence: options.firstSequence }),
     },
     log,
   );

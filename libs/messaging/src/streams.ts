@@ -8,6 +8,7 @@ import {
   RetentionPolicy,
   StorageType,
   StreamConfig,
+  StreamInfo,
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { AppConfig } from '@switchyard/config';
@@ -79,6 +80,11 @@ export interface EnsureOptions {
   waitMs?: number;
   log?: MessagingLog;
   signal?: AbortSignal;
+  /**
+   * The sequence a stream created here numbers its first message with: one past the highest stored in
+   * Postgres (see numberFrom). Asked only when the stream is missing; without it a new stream starts at 1.
+   */
+  firstSequence?: () => Promise<number>;
 }
 
 /**
@@ -91,7 +97,7 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
   for (let attempt = 0; ; attempt++) {
     try {
       const jsm = await jetstreamManager(nc);
-      await upsertStream(jsm, inboundStreamConfig(subjects, settings));
+      await upsertStream(jsm, inboundStreamConfig(subjects, settings), options.firstSequence);
       await upsertConsumer(jsm, subjects.inboundStream, fanoutConsumerConfig(subjects, settings));
       return;
     } catch (err) {
@@ -106,13 +112,59 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
   }
 }
 
-async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+/**
+ * A stream created to number on from `first` carries this one subject, which no one publishes to, until it
+ * is numbered: purging an empty stream up to a sequence makes that its next one (JetStream 2.9 has no
+ * `first_seq` in its config), and a message published before the purge would be purged with it. The
+ * number travels in the subject so that whoever finds the stream half made numbers it the same way: a
+ * later purge to the same sequence removes nothing published after the first.
+ */
+const numberingSubject = (stream: string, first: number) => `switchyard_numbering.${stream}.${first}`;
+
+function numberingOf(info: StreamInfo): number | null {
+  const subjects = info.config.subjects ?? [];
+  const prefix = `switchyard_numbering.${info.config.name}.`;
+  if (subjects.length !== 1 || !subjects[0]!.startsWith(prefix)) return null;
+  const first = Number(subjects[0]!.slice(prefix.length));
+  return Number.isSafeInteger(first) ? first : null;
+}
+
+/**
+ * Creates the stream, or brings an existing one to `config`. A stream created anew while Postgres holds
+ * events of an earlier one (its NATS store lost, or deleted by hand) numbers on from them instead of from
+ * 1: fan-out orders deliveries by stream sequence and attempts a message straight away only when its
+ * sequence is above every stored one (InboundConsumer.firstDelivery), so a restart at 1 would put new
+ * events before old ones and send every delivery through the Postgres queue until the new numbers passed
+ * the old. A stream its creator left half made (still on its numbering subject) is finished by whoever
+ * comes next.
+ */
+async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, firstSequence?: () => Promise<number>) {
+  let info = await streamInfo(jsm, config.name);
+  if (!info) {
+    const first = firstSequence ? await firstSequence() : 1;
+    if (first <= 1) {
+      await jsm.streams.add(config);
+      return;
+    }
+    try {
+      info = await jsm.streams.add({ ...config, subjects: [numberingSubject(config.name, first)] });
+    } catch (err) {
+      // Another process created it meanwhile, numbered or not: it is finished as found.
+      info = await streamInfo(jsm, config.name);
+      if (!info) throw err;
+    }
+  }
+  const first = numberingOf(info);
+  if (first !== null && first > info.state.last_seq + 1) await jsm.streams.purge(config.name, { seq: first });
+  await jsm.streams.update(config.name, config);
+}
+
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
-    await jsm.streams.info(config.name);
-    await jsm.streams.update(config.name, config);
+    return await jsm.streams.info(name);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await jsm.streams.add(config);
+    return undefined;
   }
 }
 

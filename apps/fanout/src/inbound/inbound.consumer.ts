@@ -62,7 +62,12 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     // Messages up to the highest sequence already stored may be stored (a consumer re-created from the
     // stream's start hands them out again as first deliveries): they are stored before anything is attempted.
     this.storedThrough = await this.deliveries.highestStoredSequence();
-    this.messages = consumeInbound(this.nats, this.config, this.log, 512);
+    this.messages = consumeInbound(this.nats, this.config, this.log, {
+      maxMessages: 512,
+      // A stream created anew (its NATS store lost, or deleted under us) numbers on past every message
+      // stored or taken here, so those stay behind the new ones in order and the guard above holds.
+      firstSequence: async () => Math.max(await this.deliveries.highestStoredSequence(), this.highestSeq) + 1,
+    });
     void this.loop(this.messages);
     void this.reportLag();
     this.lagTimer = setInterval(() => void this.reportLag(), 5_000);

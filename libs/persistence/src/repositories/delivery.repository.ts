@@ -107,6 +107,15 @@ export interface ReplayFilter {
   until?: Date;
 }
 
+/**
+ * The highest stream sequence of a stored event (0 when none): fan-out's first-delivery guard
+ * (InboundConsumer), and where a stream created anew numbers on from (ensureStreams).
+ */
+export async function highestStoredSequence(ds: DataSource): Promise<number> {
+  const [row] = await rawQuery(ds, `SELECT COALESCE(max(stream_seq), 0)::text AS seq FROM events WHERE stream_seq IS NOT NULL`);
+  return Number(row.seq);
+}
+
 const RESOLVED_STATUS: Record<AttemptResolution['kind'], DeliveryStatus> = {
   succeeded: 'succeeded',
   retry: 'pending',
@@ -642,10 +651,9 @@ export class DeliveryRepository {
     return rows[0]?.id ?? null;
   }
 
-  /** The highest stream sequence of a stored event (0 when none): fan-out's first-delivery guard (InboundConsumer). */
-  async highestStoredSequence(): Promise<number> {
-    const [row] = await rawQuery(this.ds, `SELECT COALESCE(max(stream_seq), 0)::text AS seq FROM events WHERE stream_seq IS NOT NULL`);
-    return Number(row.seq);
+  /** The highest stream sequence of a stored event (0 when none): see highestStoredSequence. */
+  highestStoredSequence(): Promise<number> {
+    return highestStoredSequence(this.ds);
   }
 
   // ---- gauges ------------------------------------------------------------------------------------

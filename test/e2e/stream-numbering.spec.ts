@@ -1,0 +1,140 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { loadConfig } from '@switchyard/config';
+import { Subjects, subjectsFor } from '@switchyard/contracts';
+import { connectNats, deleteStreams, ensureStreams, inboundStreamConfig, streamSettingsFrom } from '@switchyard/messaging';
+import { createDataSource } from '@switchyard/persistence';
+import type { DataSource } from 'typeorm';
+
+const ROOT = join(__dirname, '../..');
+const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * A stream created anew numbers on past the events Postgres holds (ensureStreams' `firstSequence`), so that
+ * stream order and fan-out's first-delivery guard hold across a lost NATS store; the set-up command asks
+ * Postgres for that number. Against the loopback NATS and Postgres, each case with a stream prefix of its own.
+ */
+describe('numbering a new inbound stream on from the stored events', () => {
+  let nc: NatsConnection;
+  const prefixes: string[] = [];
+  const settings = streamSettingsFrom(loadConfig({ ...process.env, NATS_PREFIX: 'unused' }));
+
+  const newSubjects = (): Subjects => {
+    const prefix = `t_numbering_${randomBytes(3).toString('hex')}`;
+    prefixes.push(prefix);
+    return subjectsFor(prefix);
+  };
+  const publish = async (subjects: Subjects) => (await jetstream(nc).publish(`${subjects.inboundWildcard.slice(0, -1)}clinic-1`, 'x')).seq;
+  const state = async (subjects: Subjects) => (await (await jetstreamManager(nc)).streams.info(subjects.inboundStream)).state;
+
+  beforeAll(async () => {
+    nc = await connectNats('nats://127.0.0.1:4222', 'test-numbering');
+  });
+
+  afterAll(async () => {
+    for (const prefix of prefixes) await deleteStreams(nc, subjectsFor(prefix));
+    await nc.close();
+  });
+
+  it('creates a missing stream whose first message takes the sequence asked for', async () => {
+    const subjects = newSubjects();
+    await ensureStreams(nc, subjects, settings, { firstSequence: async () => 1_001 });
+    await expect(publish(subjects)).resolves.toBe(1_001);
+    await expect(publish(subjects)).resolves.toBe(1_002);
+    // The consumer set-up made starts at the stream's first message.
+    const consumer = await jetstream(nc).consumers.get(subjects.inboundStream, subjects.fanoutConsumer);
+    const m = await consumer.next({ expires: 2_000 });
+    expect(m?.seq).toBe(1_001);
+  });
+
+  it('leaves an existing stream as it is: its numbering is not asked for again', async () => {
+    const subjects = newSubjects();
+    await ensureStreams(nc, subjects, settings);
+    await expect(publish(subjects)).resolves.toBe(1);
+    const firstSequence = jest.fn(async () => 5_000);
+    await ensureStreams(nc, subjects, settings, { firstSequence });
+    expect(firstSequence).not.toHaveBeenCalled();
+    await expect(publish(subjects)).resolves.toBe(2);
+    expect((await state(subjects)).messages).toBe(2);
+  });
+
+  it('starts at 1 when nothing is stored, or when no numbering is given', async () => {
+    const none = newSubjects();
+    await ensureStreams(nc, none, settings, { firstSequence: async () => 1 });
+    await expect(publish(none)).resolves.toBe(1);
+    const plain = newSubjects();
+    await ensureStreams(nc, plain, settings);
+    await expect(publish(plain)).resolves.toBe(1);
+  });
+
+  it('finishes a stream its creator left half made, with the number its creator chose, and loses nothing published after', async () => {
+    const subjects = newSubjects();
+    const jsm = await jetstreamManager(nc);
+    // What a creator that stopped right after creating leaves: the stream on its numbering subject only.
+    await jsm.streams.add({ ...inboundStreamConfig(subjects, settings), subjects: [`switchyard_numbering.${subjects.inboundStream}.700`] });
+    await expect(publish(subjects)).rejects.toThrow(); // no stream takes the inbound subjects yet
+
+    await ensureStreams(nc, subjects, settings, { firstSequence: async () => 900 });
+    await expect(publish(subjects)).resolves.toBe(700);
+
+    // Two more processes finishing it late, with other numbers in mind, purge nothing already published.
+    await ensureStreams(nc, subjects, settings, { firstSequence: async () => 950 });
+    await expect(publish(subjects)).resolves.toBe(701);
+    expect(await state(subjects)).toMatchObject({ messages: 2, first_seq: 700, last_seq: 701 });
+  });
+
+  it('two processes creating it at once agree on one numbering', async () => {
+    const subjects = newSubjects();
+    await Promise.all([
+      ensureStreams(nc, subjects, settings, { firstSequence: async () => 300 }),
+      ensureStreams(nc, subjects, settings, { firstSequence: async () => 310 }),
+    ]);
+    const seq = await publish(subjects);
+    expect([300, 310]).toContain(seq);
+    expect((await state(subjects)).messages).toBe(1);
+  });
+
+  describe('`switchyard setup`', () => {
+    const schema = `t_numbering_${randomBytes(3).toString('hex')}`;
+    let db: DataSource;
+    const setup = () =>
+      promisify(execFile)(process.execPath, ['-r', '@swc-node/register', 'scripts/switchyard.ts', 'setup'], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL, DATABASE_SCHEMA: schema, NATS_PREFIX: schema, LOG_LEVEL: 'warn' },
+      });
+
+    beforeAll(() => {
+      prefixes.push(schema);
+    });
+
+    afterAll(async () => {
+      await db?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await db?.destroy();
+    });
+
+    it('numbers a stream it creates anew past the highest stream sequence stored', async () => {
+      await setup();
+      db = await createDataSource({ url: DATABASE_URL, schema, poolSize: 1, applicationName: 'test' }).initialize();
+      const subjects = subjectsFor(schema);
+      await expect(publish(subjects)).resolves.toBe(1); // a first set-up on an empty database: from 1
+
+      const clinicId = randomUUID();
+      await db.query(`INSERT INTO clinics (id, name) VALUES ($1, 'numbering')`, [clinicId]);
+      for (const seq of [40, 41]) {
+        await db.query(`INSERT INTO events (id, clinic_id, event_name, payload, received_at, stream_seq) VALUES ($1, $2, 'shipment:created', '{}', now(), $3)`, [
+          randomUUID(),
+          clinicId,
+          seq,
+        ]);
+      }
+      // The NATS store is lost: set-up runs again (a new release, a restarted pod) and creates the stream.
+      await deleteStreams(nc, subjects);
+      await setup();
+      await expect(publish(subjects)).resolves.toBe(42);
+    });
+  });
+});
