@@ -71,12 +71,18 @@ export class TestStack {
       ...env,
     });
     const stack = new TestStack(config, options);
-    await runMigrations({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'test' });
-    stack.nc = await connectNats(config.NATS_URL, 'test');
-    await ensureStreams(stack.nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config));
-    stack.db = await createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 2, applicationName: 'test' }).initialize();
-    for (const app of apps) await stack.startApp(app);
-    return stack;
+    try {
+      await runMigrations({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 1, applicationName: 'test' });
+      stack.nc = await connectNats(config.NATS_URL, 'test');
+      await ensureStreams(stack.nc, subjectsFor(config.NATS_PREFIX), streamSettingsFrom(config));
+      stack.db = await createDataSource({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 2, applicationName: 'test' }).initialize();
+      for (const app of apps) await stack.startApp(app);
+      return stack;
+    } catch (err) {
+      // A start that fails half way (a port taken, a dependency down) leaves no schema or stream behind.
+      await stack.stop().catch(() => undefined);
+      throw err;
+    }
   }
 
   async startApp(app: AppName): Promise<void> {
@@ -168,12 +174,17 @@ export class TestStack {
     return { status: res.status, body: parsed, headers: res.headers };
   }
 
+  /** Stops the apps and removes the schema and the stream (also those of a start that failed half way). */
   async stop(): Promise<void> {
+    const c = this.config;
     for (const app of ['admin', 'ingress', 'fanout', 'dedupe'] as AppName[]) await this.stopApp(app).catch(() => undefined);
-    await deleteStreams(this.nc, subjectsFor(this.config.NATS_PREFIX)).catch(() => undefined);
-    await this.nc.close();
-    await this.db.query(`DROP SCHEMA IF EXISTS "${this.config.DATABASE_SCHEMA}" CASCADE`).catch(() => undefined);
-    await this.db.destroy();
+    if (this.nc) {
+      await deleteStreams(this.nc, subjectsFor(c.NATS_PREFIX)).catch(() => undefined);
+      await this.nc.close();
+    }
+    const db = this.db ?? (await createDataSource({ url: c.DATABASE_URL, schema: 'public', poolSize: 1, applicationName: 'test' }).initialize());
+    await db.query(`DROP SCHEMA IF EXISTS "${c.DATABASE_SCHEMA}" CASCADE`).catch(() => undefined);
+    await db.destroy();
   }
 }
 

@@ -31,7 +31,11 @@ export async function startDedupe(config: AppConfig, options: StartOptions = {})
     },
   });
   app.enableShutdownHooks();
-  await app.listen();
+  // A port taken: close what the module opened (its Postgres pool, the claim store's timers) before failing.
+  await app.listen().catch(async (err) => {
+    await app.close().catch(() => undefined);
+    throw err;
+  });
   const ds = app.get(DataSource);
   const ops = await startOpsServer(config.DEDUPE_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
     postgres: await postgresAnswers(ds),
