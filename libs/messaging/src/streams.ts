@@ -9,6 +9,7 @@ import {
   StorageType,
   StreamConfig,
   StreamInfo,
+  jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { AppConfig } from '@switchyard/config';
@@ -82,7 +83,7 @@ export interface EnsureOptions {
   signal?: AbortSignal;
   /**
    * The sequence a stream created here numbers its first message with: one past the highest stored in
-   * Postgres (see numberFrom). Asked only when the stream is missing; without it a new stream starts at 1.
+   * Postgres (see upsertStream). Asked only when the stream is missing; without it a new stream starts at 1.
    */
   firstSequence?: () => Promise<number>;
 }
@@ -97,7 +98,7 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
   for (let attempt = 0; ; attempt++) {
     try {
       const jsm = await jetstreamManager(nc);
-      await upsertStream(jsm, inboundStreamConfig(subjects, settings), options.firstSequence);
+      await upsertStream(nc, jsm, inboundStreamConfig(subjects, settings), options.firstSequence);
       await upsertConsumer(jsm, subjects.inboundStream, fanoutConsumerConfig(subjects, settings));
       return;
     } catch (err) {
@@ -114,10 +115,8 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
 
 /**
  * A stream created to number on from `first` carries this one subject, which no one publishes to, until it
- * is numbered: purging an empty stream up to a sequence makes that its next one (JetStream 2.9 has no
- * `first_seq` in its config), and a message published before the purge would be purged with it. The
- * number travels in the subject so that whoever finds the stream half made numbers it the same way: a
- * later purge to the same sequence removes nothing published after the first.
+ * is numbered (see numberOn): a message published to the stream before that would be purged with it. The
+ * number travels in the subject so that whoever finds the stream half made numbers it the same way.
  */
 const numberingSubject = (stream: string, first: number) => `switchyard_numbering.${stream}.${first}`;
 
@@ -138,7 +137,7 @@ function numberingOf(info: StreamInfo): number | null {
  * the old. A stream its creator left half made (still on its numbering subject) is finished by whoever
  * comes next.
  */
-async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, firstSequence?: () => Promise<number>) {
+async function upsertStream(nc: NatsConnection, jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, firstSequence?: () => Promise<number>) {
   let info = await streamInfo(jsm, config.name);
   if (!info) {
     const first = firstSequence ? await firstSequence() : 1;
@@ -155,8 +154,35 @@ async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig>
     }
   }
   const first = numberingOf(info);
-  if (first !== null && first > info.state.last_seq + 1) await jsm.streams.purge(config.name, { seq: first });
+  if (first !== null) await numberOn(nc, jsm, info, first);
   await jsm.streams.update(config.name, config);
+}
+
+/**
+ * Makes `first` the sequence of the stream's next message (JetStream 2.9 has no `first_seq` in its config).
+ * Purging an empty stream up to a sequence moves its numbering there, but a replicated stream then refuses
+ * its next publish once ("expected sequence does not match store") while its replicas agree on the new
+ * number. So one message is published on the numbering subject, at `first − 1`, and purged again: a purge
+ * of messages leaves the numbering where it is. Each step is safe to repeat, by this process or another:
+ * every purge stops below `first`, and a stream already given its subjects answers the publish with no
+ * responders, which ensureStreams retries (and then finds the stream finished).
+ */
+async function numberOn(nc: NatsConnection, jsm: JetStreamManager, info: StreamInfo, first: number): Promise<void> {
+  const name = info.config.name;
+  const subject = info.config.subjects![0]!;
+  if (info.state.last_seq < first - 1) {
+    if (info.state.last_seq + 1 < first - 1) await jsm.streams.purge(name, { seq: first - 1 });
+    const js = jetstream(nc);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await js.publish(subject, new Uint8Array(0), { expect: { streamName: name } });
+        break;
+      } catch (err) {
+        if (attempt >= 5 || !/expected sequence does not match/i.test((err as Error).message)) throw err;
+      }
+    }
+  }
+  await jsm.streams.purge(name, { filter: subject });
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
