@@ -98,7 +98,7 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
   for (let attempt = 0; ; attempt++) {
     try {
       const jsm = await jetstreamManager(nc);
-      await upsertStream(nc, jsm, inboundStreamConfig(subjects, settings), options.firstSequence);
+      await upsertStream(nc, jsm, subjects, inboundStreamConfig(subjects, settings), options.firstSequence);
       await upsertConsumer(jsm, subjects.inboundStream, fanoutConsumerConfig(subjects, settings));
       return;
     } catch (err) {
@@ -114,17 +114,15 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, sett
 }
 
 /**
- * A stream created to number on from `first` carries this one subject, which no one publishes to, until it
- * is numbered (see numberOn): a message published to the stream before that would be purged with it. The
- * number travels in the subject so that whoever finds the stream half made numbers it the same way.
+ * A stream created to number on from `first` carries this one subject (`<prefix>.numbering.<first>`), which
+ * no one publishes to, until it is numbered (see numberOn): a message published to the stream before that
+ * would be purged with it. The number travels in the subject so that whoever finds the stream half made
+ * numbers it the same way.
  */
-const numberingSubject = (stream: string, first: number) => `switchyard_numbering.${stream}.${first}`;
-
-function numberingOf(info: StreamInfo): number | null {
-  const subjects = info.config.subjects ?? [];
-  const prefix = `switchyard_numbering.${info.config.name}.`;
-  if (subjects.length !== 1 || !subjects[0]!.startsWith(prefix)) return null;
-  const first = Number(subjects[0]!.slice(prefix.length));
+function numberingOf(info: StreamInfo, subjects: Subjects): number | null {
+  const list = info.config.subjects ?? [];
+  if (list.length !== 1 || !list[0]!.startsWith(subjects.numberingPrefix)) return null;
+  const first = Number(list[0]!.slice(subjects.numberingPrefix.length));
   return Number.isSafeInteger(first) ? first : null;
 }
 
@@ -135,43 +133,61 @@ function numberingOf(info: StreamInfo): number | null {
  * sequence is above every stored one (InboundConsumer.firstDelivery), so a restart at 1 would put new
  * events before old ones and send every delivery through the Postgres queue until the new numbers passed
  * the old. A stream its creator left half made (still on its numbering subject) is finished by whoever
- * comes next.
+ * comes next; one that changes under the numbering (finished or re-created by another process) is looked
+ * at again.
  */
-async function upsertStream(nc: NatsConnection, jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, firstSequence?: () => Promise<number>) {
-  let info = await streamInfo(jsm, config.name);
-  if (!info) {
-    const first = firstSequence ? await firstSequence() : 1;
-    if (first <= 1) {
-      await jsm.streams.add(config);
-      return;
+async function upsertStream(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  subjects: Subjects,
+  config: Partial<StreamConfig> & { name: string },
+  firstSequence?: () => Promise<number>,
+) {
+  for (let look = 1; look <= 5; look++) {
+    let info = await streamInfo(jsm, config.name);
+    if (!info) {
+      const first = firstSequence ? await firstSequence() : 1;
+      if (first <= 1) {
+        await jsm.streams.add(config);
+        return;
+      }
+      try {
+        info = await jsm.streams.add({ ...config, subjects: [`${subjects.numberingPrefix}${first}`] });
+      } catch (err) {
+        // Another process created it meanwhile, numbered or not: it is finished as found.
+        info = await streamInfo(jsm, config.name);
+        if (!info) throw err;
+      }
     }
-    try {
-      info = await jsm.streams.add({ ...config, subjects: [numberingSubject(config.name, first)] });
-    } catch (err) {
-      // Another process created it meanwhile, numbered or not: it is finished as found.
-      info = await streamInfo(jsm, config.name);
-      if (!info) throw err;
-    }
+    const first = numberingOf(info, subjects);
+    if (first !== null && !(await numberOn(nc, jsm, info, first))) continue;
+    await jsm.streams.update(config.name, config);
+    return;
   }
-  const first = numberingOf(info);
-  if (first !== null) await numberOn(nc, jsm, info, first);
-  await jsm.streams.update(config.name, config);
+  throw new Error(`stream ${config.name} kept changing while it was being numbered`);
 }
 
 /**
- * Makes `first` the sequence of the stream's next message (JetStream 2.9 has no `first_seq` in its config).
- * Purging an empty stream up to a sequence moves its numbering there, but a replicated stream then refuses
- * its next publish once ("expected sequence does not match store") while its replicas agree on the new
- * number. So one message is published on the numbering subject, at `first − 1`, and purged again: a purge
- * of messages leaves the numbering where it is. Each step is safe to repeat, by this process or another:
- * every purge stops below `first`, and a stream already given its subjects answers the publish with no
- * responders, which ensureStreams retries (and then finds the stream finished).
+ * Makes `first` the sequence of the stream's next message (JetStream 2.9 has no `first_seq` in its config);
+ * false when the stream is no longer the one `info` describes. Purging an empty stream up to a sequence
+ * moves its numbering there, but a replicated stream then refuses its next publish once ("expected sequence
+ * does not match store") while its replicas agree on the new number. So one message is published on the
+ * numbering subject, at `first − 1`, and purged again: a purge of messages leaves the numbering where it
+ * is. Each step is safe to repeat, by this process or another: the purge up to `first − 1` runs only on the
+ * same stream still empty on its numbering subject (checked right before it: `info` may be a round trip
+ * old), and a stream given its subjects meanwhile answers the placeholder with no responders, which
+ * ensureStreams retries (it then finds the stream finished).
  */
-async function numberOn(nc: NatsConnection, jsm: JetStreamManager, info: StreamInfo, first: number): Promise<void> {
+async function numberOn(nc: NatsConnection, jsm: JetStreamManager, info: StreamInfo, first: number): Promise<boolean> {
   const name = info.config.name;
   const subject = info.config.subjects![0]!;
   if (info.state.last_seq < first - 1) {
-    if (info.state.last_seq + 1 < first - 1) await jsm.streams.purge(name, { seq: first - 1 });
+    if (info.state.last_seq + 1 < first - 1) {
+      const now = await streamInfo(jsm, name);
+      const same = now?.created === info.created && now.config.subjects?.length === 1 && now.config.subjects[0] === subject;
+      if (!same || now.state.messages > 0) return false;
+      await jsm.streams.purge(name, { seq: first - 1 });
+    }
     const js = jetstream(nc);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -183,6 +199,7 @@ async function numberOn(nc: NatsConnection, jsm: JetStreamManager, info: StreamI
     }
   }
   await jsm.streams.purge(name, { filter: subject });
+  return true;
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {

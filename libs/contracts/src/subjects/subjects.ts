@@ -11,6 +11,11 @@ export interface Subjects {
   inboundWildcard: string;
   /** Subject an event of one clinic is published on. */
   inbound(clinicId: string): string;
+  /**
+   * Start of the placeholder subject an inbound stream is created on while it is numbered (ensureStreams):
+   * inside the prefix (so a NATS user limited to it may create it), outside `inboundWildcard`.
+   */
+  numberingPrefix: string;
 }
 
 /** Clinic ids become subject tokens: only these characters are allowed, so `.`, `*`, `>` cannot be injected. */
@@ -26,6 +31,7 @@ export function subjectsFor(prefix: string): Subjects {
     inboundStream: `${streamPrefix}_IN`,
     fanoutConsumer: 'fanout',
     inboundWildcard: `${prefix}.in.v1.>`,
+    numberingPrefix: `${prefix}.numbering.`,
     inbound(clinicId: string) {
       if (!isSafeSubjectToken(clinicId)) throw new Error(`clinic id is not a safe subject token`);
       return `${prefix}.in.v1.${clinicId}`;
