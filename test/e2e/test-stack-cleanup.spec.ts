@@ -8,14 +8,19 @@ import { TestStack } from '../support/stack';
 
 /** The test stack itself: a start that fails after its migrations leaves no schema and no stream behind. */
 describe('TestStack', () => {
-  it('removes its schema and stream when an app fails to start', async () => {
+  it.each([
+    ['dedupe', (port: number) => ({ DEDUPE_GRPC_PORT: String(port), DEDUPE_GRPC_URL: `127.0.0.1:${port}` })],
+    ['ingress', (port: number) => ({ INGRESS_OPS_PORT: String(port) })],
+    ['fanout', (port: number) => ({ FANOUT_HTTP_PORT: String(port) })],
+    ['admin', (port: number) => ({ ADMIN_PORT: String(port) })],
+  ] as const)('removes its schema and stream when %s cannot take its port', async (app, env) => {
     const tag = `cleanup_${randomBytes(3).toString('hex')}`;
     const port = await freePort();
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(port, '127.0.0.1', r));
     try {
-      // Dedupe cannot bind its gRPC port: the stack fails after migrations and stream set-up.
-      await expect(TestStack.start(`/x/${tag}.spec.ts`, { DEDUPE_GRPC_PORT: String(port), DEDUPE_GRPC_URL: `127.0.0.1:${port}` }, ['dedupe'])).rejects.toThrow();
+      // The app fails to start after the stack's migrations and stream set-up (and closes what it opened).
+      await expect(TestStack.start(`/x/${tag}.spec.ts`, env(port), [app])).rejects.toThrow();
     } finally {
       taken.close();
     }

@@ -8,7 +8,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
-import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, registerOpsRoutes } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, orClose, registerOpsRoutes } from '@switchyard/observability';
 import { HttpErrorFilter } from '@switchyard/web';
 import { AdminAppModule } from './app.module';
 import { echoRequestIds, requestIdServerOptions } from './audit/request-id';
@@ -39,7 +39,7 @@ export async function startAdmin(config: AppConfig, options: StartOptions = {}) 
   const openapi = setUpOpenApi(app);
   registerConsoleRoutes(fastify);
   app.enableShutdownHooks();
-  await app.listen(config.ADMIN_PORT, config.HTTP_HOST);
+  await orClose(app, () => app.listen(config.ADMIN_PORT, config.HTTP_HOST));
   log.info({ port: config.ADMIN_PORT }, 'admin API listening');
   return { app, log, openapi, url: await app.getUrl(), close: () => app.close() };
 }

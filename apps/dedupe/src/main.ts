@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { DEDUPE_PROTO_PATH, HEALTH_PROTO_PATH } from '@switchyard/contracts';
-import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer, withOpsServer } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, orClose, startOpsServer, withOpsServer } from '@switchyard/observability';
 import { DedupeAppModule } from './app.module';
 import { Module } from '@nestjs/common';
 
@@ -31,15 +31,13 @@ export async function startDedupe(config: AppConfig, options: StartOptions = {})
     },
   });
   app.enableShutdownHooks();
-  // A port taken: close what the module opened (its Postgres pool, the claim store's timers) before failing.
-  await app.listen().catch(async (err) => {
-    await app.close().catch(() => undefined);
-    throw err;
-  });
+  await orClose(app, () => app.listen());
   const ds = app.get(DataSource);
-  const ops = await startOpsServer(config.DEDUPE_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
-    postgres: await postgresAnswers(ds),
-  }));
+  const ops = await orClose(app, () =>
+    startOpsServer(config.DEDUPE_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
+      postgres: await postgresAnswers(ds),
+    })),
+  );
   log.info({ grpc_port: config.DEDUPE_GRPC_PORT, http_port: config.DEDUPE_HTTP_PORT }, 'dedupe service listening');
   return withOpsServer(app, log, ops);
 }

@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 import { postgresAnswers } from '@switchyard/persistence';
 import { AppConfig, ConfigModule, startWhenMain } from '@switchyard/config';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
-import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, startOpsServer, withOpsServer } from '@switchyard/observability';
+import { Metrics, NestPinoLogger, ObservabilityModule, StartOptions, createLogger, orClose, startOpsServer, withOpsServer } from '@switchyard/observability';
 import { FanoutAppModule } from './app.module';
 import { NatsLink } from '@switchyard/messaging';
 
@@ -25,11 +25,13 @@ export async function startFanout(config: AppConfig, options: StartOptions = {})
   await app.init();
   const ds = app.get(DataSource);
   const nats = app.get(NatsLink);
-  const ops = await startOpsServer(config.FANOUT_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
-    postgres: await postgresAnswers(ds),
-    // Connected, and the inbound consumer attached (not while it waits out a leader election).
-    nats: nats.isReady(),
-  }));
+  const ops = await orClose(app, () =>
+    startOpsServer(config.FANOUT_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
+      postgres: await postgresAnswers(ds),
+      // Connected, and the inbound consumer attached (not while it waits out a leader election).
+      nats: nats.isReady(),
+    })),
+  );
   log.info({ port: config.FANOUT_HTTP_PORT }, 'fan-out running');
   return withOpsServer(app, log, ops);
 }

@@ -14,6 +14,7 @@ import {
   ObservabilityModule,
   StartOptions,
   createLogger,
+  orClose,
   recordRequestMetrics,
   startOpsServer,
   withOpsServer,
@@ -48,14 +49,13 @@ export async function startIngress(config: AppConfig, options: StartOptions = {}
   const dedupe = app.get(DedupeClient);
   recordRequestMetrics(fastify, metrics);
   app.enableShutdownHooks();
-  await app.listen(config.INGRESS_PORT, config.HTTP_HOST);
-  const ops = await startOpsServer(config.INGRESS_OPS_PORT, config.HTTP_HOST, metrics, async () => ({
-    nats: nats.isReady(),
-    dedupe: await dedupe.ready(500),
-  })).catch(async (err) => {
-    await app.close();
-    throw err;
-  });
+  await orClose(app, () => app.listen(config.INGRESS_PORT, config.HTTP_HOST));
+  const ops = await orClose(app, () =>
+    startOpsServer(config.INGRESS_OPS_PORT, config.HTTP_HOST, metrics, async () => ({
+      nats: nats.isReady(),
+      dedupe: await dedupe.ready(500),
+    })),
+  );
   log.info({ port: config.INGRESS_PORT, ops_port: config.INGRESS_OPS_PORT }, 'ingress listening');
   return { ...withOpsServer(app, log, ops), url: await app.getUrl() };
 }

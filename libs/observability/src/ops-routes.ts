@@ -100,3 +100,16 @@ export function withOpsServer<A extends { close(): Promise<unknown> }, L>(app: A
     },
   };
 }
+
+/**
+ * A step of an app's start (listening on its port, starting its ops server): if it fails, the app is closed
+ * before the error goes on (its pools, timers and listeners), so a start that fails holds nothing.
+ */
+export async function orClose<T>(app: { close(): Promise<unknown> }, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw err;
+  }
+}
