@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
 import { Subjects, subjectsFor } from '@switchyard/contracts';
-import { connectNats, deleteStreams, ensureStreams, inboundStreamConfig, streamSettingsFrom } from '@switchyard/messaging';
+import { connectNats, deleteStreams, ensureStreams, inboundStreamConfig, numberOn, streamSettingsFrom } from '@switchyard/messaging';
 import { createDataSource } from '@switchyard/persistence';
 import type { DataSource } from 'typeorm';
 import { NatsCluster } from '../../scripts/nats-cluster';
@@ -89,6 +89,20 @@ describe('numbering a new inbound stream on from the stored events', () => {
     await ensureStreams(nc, subjects, settings, { firstSequence: async () => 950 });
     await expect(publish(subjects)).resolves.toBe(701);
     expect(await state(subjects)).toMatchObject({ messages: 2, first_seq: 700, last_seq: 701 });
+  });
+
+  it('a finisher holding a stale view of a half-made stream purges nothing another process let in meanwhile', async () => {
+    const subjects = newSubjects();
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ ...inboundStreamConfig(subjects, settings), subjects: [`${subjects.numberingPrefix}700`] });
+    const stale = await jsm.streams.info(subjects.inboundStream);
+    // Meanwhile another process gives it its subjects without numbering it (a fan-out of an older release),
+    // and ingress's events are stored in it.
+    await jsm.streams.update(subjects.inboundStream, inboundStreamConfig(subjects, settings));
+    for (let i = 0; i < 3; i++) await publish(subjects);
+
+    await expect(numberOn(nc, jsm, stale, 700)).resolves.toBe(false);
+    expect(await state(subjects)).toMatchObject({ messages: 3, first_seq: 1, last_seq: 3 });
   });
 
   it('two processes creating it at once make one stream, numbered from the first one\'s number', async () => {

@@ -176,9 +176,9 @@ async function upsertStream(
  * is. Each step is safe to repeat, by this process or another: the purge up to `first − 1` runs only on the
  * same stream still empty on its numbering subject (checked right before it: `info` may be a round trip
  * old), and a stream given its subjects meanwhile answers the placeholder with no responders, which
- * ensureStreams retries (it then finds the stream finished).
+ * ensureStreams retries (it then finds the stream finished). Exported for its tests.
  */
-async function numberOn(nc: NatsConnection, jsm: JetStreamManager, info: StreamInfo, first: number): Promise<boolean> {
+export async function numberOn(nc: NatsConnection, jsm: JetStreamManager, info: StreamInfo, first: number): Promise<boolean> {
   const name = info.config.name;
   const subject = info.config.subjects![0]!;
   if (info.state.last_seq < first - 1) {
