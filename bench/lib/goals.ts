@@ -38,8 +38,9 @@ const atMost = (r: number | null, target: number) => (r === null ? null : r <= t
  * the mean of its runs beside this run's e2e (`BENCH_BEFORE_TREE`), or an earlier run's JSON (`BENCH_BEFORE`).
  */
 function postgresBefore(file: string | null, now: Results): { rate: number; ms: number; source: string } | null {
-  const runs: Array<Record<string, number>> = now.beforeEngine
-    ? (now.beforeEngine as BeforeRun[]).map((b) => b.postgresMsPerDelivery)
+  const beside = now.beforeEngine as BeforeRun[] | undefined;
+  const runs: Array<Record<string, number>> = beside
+    ? beside.map((b) => b.postgresMsPerDelivery)
     : file
       ? [postgresPerDelivery(JSON.parse(readFileSync(file, 'utf8')))]
       : [];
@@ -50,8 +51,8 @@ function postgresBefore(file: string | null, now: Results): { rate: number; ms: 
     .sort((a, b) => b - a)[0];
   if (rate === undefined) return null;
   const ms = runs.reduce((sum, run) => sum + run[rate]!, 0) / runs.length;
-  const source = now.beforeEngine
-    ? `the old engine ${(now.beforeEngine as BeforeRun[]).map((b) => `${b.when} ${b.postgresMsPerDelivery[rate]}`).join(', ')} ms`
+  const source = beside
+    ? `the old engine ${beside.map((b) => `${b.when} ${b.postgresMsPerDelivery[rate]}`).join(', ')} ms`
     : 'BENCH_BEFORE';
   return { rate, ms: Math.round(ms * 1000) / 1000, source };
 }

@@ -31,13 +31,7 @@ describe('bench goals', () => {
   });
 
   it('takes the lower middle pair of an even count', () => {
-    const g = drainGoal({
-      ...first,
-      drainRounds: [
-        pair(5_000, 9_000, 0.56),
-        pair(4_000, 9_000, 0.44),
-      ],
-    });
+    const g = drainGoal({ ...first, drainRounds: [pair(5_000, 9_000, 0.56), pair(4_000, 9_000, 0.44)] });
     expect(g.ratio).toBe(0.44);
   });
 
