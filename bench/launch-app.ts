@@ -26,6 +26,8 @@ async function start(app: string): Promise<Handle> {
  * With BENCH_ALLOC_PROF naming this app: V8's sampling heap profiler from `ready` to `stop`, counting every
  * sampled allocation, including the objects GC collected since (what a scavenge costs is what was
  * allocated, not what is still alive); written as a .heapprofile (Chrome DevTools) next to the CPU profiles.
+ * With BENCH_ALLOC_PROF_PROMOTED=1 it leaves out what scavenges collected: what is left is what survived into
+ * the old space (promoted; what makes scavenges slow and full GCs come), whether or not a full GC took it since.
  */
 async function startAllocationProfile(app: string): Promise<(() => Promise<void>) | null> {
   if (!(process.env.BENCH_ALLOC_PROF ?? '').split(',').includes(app)) return null;
@@ -35,7 +37,8 @@ async function startAllocationProfile(app: string): Promise<(() => Promise<void>
   session.connect();
   const post = (method: string, params?: object) =>
     new Promise<any>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
-  await post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  const promotedOnly = process.env.BENCH_ALLOC_PROF_PROMOTED === '1';
+  await post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !promotedOnly });
   return async () => {
     const { profile } = await post('HeapProfiler.stopSampling');
     writeFileSync(`${process.env.BENCH_PROF_DIR ?? '.'}/${app}-${process.pid}.heapprofile`, JSON.stringify(profile));

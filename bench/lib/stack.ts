@@ -78,9 +78,14 @@ export class BenchStack {
 
   /** Forks a compiled bench script (not an app) as a child of the stack, stopped with it. */
   async startScript(name: string, env: NodeJS.ProcessEnv = {}): Promise<Child> {
-    const child = await startChild(name, this.script(name), [], { ...process.env, ...env }, this.logDir);
+    const child = await startChild(name, this.script(name), [], { ...process.env, ...env }, this.logDir, this.profiling(name));
     this.children.push(child);
     return child;
+  }
+
+  /** `--cpu-prof` for an app or a bench script named in BENCH_CPU_PROF (its profile lands in the run's log dir). */
+  private profiling(name: string): string[] {
+    return this.S.cpuProf.includes(name) ? ['--cpu-prof', '--cpu-prof-dir', this.logDir] : [];
   }
 
   /** One query on the run's schema, on a connection of its own. */
@@ -129,7 +134,7 @@ export class BenchStack {
     // --trace-gc: the steady phase reads the live heap after each full GC from the apps' logs. The apps' own
     // flags first (what the image runs them with); BENCH_NODE_ARGS last, so it can override them.
     // --expose-gc only lets the steady phase ask for a full GC (collectGarbage); it changes no GC behaviour.
-    const execArgv = [...APP_NODE_FLAGS, '--trace-gc', '--expose-gc', ...(this.S.cpuProf.includes(app) ? ['--cpu-prof', '--cpu-prof-dir', this.logDir] : []), ...this.S.nodeArgs];
+    const execArgv = [...APP_NODE_FLAGS, '--trace-gc', '--expose-gc', ...this.profiling(app), ...this.S.nodeArgs];
     const child = await startChild(name, join(this.buildDir, 'bench/launch-app.js'), [app], this.envFor(app, port, opsPort), this.logDir, execArgv);
     this.children.push(child);
     return child;
