@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import type { AttemptRecord, AttemptResolution, DeliveryJob } from '@switchyard/persistence';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
-import { Metrics, eventTypeLabel } from '@switchyard/observability';
+import { Metrics, eventTypeLabel, tracingActive } from '@switchyard/observability';
 import type { Cancellation } from './cancellation';
 import { RetryPolicy } from './retry-policy';
 import { AttemptResult, WebhookSender } from './webhook-sender';
@@ -43,6 +43,14 @@ export class AttemptRunner {
    */
   run(job: DeliveryJob, cancel: Cancellation | undefined, onAnswered: () => void): Promise<AttemptReport> {
     const attempt = job.attemptCount + 1;
+    if (!tracingActive()) {
+      // No spans to make: the stored traceparent goes on as it is (what the traced path sends when no propagator adds one).
+      const extra: Record<string, string> = job.event.traceParent ? { traceparent: job.event.traceParent } : {};
+      return this.sender
+        .send(job, extra, cancel)
+        .finally(onAnswered)
+        .then((result) => this.observe(job, attempt, result));
+    }
     return context.with(storedTraceContext(job.event.traceParent), () =>
       tracer.startActiveSpan(
         'delivery attempt',

@@ -1,3 +1,4 @@
+import { ProxyTracerProvider, trace } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
@@ -40,6 +41,19 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
   sdk = new NodeSDK({ instrumentations: switchyardInstrumentations() });
   sdk.start();
   return true;
+}
+
+/** The provider the global one hands over to while none is registered (every span a no-op). */
+const NO_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether a tracer provider is registered (the SDK, or a test's). Without one every span is a no-op that
+ * still costs its attributes, a context and a closure: code on the per-delivery path asks this first and,
+ * when it is false, skips making spans and carrying contexts (the stored `traceparent` still travels on).
+ */
+export function tracingActive(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NO_TRACER_PROVIDER;
 }
 
 /** Exports the spans still buffered and stops the SDK (each app's shutdown calls it through ObservabilityModule). */

@@ -1,12 +1,12 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { ROOT_CONTEXT, SpanKind, context, propagation, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, Span, SpanKind, context, propagation, trace } from '@opentelemetry/api';
 import { JsMsg } from '@nats-io/jetstream';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
-import { LOGGER, Logger, Metrics } from '@switchyard/observability';
+import { LOGGER, Logger, Metrics, tracingActive } from '@switchyard/observability';
 import { DurableConsumer, NatsLink, consumeInbound } from '@switchyard/messaging';
 import { DeliveryRepository } from '@switchyard/persistence';
-import { FanOutEventUseCase } from './fan-out-event.usecase';
+import { FanOutEventUseCase, InboundEvent } from './fan-out-event.usecase';
 
 /** Messages at most waiting for their first attempts to start before the next one is taken. */
 const ADMITTING_MESSAGES = 64;
@@ -110,7 +110,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  private async handle(m: JsMsg, index: number): Promise<void> {
+  private handle(m: JsMsg, index: number): Promise<void> {
     const h = m.headers;
     const schema = h?.get(MessageHeaders.schema);
     const eventId = h?.get(MessageHeaders.eventId) ?? '';
@@ -120,15 +120,18 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     if (schema !== INBOUND_SCHEMA_V1 || !/^[0-9a-f-]{36}$/.test(eventId) || !isSafeSubjectToken(clinicId) || !eventName || !receivedAt) {
       this.log.error({ seq: m.seq, subject: m.subject, schema }, 'inbound message cannot be processed; terminated');
       m.term('unknown schema or missing headers');
-      return;
+      return Promise.resolve();
     }
+    const event: InboundEvent = { id: eventId, clinicId, eventName, payload: m.string(), receivedAt: new Date(receivedAt), traceParent: h?.get('traceparent') || null, streamSeq: m.seq };
+    // With no tracer provider the span would be a no-op: the message's own traceparent is stored as it came.
+    if (!tracingActive()) return this.process(m, index, event);
     const carrier: Record<string, string> = {};
     for (const k of ['traceparent', 'tracestate']) {
       const v = h?.get(k);
       if (v) carrier[k] = v;
     }
     const parent = propagation.extract(ROOT_CONTEXT, carrier);
-    await tracer.startActiveSpan(
+    return tracer.startActiveSpan(
       `${this.subjects.inboundStream} process`,
       { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'nats', 'switchyard.event_id': eventId, 'switchyard.clinic_id': clinicId } },
       parent,
@@ -136,48 +139,43 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
         const spanCarrier: Record<string, string> = {};
         propagation.inject(context.active(), spanCarrier);
         try {
-          this.admitting++;
-          let admitted = false;
-          const onAdmitted = () => {
-            if (admitted) return;
-            admitted = true;
-            this.admitting--;
-            this.admissionDone.splice(0).forEach((r) => r());
-          };
-          const result = await this.fanOut.execute(
-            {
-              id: eventId,
-              clinicId,
-              eventName,
-              payload: m.string(),
-              receivedAt: new Date(receivedAt),
-              traceParent: spanCarrier.traceparent ?? carrier.traceparent ?? null,
-              streamSeq: m.seq,
-            },
-            this.firstDelivery(m, index),
-            onAdmitted,
-          ).finally(onAdmitted);
-          m.ack();
-          // A first delivery stored as new is routine (the event and its deliveries are in Postgres, and
-          // `switchyard_fanout_events_total` counts it): `debug`, like a successful attempt. A redelivered
-          // message or a duplicate event is worth an operator's eye: `info`. At `info` for every event this
-          // line was ~4 % of a draining fan-out's CPU (bench/RESULTS.md, tenth round).
-          const routine = result.created && m.info.deliveryCount === 1;
-          if (!routine || this.log.isLevelEnabled('debug')) {
-            this.log[routine ? 'debug' : 'info'](
-              { clinic_id: clinicId, event_id: eventId, seq: m.seq, delivery_count: m.info.deliveryCount, deliveries: result.deliveries, duplicate: !result.created },
-              'event fanned out',
-            );
-          }
-        } catch (err) {
-          span.recordException(err as Error);
-          this.log.error({ clinic_id: clinicId, event_id: eventId, err: { message: (err as Error).message } }, 'storing event failed; will retry');
-          m.nak(2_000);
+          await this.process(m, index, { ...event, traceParent: spanCarrier.traceparent ?? event.traceParent }, span);
         } finally {
           span.end();
         }
       },
     );
+  }
+
+  /** Fans the event out and acknowledges its message once it is stored (a failed store naks it). */
+  private async process(m: JsMsg, index: number, event: InboundEvent, span?: Span): Promise<void> {
+    try {
+      this.admitting++;
+      let admitted = false;
+      const onAdmitted = () => {
+        if (admitted) return;
+        admitted = true;
+        this.admitting--;
+        this.admissionDone.splice(0).forEach((r) => r());
+      };
+      const result = await this.fanOut.execute(event, this.firstDelivery(m, index), onAdmitted).finally(onAdmitted);
+      m.ack();
+      // A first delivery stored as new is routine (the event and its deliveries are in Postgres, and
+      // `switchyard_fanout_events_total` counts it): `debug`, like a successful attempt. A redelivered
+      // message or a duplicate event is worth an operator's eye: `info`. At `info` for every event this
+      // line was ~4 % of a draining fan-out's CPU (bench/RESULTS.md, tenth round).
+      const routine = result.created && m.info.deliveryCount === 1;
+      if (!routine || this.log.isLevelEnabled('debug')) {
+        this.log[routine ? 'debug' : 'info'](
+          { clinic_id: event.clinicId, event_id: event.id, seq: m.seq, delivery_count: m.info.deliveryCount, deliveries: result.deliveries, duplicate: !result.created },
+          'event fanned out',
+        );
+      }
+    } catch (err) {
+      span?.recordException(err as Error);
+      this.log.error({ clinic_id: event.clinicId, event_id: event.id, err: { message: (err as Error).message } }, 'storing event failed; will retry');
+      m.nak(2_000);
+    }
   }
 
   /**
