@@ -34,8 +34,9 @@ export function pgArray(values: ReadonlyArray<string | number | Date | null | un
     else if (typeof v === 'number') out += String(v);
     else if (v instanceof Date) out += `"${v.toISOString()}"`;
     // Most values (ids, states, ISO times) have nothing to escape: looking for the two characters first is
-    // a quarter of the cost of a replace that finds nothing.
-    else out += v.includes('"') || v.includes('\\') ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
+    // a quarter of the cost of a replace that finds nothing. A payload has quotes: two string replaceAlls
+    // (backslashes first) take half the time of one regular expression with a `$&` substitution.
+    else out += v.includes('"') || v.includes('\\') ? `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"` : `"${v}"`;
   }
   return `${out}}`;
 }

@@ -196,10 +196,11 @@ export class DeliveryRepository {
     // In key order, so two replicas storing the same events at once (a message handed out twice) lock them
     // in the same order and one waits for the other instead of both deadlocking.
     const events = records.map((r) => r.event).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const deliveries = records
-      .flatMap((r) => r.deliveries.map((d) => ({ ...d, eventId: r.event.id })))
-      .sort((a, b) => (a.eventId !== b.eventId ? (a.eventId < b.eventId ? -1 : 1) : a.subscriberId < b.subscriberId ? -1 : a.subscriberId > b.subscriberId ? 1 : 0));
-    const attempts = deliveries.flatMap((d) => (d.state.kind === 'attempted' ? [d.state.attempt] : []));
+    const deliveries: Array<NewDelivery & { eventId: string }> = [];
+    for (const r of records) for (const d of r.deliveries) deliveries.push({ id: d.id, subscriberId: d.subscriberId, state: d.state, eventId: r.event.id });
+    deliveries.sort((a, b) => (a.eventId !== b.eventId ? (a.eventId < b.eventId ? -1 : 1) : a.subscriberId < b.subscriberId ? -1 : a.subscriberId > b.subscriberId ? 1 : 0));
+    const attempts: AttemptRecord[] = [];
+    for (const d of deliveries) if (d.state.kind === 'attempted') attempts.push(d.state.attempt);
     const rows: Array<{ id: string }> = await rawQuery(
       this.ds,
       `WITH ev AS (
