@@ -4,6 +4,7 @@ import {
   ConsumerConfig,
   DeliverPolicy,
   DiscardPolicy,
+  JetStreamApiError,
   JetStreamManager,
   RetentionPolicy,
   StorageType,
@@ -148,11 +149,11 @@ async function upsertStream(
     if (!info) {
       const first = firstSequence ? await firstSequence() : 1;
       if (first <= 1) {
-        await jsm.streams.add(config);
+        await addStream(jsm, config);
         return;
       }
       try {
-        info = await jsm.streams.add({ ...config, subjects: [`${subjects.numberingPrefix}${first}`] });
+        info = await addStream(jsm, { ...config, subjects: [`${subjects.numberingPrefix}${first}`] });
       } catch (err) {
         // Another process created it meanwhile, numbered or not: it is finished as found.
         info = await streamInfo(jsm, config.name);
@@ -165,6 +166,27 @@ async function upsertStream(
     return;
   }
   throw new Error(`stream ${config.name} kept changing while it was being numbered`);
+}
+
+/** JetStream's answer to a stream whose store could not be made ("error creating store for stream"). */
+const STREAM_STORE_FAILED = 10049;
+
+/**
+ * Adds a stream, trying again (twice, 50 then 100 ms later) when its store could not be made: nats-server 2.9
+ * removes an account's store directory when the account's last stream is deleted, and a stream created at
+ * that moment fails to make its own (10 of 600 creations raced against such a delete on a private server;
+ * `npm test` met it once, two suites' streams going and coming at once). A store that cannot be made for
+ * another reason (a full disk, permissions) still fails, a moment later.
+ */
+async function addStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<StreamInfo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await jsm.streams.add(config);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED)) throw err;
+      await pause(50 * attempt);
+    }
+  }
 }
 
 /**
