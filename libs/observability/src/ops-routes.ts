@@ -83,7 +83,10 @@ export async function startOpsServer(
 
 /** Where a listening ops server answers, e.g. `http://127.0.0.1:9093` (a wildcard address reads as loopback). */
 export function opsServerUrl(ops: FastifyInstance): string {
-  const { address, family, port } = ops.addresses()[0]!;
+  const first = ops.addresses()[0];
+  // Fastify lists a pipe or Unix socket as its path; an ops server always listens on a TCP port.
+  if (!first || typeof first === 'string') throw new Error(`the ops server does not listen on a TCP port (${first ?? 'not listening'})`);
+  const { address, family, port } = first;
   const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '[::1]' : family === 'IPv6' ? `[${address}]` : address;
   return `http://${host}:${port}`;
 }
