@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { Context, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import type { AttemptRecord, AttemptResolution, DeliveryJob } from '@switchyard/persistence';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { Metrics, eventTypeLabel, tracingActive } from '@switchyard/observability';
@@ -13,6 +13,11 @@ const tracer = trace.getTracer('switchyard-delivery');
 export interface AttemptReport {
   attempt: AttemptRecord;
   resolution: AttemptResolution;
+}
+
+/** The stored traceparent as a header of the attempt, unless a propagator already added the attempt's own. */
+function storedTraceHeader(job: DeliveryJob, propagated: boolean): Record<string, string> {
+  return propagated || !job.event.traceParent ? {} : { traceparent: job.event.traceParent };
 }
 
 /** The context an attempt runs in: the trace stored with the event (the fan-out consume span), if any. */
@@ -43,14 +48,8 @@ export class AttemptRunner {
    */
   run(job: DeliveryJob, cancel: Cancellation | undefined, onAnswered: () => void): Promise<AttemptReport> {
     const attempt = job.attemptCount + 1;
-    if (!tracingActive()) {
-      // No spans to make: the stored traceparent goes on as it is (what the traced path sends when no propagator adds one).
-      const extra: Record<string, string> = job.event.traceParent ? { traceparent: job.event.traceParent } : {};
-      return this.sender
-        .send(job, extra, cancel)
-        .finally(onAnswered)
-        .then((result) => this.observe(job, attempt, result));
-    }
+    // No spans to make: the stored traceparent goes on as it is.
+    if (!tracingActive()) return this.attempt(job, attempt, storedTraceHeader(job, false), cancel, onAnswered);
     return context.with(storedTraceContext(job.event.traceParent), () =>
       tracer.startActiveSpan(
         'delivery attempt',
@@ -68,17 +67,32 @@ export class AttemptRunner {
           try {
             const propagated: Record<string, string> = {};
             propagation.inject(context.active(), propagated);
-            const extra: Record<string, string> = propagated.traceparent || !job.event.traceParent ? {} : { traceparent: job.event.traceParent };
-            const result = await this.sender.send(job, extra, cancel).finally(onAnswered);
-            span.setAttribute('switchyard.outcome', result.outcome);
-            if (result.outcome !== 'success') span.setStatus({ code: SpanStatusCode.ERROR, message: result.outcome });
-            return this.observe(job, attempt, result);
+            return await this.attempt(job, attempt, storedTraceHeader(job, Boolean(propagated.traceparent)), cancel, onAnswered, span);
           } finally {
             span.end();
           }
         },
       ),
     );
+  }
+
+  /** Sends the attempt and observes its result; marks its span, when it has one, with the outcome. */
+  private attempt(
+    job: DeliveryJob,
+    attempt: number,
+    extra: Record<string, string>,
+    cancel: Cancellation | undefined,
+    onAnswered: () => void,
+    span?: Span,
+  ): Promise<AttemptReport> {
+    return this.sender
+      .send(job, extra, cancel)
+      .finally(onAnswered)
+      .then((result) => {
+        span?.setAttribute('switchyard.outcome', result.outcome);
+        if (result.outcome !== 'success') span?.setStatus({ code: SpanStatusCode.ERROR, message: result.outcome });
+        return this.observe(job, attempt, result);
+      });
   }
 
   private observe(job: DeliveryJob, attempt: number, result: AttemptResult): AttemptReport {

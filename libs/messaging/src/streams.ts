@@ -178,13 +178,18 @@ const STREAM_STORE_FAILED = 10049;
  * `npm test` met it once, two suites' streams going and coming at once). A store that cannot be made for
  * another reason (a full disk, permissions) still fails, a moment later.
  */
-async function addStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<StreamInfo> {
+function addStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<StreamInfo> {
+  return tried(3, (err) => err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED, () => jsm.streams.add(config), (attempt) => 50 * attempt);
+}
+
+/** Runs `step` up to `times` times while it fails with an error `again` accepts, `delayMs(attempt)` after each failure. */
+async function tried<T>(times: number, again: (err: unknown) => boolean, step: () => Promise<T>, delayMs: (attempt: number) => number = () => 0): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await jsm.streams.add(config);
+      return await step();
     } catch (err) {
-      if (attempt >= 3 || !(err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED)) throw err;
-      await pause(50 * attempt);
+      if (attempt >= times || !again(err)) throw err;
+      await pause(delayMs(attempt));
     }
   }
 }
@@ -211,14 +216,7 @@ export async function numberOn(nc: NatsConnection, jsm: JetStreamManager, info: 
       await jsm.streams.purge(name, { seq: first - 1 });
     }
     const js = jetstream(nc);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await js.publish(subject, new Uint8Array(0), { expect: { streamName: name } });
-        break;
-      } catch (err) {
-        if (attempt >= 5 || !/expected sequence does not match/i.test((err as Error).message)) throw err;
-      }
-    }
+    await tried(5, (err) => /expected sequence does not match/i.test((err as Error).message), () => js.publish(subject, new Uint8Array(0), { expect: { streamName: name } }));
   }
   await jsm.streams.purge(name, { filter: subject });
   return true;
