@@ -24,12 +24,26 @@ describe('core path: a Nimbus webhook in, stored, deduplicated, delivered out', 
 
   it("delivers the guide's three events as signed CloudEvents", async () => {
     const before = receiver.requests.length;
+    const sentAt = Date.now();
+    const eventIds: string[] = [];
     for (const fixture of Object.values(nimbusFixtures)) {
       const res = await stack.send(clinic.apiKey, fixture);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ received: true, event_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+      eventIds.push(res.body.event_id);
     }
     await receiver.waitFor(before + 3);
+    // Each delivery's id is time-ordered (UUID v7: its first 48 bits are when fan-out made it).
+    // (Stored once their attempts are in: a moment after the receiver has them.)
+    const stored = await eventually(async () => {
+      const rows: Array<{ id: string }> = await stack.db.query(`SELECT id::text FROM deliveries WHERE event_id = ANY($1::uuid[])`, [eventIds]);
+      return rows.length === 3 && rows;
+    }, 5_000, 'the three deliveries stored');
+    for (const { id } of stored) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBeGreaterThanOrEqual(sentAt);
+      expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBeLessThanOrEqual(Date.now());
+    }
     const got = receiver.requests.slice(before);
     expect(got.map((r) => JSON.parse(r.body).type).sort()).toEqual([
       'com.nimbus-os.medication.updated',

@@ -1,5 +1,6 @@
 export * from './data-source';
 export * from './raw-query';
+export * from './row-id';
 export * from './pg-listener';
 export * from './clinic-changes';
 export * from './entities';

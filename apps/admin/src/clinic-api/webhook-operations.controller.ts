@@ -1,9 +1,8 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { randomUUID } from 'node:crypto';
 import { TEST_EVENT_NAME, testEventBody as buildTestEventBody } from '@switchyard/contracts';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
-import { DeliveryQueryRepository, DeliveryRepository, SubscriberEntity, SubscriberRepository } from '@switchyard/persistence';
+import { DeliveryQueryRepository, DeliveryRepository, SubscriberEntity, SubscriberRepository, newRowId } from '@switchyard/persistence';
 import { ApiError } from '@switchyard/web';
 import { AdminAuthGuard, ClinicKeysAllowed, CurrentPrincipal } from '../auth/admin-auth.guard';
 import { findWebhook, requireClinic } from '../auth/clinic-scope';
@@ -98,12 +97,12 @@ export class WebhookOperationsController {
     const b = parse(testEventBody, body ?? {});
     if (!webhook.enabled) throw disabled(webhook);
     const receivedAt = new Date();
-    const eventId = randomUUID();
+    const eventId = newRowId();
     const payload = JSON.stringify(buildTestEventBody({ webhookId: webhook.id, requestedAt: receivedAt, exampleOf: b.event_type }));
     const deliveryId = await this.state.storeTestEvent(
       webhook.clinicId,
       webhook.id,
-      { eventId, deliveryId: randomUUID(), eventName: TEST_EVENT_NAME, payload, receivedAt },
+      { eventId, deliveryId: newRowId(), eventName: TEST_EVENT_NAME, payload, receivedAt },
       this.config.DATABASE_SCHEMA,
     );
     if (!deliveryId) throw disabled(webhook);

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { MicroBatcher } from '@switchyard/batching';
 import { KNOWN_EVENT_NAMES, entityIdOf, eventDataOf } from '@switchyard/contracts';
@@ -11,6 +10,7 @@ import {
   NewDelivery,
   StoredEvent,
   SubscriberCache,
+  newRowId,
 } from '@switchyard/persistence';
 import type { Span } from '@opentelemetry/api';
 import { LOGGER, Logger, Metrics, endBatchMember, eventTypeLabel, inBatchSpan, startBatchMember } from '@switchyard/observability';
@@ -165,7 +165,7 @@ export class FanOutEventUseCase {
       admitted();
       throw err;
     });
-    const jobs: DeliveryJob[] = targets.map((subscriber) => ({ deliveryId: randomUUID(), attemptCount: 0, event, subscriber }));
+    const jobs: DeliveryJob[] = targets.map((subscriber) => ({ deliveryId: newRowId(), attemptCount: 0, event, subscriber }));
 
     const fastPath = fresh && this.postgresStores();
     const direct = jobs.filter((j) => fastPath && j.subscriber.enabled && !j.subscriber.ordered);
