@@ -130,6 +130,65 @@ describe('MicroBatcher', () => {
       await expect(answer).resolves.toBe(50);
     });
 
+    it('holds a batch only the urgent window once it holds an urgent call, bringing its timer forward', async () => {
+      const w = controlledWriter();
+      let expected = true;
+      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 10_000, urgent: { windowMs: 40, test: (n) => n < 0 }, moreExpected: () => expected });
+      const calm = batcher.submit(1);
+      await sleep(15);
+      expect(w.batches).toHaveLength(0); // held for the long window
+      const urgent = batcher.submit(-1);
+      await sleep(10);
+      expect(w.batches).toHaveLength(0); // the urgent window runs from the batch's first call: 40 ms
+      await sleep(50);
+      expect(w.batches.map((b) => b.inputs)).toEqual([[1, -1]]);
+      w.batches[0]!.finish();
+      await expect(Promise.all([calm, urgent])).resolves.toEqual([10, -10]);
+      // The next batch, without an urgent call, waits the long window again.
+      const later = batcher.submit(2);
+      await sleep(60);
+      expect(w.batches).toHaveLength(1);
+      expected = false;
+      const last = batcher.submit(3);
+      await turn();
+      expect(w.batches.map((b) => b.inputs)).toEqual([[1, -1], [2, 3]]);
+      w.batches[1]!.finish();
+      await expect(Promise.all([later, last])).resolves.toEqual([20, 30]);
+    });
+
+    it('holds the calls queued while a batch was written for their own window, not just until it ends', async () => {
+      const w = controlledWriter();
+      let expected = true;
+      const batcher = new MicroBatcher(w.write, 256, 1, { windowMs: 50, moreExpected: () => expected });
+      const first = batcher.submit(1);
+      await sleep(70);
+      expect(w.batches.map((b) => b.inputs)).toEqual([[1]]);
+      const second = batcher.submit(2); // queued while the first batch is written
+      await turn();
+      w.batches[0]!.finish();
+      await first;
+      await turn();
+      expect(w.batches).toHaveLength(1); // more are expected: it waits out its window rather than going alone
+      const third = batcher.submit(3);
+      await sleep(70);
+      expect(w.batches.map((b) => b.inputs)).toEqual([[1], [2, 3]]);
+      w.batches[1]!.finish();
+      await expect(Promise.all([second, third])).resolves.toEqual([20, 30]);
+      // With none expected, what queued behind a batch goes as soon as it ends.
+      expected = false;
+      const fourth = batcher.submit(4);
+      await turn();
+      const fifth = batcher.submit(5);
+      await turn();
+      expect(w.batches.map((b) => b.inputs)).toEqual([[1], [2, 3], [4]]);
+      w.batches[2]!.finish();
+      await fourth;
+      await turn();
+      expect(w.batches.map((b) => b.inputs)).toEqual([[1], [2, 3], [4], [5]]);
+      w.batches[3]!.finish();
+      await expect(fifth).resolves.toBe(50);
+    });
+
     it('does not wait once a batch is full', async () => {
       const w = controlledWriter();
       const batcher = new MicroBatcher(w.write, 2, 2, { windowMs: 10_000, moreExpected: () => true });

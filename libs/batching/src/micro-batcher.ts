@@ -1,11 +1,16 @@
 /** How long a batch may wait for more calls, and whether more are worth waiting for. */
-export interface BatchWindow {
+export interface BatchWindow<In = unknown> {
   /** The longest a call waits for others to join its batch. */
   windowMs: number;
   /**
-   * Whether calls are on their way (asked at each turn with calls queued): while true, the batch waits for
-   * them, up to `windowMs` after its first call; when false it is written at once, so a lone call waits
-   * for no timer.
+   * Calls that something waits on once written (`test`), and the shorter wait of a batch that holds one:
+   * other calls may be held the whole `windowMs` for a fuller batch, these only `windowMs` of their own.
+   */
+  urgent?: { windowMs: number; test: (input: In) => boolean };
+  /**
+   * Whether calls are on their way (asked at each turn with calls queued, and when a batch ends): while
+   * true, the batch waits for them, up to its window after its first call; when false it is written at
+   * once, so a lone call waits for no timer.
    */
   moreExpected: () => boolean;
 }
@@ -16,8 +21,9 @@ export interface BatchWindow {
  * server parsed in one poll phase share a batch while a lone call waits for no timer. Up to
  * `maxConcurrentBatches` batches are in flight at once; beyond that, calls wait and the next batch grows
  * by itself (up to `maxBatch`) until one returns, as in group commit. With a `window`, a batch also waits
- * (at most `windowMs`) for calls its owner says are on their way: fewer, fuller batches where each costs a
- * commit, at the price of that wait.
+ * (at most `windowMs`, or the urgent window once it holds an urgent call) for calls its owner says are on
+ * their way, also when a batch ends while calls are queued: fewer, fuller batches where each costs a commit,
+ * at the price of that wait.
  */
 export class MicroBatcher<In, Out> {
   private queue: Array<{ input: In; resolve: (o: Out) => void; reject: (e: unknown) => void }> = [];
@@ -26,18 +32,23 @@ export class MicroBatcher<In, Out> {
   /** When the oldest queued call was made (performance.now()), for the window. */
   private oldestAt = 0;
   private windowTimer?: NodeJS.Timeout;
+  /** When the window timer fires (performance.now()), so an urgent call can bring it forward. */
+  private windowTimerAt = Infinity;
+  /** Whether a queued call is urgent (see BatchWindow.urgent). */
+  private urgentQueued = false;
 
   constructor(
     private readonly writeBatch: (inputs: In[]) => Promise<Out[]>,
     private readonly maxBatch = 256,
     private readonly maxConcurrentBatches = 4,
-    private readonly window?: BatchWindow,
+    private readonly window?: BatchWindow<In>,
   ) {}
 
   submit(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       if (this.queue.length === 0) this.oldestAt = performance.now();
       this.queue.push({ input, resolve, reject });
+      if (!this.urgentQueued && this.window?.urgent?.test(input)) this.urgentQueued = true;
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => {
@@ -52,12 +63,18 @@ export class MicroBatcher<In, Out> {
   private flush(): void {
     const w = this.window;
     if (w && w.windowMs > 0 && this.queue.length > 0 && this.queue.length < this.maxBatch && w.moreExpected()) {
-      const left = this.oldestAt + w.windowMs - performance.now();
-      if (left > 0) {
-        this.windowTimer ??= setTimeout(() => {
-          this.windowTimer = undefined;
-          this.drain();
-        }, left);
+      const windowMs = this.urgentQueued && w.urgent ? Math.min(w.urgent.windowMs, w.windowMs) : w.windowMs;
+      const at = this.oldestAt + windowMs;
+      if (at > performance.now()) {
+        if (at < this.windowTimerAt) {
+          clearTimeout(this.windowTimer);
+          this.windowTimerAt = at;
+          this.windowTimer = setTimeout(() => {
+            this.windowTimer = undefined;
+            this.windowTimerAt = Infinity;
+            this.drain();
+          }, at - performance.now());
+        }
         return;
       }
     }
@@ -67,9 +84,12 @@ export class MicroBatcher<In, Out> {
   private drain(): void {
     clearTimeout(this.windowTimer);
     this.windowTimer = undefined;
+    this.windowTimerAt = Infinity;
     while (this.running < this.maxConcurrentBatches && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.oldestAt = performance.now();
+      const urgent = this.window?.urgent;
+      this.urgentQueued = urgent !== undefined && this.queue.some((q) => urgent.test(q.input));
       this.running++;
       let written: Promise<Out[]>;
       try {
@@ -84,7 +104,8 @@ export class MicroBatcher<In, Out> {
         )
         .finally(() => {
           this.running--;
-          this.drain();
+          // What queued meanwhile waits out its window too (a batch ending says nothing of calls on their way).
+          this.flush();
         });
     }
   }

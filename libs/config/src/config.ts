@@ -150,8 +150,16 @@ const schema = z
     DELIVERY_LEASE: duration('60s'),
     /** How long fan-out waits for the first attempts it makes straight from a consumed message before storing the event. */
     DELIVERY_FAST_PATH_WAIT: duration('500ms'),
-    /** How long fan-out holds an event's store for other events whose first attempts are under way, so they share a commit (0: no wait). */
+    /**
+     * How long fan-out holds the store of an event that queues deliveries (they wait for its commit: ordered,
+     * behind queued work, without room) for other events to share its commit (0: no wait).
+     */
     DELIVERY_STORE_WINDOW: duration('25ms'),
+    /**
+     * How long fan-out holds the store of events whose deliveries all went straight out (only the record and
+     * the message's ack wait for the commit) for other events to share it; never less than DELIVERY_STORE_WINDOW.
+     */
+    DELIVERY_RECORD_WINDOW: duration('100ms'),
     /** Fan-out's memory of each clinic's subscribers, invalidated by NOTIFY on every change; the TTL is a safety net, 0 turns it off. */
     SUBSCRIBER_CACHE_TTL: duration('30s'),
     ALLOW_INSECURE_SUBSCRIBER_URLS: bool(false),

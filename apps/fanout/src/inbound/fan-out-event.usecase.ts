@@ -52,9 +52,13 @@ export type InboundEvent = Omit<StoredEvent, 'entityId'>;
 export class FanOutEventUseCase {
   /**
    * Events stored together: one statement (one commit) for a batch, which is a span of its own linked to
-   * each event's `store event` span. A batch waits up to `DELIVERY_STORE_WINDOW` for more events when some
-   * are still making their first attempts in this process or messages arrive closer together than that, so
-   * that at moderate rates several share a commit; otherwise (a quiet stream) it is written at once.
+   * each event's `store event` span. A batch waits for more events when some are still making their first
+   * attempts in this process or messages arrive closer together than its window, so that at moderate rates
+   * many share a commit; otherwise (a quiet stream) it is written at once. Its window is
+   * `DELIVERY_RECORD_WINDOW` while all its deliveries went straight out (the commit only records them and
+   * lets the messages be acked: at 200 events/s, 25 ms made 54 commits a second and 100 ms 10, and each
+   * costs Postgres a wake-up and a flush; bench/RESULTS.md, fifteenth round), and `DELIVERY_STORE_WINDOW`
+   * once it holds a delivery that waits for the commit to be queued.
    */
   private readonly store: MicroBatcher<{ record: InboundRecord; span?: Span }, boolean>;
   /** Events between their message and their store (their first attempts under way). */
@@ -67,6 +71,7 @@ export class FanOutEventUseCase {
   private storeFailing = false;
   /** Stores under way, oldest first, with when each was asked for (performance.now() clock). */
   private readonly storesUnderWay = new Set<{ since: number }>();
+  private readonly recordWindowMs: number;
 
   constructor(
     private readonly subscribers: SubscriberCache,
@@ -78,6 +83,7 @@ export class FanOutEventUseCase {
     @Inject(FLOW_HOLDER) private readonly holder: string,
     @Inject(LOGGER) private readonly log: Logger,
   ) {
+    this.recordWindowMs = Math.max(config.DELIVERY_RECORD_WINDOW, config.DELIVERY_STORE_WINDOW);
     this.store = new MicroBatcher(
       (items) =>
         inBatchSpan(
@@ -87,7 +93,11 @@ export class FanOutEventUseCase {
         ),
       256,
       2,
-      { windowMs: this.config.DELIVERY_STORE_WINDOW, moreExpected: () => this.beforeStore > 0 || this.arrivalGap < this.config.DELIVERY_STORE_WINDOW },
+      {
+        windowMs: this.recordWindowMs,
+        urgent: { windowMs: this.config.DELIVERY_STORE_WINDOW, test: (i) => queuesWork(i.record) },
+        moreExpected: () => this.beforeStore > 0 || this.arrivalGap < this.recordWindowMs,
+      },
     );
     dispatcher.whenCapacityFrees(() => {
       for (const check of this.roomWaiters) check();
@@ -257,6 +267,12 @@ export class FanOutEventUseCase {
     });
     if (queued) this.scheduler.wake();
   }
+}
+
+/** Whether storing the event queues deliveries, which then wait for its commit before they can be attempted. */
+function queuesWork(record: InboundRecord): boolean {
+  for (const d of record.deliveries) if (d.state.kind === 'queued') return true;
+  return false;
 }
 
 /** The payload's `event_data`, parsed once for the entity id and the CloudEvents rendering of every delivery. */
