@@ -200,18 +200,26 @@ export function consumeDurable(link: NatsLink, options: DurableConsumerOptions, 
   return new DurableConsumer(link, options, log);
 }
 
+/** How long fan-out waits for Postgres to say where a re-created stream numbers from, before it tries again. */
+export const FIRST_SEQUENCE_TIMEOUT_MS = 10_000;
+
 /**
  * Fan-out's durable consumer of the inbound stream. When the stream or the consumer is missing (set-up
  * never ran against this NATS, or someone deleted them) it creates both with the app's own settings, a new
- * stream numbered from `firstSequence` (see ensureStreams).
+ * stream numbered from `firstSequence` (see ensureStreams). That question goes to Postgres, which may hang
+ * rather than fail (a network that drops packets): it is given up after `firstSequenceTimeoutMs` and the
+ * consumer tries again with backoff, so a stream deleted while Postgres hangs comes back once Postgres answers,
+ * not when the operating system gives up on the hung connection, many minutes later.
  */
 export function consumeInbound(
   link: NatsLink,
   config: AppConfig,
   log: MessagingLog,
-  options: { maxMessages?: number; firstSequence?: () => Promise<number> } = {},
+  options: { maxMessages?: number; firstSequence?: () => Promise<number>; firstSequenceTimeoutMs?: number } = {},
 ): DurableConsumer {
   const subjects = subjectsFor(config.NATS_PREFIX);
+  const ask = options.firstSequence;
+  const firstSequence = ask && (() => within(ask(), options.firstSequenceTimeoutMs ?? FIRST_SEQUENCE_TIMEOUT_MS, 'asking Postgres where a new stream numbers from'));
   return consumeDurable(
     link,
     {
@@ -219,8 +227,17 @@ export function consumeInbound(
       consumer: subjects.fanoutConsumer,
       maxMessages: options.maxMessages ?? 256,
       recreate: (nc, signal) =>
-        ensureStreams(nc, subjects, streamSettingsFrom(config), { waitMs: 10_000, log, signal, firstSequence: options.firstSequence }),
+        ensureStreams(nc, subjects, streamSettingsFrom(config), { waitMs: 10_000, log, signal, firstSequence }),
     },
     log,
   );
+}
+
+/** `p`, or a rejection naming `what` once `ms` have passed. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
