@@ -33,7 +33,9 @@ describe('regressions of peer gateways', () => {
     const path = '/deleted-while-queued';
     receiver.respond = (req) => (req.path === path ? { status: 500 } : { status: 200 });
     const sub = await stack.createSubscriber(clinic.id, receiver.url.replace('/hook', path));
-    for (let i = 0; i < 5; i++) await sendShipment(stack, clinic.apiKey, `queued-${i}`);
+    // Sent together, so the five go through their 200 ms backoffs in step and are all pending at once for most of
+    // each: sent one after another on a loaded machine, the first was dead-lettered before the last was stored.
+    await Promise.all(Array.from({ length: 5 }, (_, i) => sendShipment(stack, clinic.apiKey, `queued-${i}`)));
     await eventually(async () => (await deliveriesOf(stack, sub.id)).filter((d) => d.status === 'pending').length === 5, 10_000, '5 deliveries in backoff');
 
     const errorsBefore = logs.lines.filter((l) => l.includes('"level":"error"')).length;
