@@ -1,2 +1,3 @@
 export * from './micro-batcher';
 export * from './lookup-cache';
+export * from './with-timeout';

@@ -1,4 +1,4 @@
-import { MicroBatcher } from '@switchyard/batching';
+import { MicroBatcher, withTimeout } from '@switchyard/batching';
 import type { DeliveryFlowRepository, SlotKey, TokenGrant } from '@switchyard/persistence';
 import { Cancellation } from './cancellation';
 import { WaitQueue } from './wait-queue';
@@ -283,12 +283,4 @@ export class FlowControl {
     if (released.length > 0) this.repo.release(this.options.holder, released).catch((err) => this.onError(err, 'giving back idle slots'));
     if (idleLeft) this.scheduleLinger();
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms)} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

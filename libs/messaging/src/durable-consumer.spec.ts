@@ -5,20 +5,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
 import { loadConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
+import { eventually } from '../../../test/support/stack';
 import { connectNats } from './nats-connection';
 import { NatsLink } from './nats-link';
 import { consumeInbound } from './durable-consumer';
 import { deleteStreams, ensureStreams, streamSettingsFrom } from './streams';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
-
-async function eventually(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * Fan-out's consumer re-creates its stream when someone deletes it, numbered on from what Postgres holds. That

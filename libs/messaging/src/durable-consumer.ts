@@ -1,5 +1,6 @@
 import { Consumer, ConsumerInfo, ConsumerMessages, JsMsg, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { withTimeout } from '@switchyard/batching';
 import type { AppConfig } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { BackoffOptions, NATS_BACKOFF, backoffDelay, pause } from './backoff';
@@ -219,7 +220,7 @@ export function consumeInbound(
 ): DurableConsumer {
   const subjects = subjectsFor(config.NATS_PREFIX);
   const ask = options.firstSequence;
-  const firstSequence = ask && (() => within(ask(), options.firstSequenceTimeoutMs ?? FIRST_SEQUENCE_TIMEOUT_MS, 'asking Postgres where a new stream numbers from'));
+  const firstSequence = ask && (() => withTimeout(ask(), options.firstSequenceTimeoutMs ?? FIRST_SEQUENCE_TIMEOUT_MS, 'asking Postgres where a new stream numbers from'));
   return consumeDurable(
     link,
     {
@@ -231,13 +232,4 @@ export function consumeInbound(
     },
     log,
   );
-}
-
-/** `p`, or a rejection naming `what` once `ms` have passed. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
