@@ -19,6 +19,7 @@ import { AppProcesses, buildOnce, runSetup } from './support/app-processes';
 import { NimbusSender } from './support/nimbus-sender';
 import { Behaviour, RecordingReceiver } from './support/recording-receiver';
 import { TrackedSubscriber, formatChecks, reconcileScale } from './support/scale-ledger';
+import { StallLog } from './support/stall-log';
 
 /**
  * The scale tier (issue 13, item 5): Switchyard as a platform team runs it — a 3-server NATS cluster with
@@ -235,7 +236,10 @@ describeTier('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => 
     const at = () => `+${((Date.now() - t0) / 1000).toFixed(1)} s`;
     const until = (offset: number) => new Promise((r) => setTimeout(r, Math.max(0, t0 + offset - Date.now())));
     const subjects = subjectsFor(id);
+    // The senders' and this process's stalls, for the rate check (see StallLog); fan-out 1 is skipped while down.
+    const stalls = new StallLog([1, 2, 3].map((n) => ({ name: `fan-out ${n}`, metricsUrl: `${url(ports[`fanout${n}`]!)}/metrics` })));
     t0 = Date.now();
+    stalls.start();
 
     const sending = clinics.map(async (clinic) => {
       await until(clinic.index * CLINIC_STAGGER_MS);
@@ -307,7 +311,15 @@ describeTier('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => 
     };
     const deadLetters = () => db.query(`SELECT event_id, subscriber_id FROM deliveries WHERE status = 'dead'`);
     const ledgerNow = async () =>
-      reconcileScale({ accepted: sender.accepted, order: sender.order, subscribers, deadLetters: await deadLetters(), crashes, deliveryTimeoutMs: DELIVERY_TIMEOUT_MS });
+      reconcileScale({
+        accepted: sender.accepted,
+        order: sender.order,
+        subscribers,
+        deadLetters: await deadLetters(),
+        crashes,
+        deliveryTimeoutMs: DELIVERY_TIMEOUT_MS,
+        stallsAround: (from, to) => stalls.around(from, to),
+      });
     await eventually(
       async () => {
         const s = await unsettled();
@@ -317,6 +329,7 @@ describeTier('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => 
       'every accepted event stored and every delivery finished',
     ).catch((err) => faults.push(`${at()} NOT SETTLED: ${(err as Error).message}`));
     faults.push(`${at()} settled`);
+    await stalls.stop();
 
     // ── The ledger ────────────────────────────────────────────────────────────────────────────────
     const result = await ledgerNow();
@@ -330,6 +343,7 @@ describeTier('scale-out: 3 NATS servers, 2 ingress, 2 dedupe, 3 fan-out', () => 
       [
         ...faults.map((f) => `  ${f}`),
         `  this test process's event loop (sender, receivers, ledger): delay p99 ${Math.round(ownLoop.percentile(99) / 1e6)} ms, max ${Math.round(ownLoop.max / 1e6)} ms`,
+        `  longest event-loop stall measured, each second (allowed for by the rate check): ${stalls.summary()}`,
       ],
     );
     ownLoop.disable();

@@ -102,4 +102,17 @@ describe('scale ledger', () => {
     const threeReplicas = Array.from({ length: 30 }, (_, i) => Math.floor(i / 3) * 250); // 12/s
     expect(rateExcess(threeReplicas, 4).over).toBeGreaterThan(5);
   });
+
+  it('allows for the stalls measured around a window, and only there', () => {
+    // A scale run's window: 9 arrivals in 719 ms at 4/s, 8 allowed; a sender had stalled 600 ms right before.
+    const window = [0, 42, 44, 307, 307, 307, 585, 608, 719].map((t) => t + 20_000);
+    expect(rateExcess(window, 4)).toMatchObject({ over: 1, count: 9, allowed: 8 });
+    const stallAt = (when: number, ms: number) => (from: number, to: number) => (when > from - 1_000 && when - 1_000 < to ? ms : 0);
+    expect(rateExcess(window, 4, stallAt(19_800, 600))).toMatchObject({ over: 0 });
+    // The same stall ten seconds earlier says nothing about this window.
+    expect(rateExcess(window, 4, stallAt(10_000, 600)).over).toBe(1);
+    // Three replicas with their own buckets are still caught with a second of stalls everywhere.
+    const threeReplicas = Array.from({ length: 30 }, (_, i) => Math.floor(i / 3) * 250);
+    expect(rateExcess(threeReplicas, 4, () => 1_000).over).toBeGreaterThan(5);
+  });
 });
