@@ -35,6 +35,7 @@ export class StallLog {
   start(): void {
     this.own.enable();
     this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    this.timer.unref(); // a test that fails before stop() must not be held open by it
   }
 
   async stop(): Promise<void> {
