@@ -76,4 +76,24 @@ describe('WebhookSender', () => {
     lost.cancel();
     expect(calledOff).toBe(0);
   });
+
+  it('reuses a connection for the next attempt started as soon as one is answered: no more connections than attempts at once', async () => {
+    answer = (_req, res) => res.end('ok');
+    const fresh = new Agent();
+    const counting = new WebhookSender({ dispatcher: fresh, defaultTimeoutMs: 2_000 });
+    let opened = 0;
+    const count = () => opened++;
+    server.on('connection', count);
+    try {
+      // Eight lanes, each starting its next attempt the moment the last one is over (as fan-out's places do).
+      const lanes = Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 50; i++) expect((await counting.send(job())).outcome).toBe('success');
+      });
+      await Promise.all(lanes);
+      expect(opened).toBeLessThanOrEqual(8);
+    } finally {
+      server.off('connection', count);
+      await fresh.close();
+    }
+  });
 });

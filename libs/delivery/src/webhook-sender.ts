@@ -65,10 +65,21 @@ function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, cap: 
   let headers: Answer['headers'] = {};
   const chunks: Buffer[] = [];
   let size = 0;
-  const finish = () => {
+  /**
+   * `handBack`: the answer was read to its end on a connection undici keeps. Undici takes the connection
+   * back a full turn of the event loop later (a `setImmediate` queued once `onResponseEnd` returns: "make
+   * sure that non-spec compliant servers are not closing the connection"), so an attempt started from the
+   * answer's continuation before that (fan-out starts the next one as soon as a place frees) found it busy
+   * and opened another: a draining fan-out held twice `DELIVERY_CONCURRENCY` connections to its receiver,
+   * and 8 lanes of back-to-back attempts opened 13. The answer is passed on right after undici's turn: a
+   * `setImmediate` queued from a microtask lands behind the one undici queued in this callback.
+   */
+  const finish = (handBack = false) => {
     if (settled) return;
     settled = true;
-    resolve({ statusCode, headers, excerpt: size === 0 ? '' : Buffer.concat(chunks).toString('utf8') });
+    const a: Answer = { statusCode, headers, excerpt: size === 0 ? '' : Buffer.concat(chunks).toString('utf8') };
+    if (handBack) queueMicrotask(() => setImmediate(resolve, a));
+    else resolve(a);
   };
   const fail = (err: Error) => {
     if (settled) return;
@@ -92,7 +103,7 @@ function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, cap: 
       finish();
       c.abort(new Error('response excerpt read; the rest is not'));
     },
-    onResponseEnd: finish,
+    onResponseEnd: () => finish(true),
     onResponseError(_c, err) {
       // A body that fails after its headers (not by our giving up) still leaves the status: no excerpt then.
       if (statusCode > 0 && !reason) {
