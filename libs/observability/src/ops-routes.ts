@@ -1,4 +1,5 @@
 import Fastify, { FastifyInstance } from 'fastify';
+import { withTimeout } from '@switchyard/batching';
 import { Metrics } from './metrics';
 
 const READINESS_TIMEOUT_MS = 2_000;
@@ -34,18 +35,10 @@ export function registerOpsRoutes(app: FastifyInstance, metrics: Metrics, readin
   const known = new Set<string>();
   const check = async (): Promise<Record<string, boolean>> => {
     let checks: Record<string, boolean>;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      checks = await Promise.race([
-        readiness(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('readiness check timed out')), READINESS_TIMEOUT_MS);
-        }),
-      ]);
+      checks = await withTimeout(readiness(), READINESS_TIMEOUT_MS, 'readiness check');
     } catch {
       checks = known.size > 0 ? Object.fromEntries([...known].map((d) => [d, false])) : { readiness: false };
-    } finally {
-      clearTimeout(timer);
     }
     for (const dependency of Object.keys(checks)) known.add(dependency);
     for (const [dependency, up] of Object.entries(checks)) metrics.dependencyUp.set({ dependency }, up ? 1 : 0);
