@@ -93,7 +93,12 @@ describe('riding out NATS', () => {
   });
 
   it('svix-webhooks#1844: re-creates its consumer when it is deleted under it, and delivers without doubling old events', async () => {
-    const jsm = await jetstreamManager(stack.nc);
+    // The test's own connection may still be reconnecting to the server the last test restarted (a request made
+    // meanwhile timed out once under the full suite): the delete is made once it answers.
+    const jsm = await eventually(async () => {
+      const m = await jetstreamManager(stack.nc).catch(() => null);
+      return m && (await m.consumers.info(subjects().inboundStream, subjects().fanoutConsumer).then(() => m, () => null));
+    }, 20_000, "the test's connection answering again");
     await expect(jsm.consumers.delete(subjects().inboundStream, subjects().fanoutConsumer)).resolves.toBe(true);
 
     await sendUntilAccepted('after-consumer-deleted');
