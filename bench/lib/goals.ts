@@ -24,6 +24,8 @@ export interface P99Pair {
   bareP99: number;
   /** ingress ÷ bare, the bare p99 taken as at least 1 ms. */
   ratio: number;
+  /** Ingress's half: per stage, the percentage of observations above 10 and 25 ms (bench/lib/stages.ts). */
+  stageTail?: Record<string, number[] | null>;
 }
 
 /** a ÷ b to `digits` decimals; null without both (b = 0 counts as without). */

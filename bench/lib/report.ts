@@ -1,7 +1,7 @@
 import { Results } from '../phases/context';
 import { capacityFigures } from './capacity';
 import { CpuUse, cpuSum } from './cpu';
-import { Goal, saturationAround } from './goals';
+import { Goal, P99_GOAL_RATE, P99Pair, saturationAround } from './goals';
 import { LoadResult } from './load';
 import { StatementReport } from './pg-statements';
 
@@ -58,6 +58,18 @@ function ingressRows(r: Results): Row[] {
     const m = r.ingress?.stageMs?.[phase];
     return m ? `server ${fmt(m.server)} = claim ${fmt(m.claim)} (db ${fmt(m.claimDb)}) + publish ${fmt(m.publish)} + rest (ms, means)` : '';
   };
+  const tail = (t: Record<string, number[] | null> | undefined) =>
+    t
+      ? (['server', 'claim', 'publish', 'claimDb'] as const)
+          .map((k) => `${k === 'claimDb' ? 'db' : k} ${t[k] ? t[k]!.map((x) => fmt(x)).join(' / ') : '—'}`)
+          .join(', ') + ' (% over 10 / 25 ms)'
+      : '';
+  const stageRows = (phase: string, label: string): Row[] => {
+    const rows: Row[] = [];
+    if (r.ingress?.stageMs?.[phase]) rows.push([`  where the time goes ${label}`, stage(phase), '', '']);
+    if (r.ingress?.stageTail?.[phase]) rows.push([`  its tail ${label}`, tail(r.ingress.stageTail[phase]), '', '']);
+    return rows;
+  };
   rows.push(...cpuRow(bare?.cpu, 'event', '  bare http: CPU ms per request'));
   rows.push(...cpuRow(r.jetstreamRaw?.cpu, 'event', '  raw JetStream: CPU ms per publish'));
   if (r.ceiling) {
@@ -68,15 +80,19 @@ function ingressRows(r: Results): Row[] {
       fmt(ratio(r.ceiling.eventsPerSecond, r.jetstreamRaw?.perSecond)),
     ]);
   }
-  if (r.ingress?.stageMs) rows.push(['  where the time goes at saturation', stage('saturation'), '', '']);
+  rows.push(...stageRows('saturation', 'at saturation'));
   rows.push(...cpuRow(r.ingress?.cpu?.saturation));
   for (const [rate, res] of Object.entries((r.ingress?.rates ?? {}) as Record<string, LoadResult>)) {
     const b = bare?.rates?.[rate] as LoadResult | undefined;
     rows.push([`ingress p50 @ ${rate} req/s (got ${fmt(res.okPerSecond)}/s)`, fmt(res.latencyMs.p50, ' ms'), `bare ${fmt(b?.latencyMs.p50, ' ms')}`, fmt(ratio(res.latencyMs.p50, b?.latencyMs.p50))]);
     rows.push([`ingress p99 @ ${rate} req/s`, fmt(res.latencyMs.p99, ' ms'), `bare ${fmt(b?.latencyMs.p99, ' ms')}`, fmt(ratio(res.latencyMs.p99, b?.latencyMs.p99))]);
-    if (r.ingress?.stageMs?.[rate]) rows.push([`  where the time goes @ ${rate} req/s`, stage(rate), '', '']);
+    rows.push(...stageRows(rate, `@ ${rate} req/s`));
     rows.push(...cpuRow(r.ingress?.cpu?.[rate]));
   }
+  ((r.ingress?.p99Pairs ?? []) as P99Pair[]).forEach((p, i) => {
+    rows.push([`ingress p99 @ ${P99_GOAL_RATE} req/s, pair ${i + 1}`, fmt(p.ingressP99, ' ms'), `bare ${fmt(p.bareP99, ' ms')}`, fmt(p.ratio)]);
+    if (p.stageTail) rows.push(['  its tail', tail(p.stageTail), '', '']);
+  });
   return sat || bare ? rows : [];
 }
 

@@ -1,6 +1,7 @@
 /**
  * Where an ingress request's time goes, from the apps' own Prometheus histograms: the mean of each stage
- * over a phase (difference of `_sum` / `_count` between two scrapes).
+ * over a phase (difference of `_sum` / `_count` between two scrapes), and the share of each stage's
+ * observations above the tail's bucket bounds (`TAIL_BOUNDS_MS`), which says which hop a p99 is spent in.
  */
 const STAGES = {
   server: { metric: 'switchyard_http_request_duration_seconds_', match: 'route="/webhooks/nimbus"' },
@@ -9,7 +10,9 @@ const STAGES = {
   claimDb: { metric: 'switchyard_dedupe_claim_duration_seconds_', match: 'side="server"' },
 } as const;
 type Stage = keyof typeof STAGES;
-export type StageTotals = Record<Stage, { sum: number; count: number }>;
+/** Bucket bounds of the apps' latency histograms (LATENCY_BUCKETS) the tail shares are read at. */
+export const TAIL_BOUNDS_MS = [10, 25] as const;
+export type StageTotals = Record<Stage, { sum: number; count: number; atMost: number[] }>;
 
 export async function scrape(url: string): Promise<string> {
   return (await fetch(url).then((r) => r.text()).catch(() => '')) as string;
@@ -22,9 +25,10 @@ export async function scrapeStages(ingressMetricsUrl: string, dedupeMetricsUrl: 
     const value = (suffix: string) =>
       text
         .split('\n')
-        .filter((l) => l.startsWith(`${metric}${suffix}{`) && l.includes(match))
+        .filter((l) => l.startsWith(suffix.endsWith(',') ? `${metric}${suffix}` : `${metric}${suffix}{`) && l.includes(match))
         .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-    out[stage] = { sum: value('sum'), count: value('count') };
+    const bucket = (ms: number) => value(`bucket{le="${ms / 1000}",`);
+    out[stage] = { sum: value('sum'), count: value('count'), atMost: TAIL_BOUNDS_MS.map(bucket) };
   }
   return out;
 }
@@ -35,6 +39,16 @@ export function stageMeans(before: StageTotals, after: StageTotals): Record<Stag
   for (const stage of Object.keys(STAGES) as Stage[]) {
     const n = after[stage].count - before[stage].count;
     out[stage] = n > 0 ? Math.round(((after[stage].sum - before[stage].sum) / n) * 10_000) / 10 : null;
+  }
+  return out;
+}
+
+/** Per stage, the percentage of its observations between two scrapes above each of `TAIL_BOUNDS_MS`. */
+export function stageTails(before: StageTotals, after: StageTotals): Record<Stage, number[] | null> {
+  const out = {} as Record<Stage, number[] | null>;
+  for (const stage of Object.keys(STAGES) as Stage[]) {
+    const n = after[stage].count - before[stage].count;
+    out[stage] = n > 0 ? after[stage].atMost.map((c, i) => Math.round(((n - (c - before[stage].atMost[i]!)) / n) * 10_000) / 100) : null;
   }
   return out;
 }

@@ -4,7 +4,7 @@ import { LoadResult, runLoad } from '../lib/load';
 import { log } from '../lib/log';
 import { runPaced } from '../lib/paced-load';
 import { RequestMix } from '../lib/payloads';
-import { scrapeStages, stageMeans } from '../lib/stages';
+import { scrapeStages, stageMeans, stageTails } from '../lib/stages';
 import { startBareHttp } from './baselines';
 import { PhaseContext } from './context';
 
@@ -59,16 +59,24 @@ export async function ingressPhase(ctx: PhaseContext): Promise<void> {
   let before = await stages();
   const sat = await ingressSaturation(ctx);
   const cpu: Record<string, CpuUse> = { saturation: sat.cpu };
-  const stageMs: Record<string, ReturnType<typeof stageMeans>> = { saturation: stageMeans(before, (before = await stages())) };
+  const stageMs: Record<string, ReturnType<typeof stageMeans>> = {};
+  const stageTail: Record<string, ReturnType<typeof stageTails>> = {};
+  const stagesSince = async (phase: string) => {
+    const after = await stages();
+    stageMs[phase] = stageMeans(before, after);
+    stageTail[phase] = stageTails(before, after);
+    before = after;
+  };
+  await stagesSince('saturation');
   const rates: Record<string, LoadResult> = {};
   for (const rate of S.rates) {
     log(`ingress: ${rate} req/s for ${S.rateSeconds} s`);
     const meter = startCpuMeter(stack.cpuGroups);
     rates[rate] = await runPaced(stack.ingressUrl(), new RequestMix(stack.keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
     cpu[rate] = meter.stop(rates[rate].ok);
-    stageMs[rate] = stageMeans(before, (before = await stages()));
+    await stagesSince(String(rate));
   }
-  results.ingress = { saturation: sat.load, rates, stageMs, cpu };
+  results.ingress = { saturation: sat.load, rates, stageMs, stageTail, cpu };
   if (S.p99Rounds > 0) results.ingress.p99Pairs = await p99InTurns(ctx, P99_GOAL_RATE);
 }
 
@@ -80,6 +88,7 @@ export async function ingressPhase(ctx: PhaseContext): Promise<void> {
  */
 async function p99InTurns(ctx: PhaseContext, rate: number): Promise<P99Pair[]> {
   const { S, stack } = ctx;
+  const stages = () => scrapeStages(stack.metricsUrl('ingress'), stack.metricsUrl('dedupe'));
   const paced = (url: string) => runPaced(url, new RequestMix(stack.keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
   const pairs: P99Pair[] = [];
   for (let i = 0; i < S.p99Rounds; i++) {
@@ -92,8 +101,10 @@ async function p99InTurns(ctx: PhaseContext, rate: number): Promise<P99Pair[]> {
       await stack.stop(bare.child);
     }
     await warmUpIngress(ctx); // idle while the bare handler ran, as the bare handler is warmed up when it starts
+    const before = await stages();
     const ingressP99 = (await paced(stack.ingressUrl())).latencyMs.p99;
-    pairs.push({ ingressP99, bareP99, ratio: ratio(ingressP99, Math.max(1, bareP99), 1)! });
+    const after = await stages();
+    pairs.push({ ingressP99, bareP99, ratio: ratio(ingressP99, Math.max(1, bareP99), 1)!, stageTail: stageTails(before, after) });
   }
   return pairs;
 }
