@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { NatsLink } from './nats-link';
-import { JetStreamClient, jetstream } from '@nats-io/jetstream';
+import { PubAcks } from './pub-acks';
 import { INBOUND_SCHEMA_V1, MessageHeaders, Subjects } from '@switchyard/contracts';
 
 export interface InboundPublish {
@@ -27,8 +27,8 @@ export interface PublishResult {
  * ingress answers 503 while NATS is not there yet, and publishes again once it is, without a restart.
  */
 export class InboundPublisher {
-  private js?: JetStreamClient;
-  private jsOf?: NatsConnection;
+  private acks?: PubAcks;
+  private acksOf?: NatsConnection;
 
   constructor(
     private readonly nats: NatsLink | NatsConnection,
@@ -36,18 +36,19 @@ export class InboundPublisher {
     private readonly timeoutMs: number,
   ) {}
 
-  /** The JetStream client of the connection there is now (the link may have made a new one). */
-  private client(): JetStreamClient {
+  /** The PubAcks of the connection there is now (the link may have made a new one). */
+  private client(): PubAcks {
     const nc = this.nats instanceof NatsLink ? this.nats.require() : this.nats;
-    if (nc !== this.jsOf) {
-      this.js = jetstream(nc);
-      this.jsOf = nc;
+    if (nc !== this.acksOf) {
+      this.acks = new PubAcks(nc, this.timeoutMs);
+      this.acksOf = nc;
     }
-    return this.js!;
+    return this.acks!;
   }
 
   async publish(m: InboundPublish): Promise<PublishResult> {
     const h = natsHeaders();
+    h.set('Nats-Msg-Id', m.eventId); // the stream's deduplication window keeps a resend from being stored twice
     h.set(MessageHeaders.schema, INBOUND_SCHEMA_V1);
     h.set(MessageHeaders.eventId, m.eventId);
     h.set(MessageHeaders.clinicId, m.clinicId);
@@ -71,7 +72,7 @@ export class InboundPublisher {
         propagation.inject(context.active(), carrier);
         for (const [k, v] of Object.entries(carrier)) h.set(k, v);
         try {
-          const ack = await this.client().publish(subject, m.body, { msgID: m.eventId, headers: h, timeout: this.timeoutMs });
+          const ack = await this.client().publish(subject, m.body, h);
           span.setAttribute('switchyard.stream_seq', ack.seq);
           if (ack.duplicate) span.setAttribute('switchyard.duplicate', true);
           return { seq: ack.seq, duplicate: ack.duplicate };

@@ -5,4 +5,5 @@ export * from './jetstream-errors';
 export * from './streams';
 export * from './durable-consumer';
 export * from './inbound-publisher';
+export * from './pub-acks';
 export * from './nats.provider';
