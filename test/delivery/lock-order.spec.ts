@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { loadConfig } from '@switchyard/config';
-import { ClinicRepository, DeliveryRepository, SubscriberRepository } from '@switchyard/persistence';
+import { ClinicRepository, DeliveryFlowRepository, DeliveryRepository, SubscriberRepository } from '@switchyard/persistence';
 import { KeyRing } from '@switchyard/secrets';
 import { TEST_DATABASE_URL, newSubscriber, testDatabase } from '../support/database';
 import { eventually } from '../support/stack';
@@ -13,7 +13,9 @@ import { eventually } from '../support/stack';
  * process is attempting) met an attempt record (the attempts that just ended) in the opposite order twice in
  * a minute: Postgres killed one after `deadlock_timeout` (1 s), every statement behind them waited that long,
  * the fast path gave up on its wait and the rest of the drain went through the Postgres queue at a third of
- * the pace (bench/RESULTS.md, ninth round).
+ * the pace (bench/RESULTS.md, ninth round). The flow-control upserts (slot grants, token takes) write their
+ * rows in subscriber order for the same reason: two grants in opposite orders deadlocked in every bench run of
+ * 2026-12-02 (eighteenth round).
  */
 describe('delivery statements lock rows in one order (real Postgres)', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -146,5 +148,87 @@ describe('delivery statements lock rows in one order (real Postgres)', () => {
     expect(swept).toBe(3);
     expect(await deliveries.releaseExpiredLeases()).toBe(1);
     expect(deadlocks).toEqual([]);
+  });
+  /**
+   * Three subscribers among thousands, in id order: with that many, a statement joined to `subscribers` looks
+   * each one up by its key in the order it was asked for (a few hundred are read whole and hashed, in the
+   * order they lie on disk, whatever order the statement was given).
+   */
+  async function threeOfMany(): Promise<[string, string, string]> {
+    const template = randomUUID();
+    await new SubscriberRepository(db.ds, KeyRing.fromConfig(loadConfig({}))).create({ ...newSubscriber(clinicId, ['*'], 'https://many.example.test/'), id: template });
+    const bulk: Array<{ id: string }> = await db.ds.query(
+      `INSERT INTO subscribers (id, clinic_id, url, secret)
+       SELECT gen_random_uuid(), clinic_id, 'https://many-' || n || '.example.test/', secret FROM subscribers, generate_series(1, 5000) n WHERE id = $1
+       RETURNING id`,
+      [template],
+    );
+    await db.ds.query('ANALYZE subscribers');
+    return [bulk[7]!.id, bulk[2500]!.id, bulk[4990]!.id].sort() as [string, string, string];
+  }
+
+  /**
+   * Two multi-row upserts over the same three keys, one asked first → last and the other last → first, while
+   * a third transaction holds the middle key uncommitted (`holdMiddle`): in the order asked, each writes its
+   * first key and waits at the middle; once the third commits, each goes on to the key the other holds.
+   * Written in one order, the second waits at the first key for the first to finish.
+   */
+  async function oppositeOrders<T>(table: string, holdMiddle: (c: Client) => Promise<unknown>, run: (order: 'ascending' | 'descending') => Promise<T>): Promise<T[]> {
+    const c = new Client({ connectionString: TEST_DATABASE_URL });
+    await c.connect();
+    await c.query(`SET search_path TO "${db.schema}"`);
+    await c.query('BEGIN');
+    await holdMiddle(c);
+    const waits = async () =>
+      Number(
+        (await db.ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ $1`, [`INSERT INTO ${table}`]))[0].n,
+      );
+    const before = await waits();
+    const ascending = run('ascending');
+    await eventually(async () => (await waits()) >= before + 1);
+    const descending = run('descending');
+    await eventually(async () => (await waits()) >= before + 1 + 1);
+    await c.query('COMMIT');
+    await c.end();
+    return Promise.all([ascending, descending]);
+  }
+
+  it('two slot grants that want the same subscribers in opposite orders both finish, each slot granted once', async () => {
+    const flow = new DeliveryFlowRepository(db.ds);
+    const [first, middle, last] = await threeOfMany();
+    const granted = await oppositeOrders(
+      'delivery_slots',
+      (c) => c.query(`INSERT INTO delivery_slots (subscriber_id, slot, holder, lease_until) VALUES ($1, 0, 'third', now() + interval '1 minute')`, [middle]),
+      (order) => {
+        const ids = order === 'ascending' ? [first, middle, last] : [last, middle, first];
+        return flow.acquire(order, ids.map((subscriberId) => ({ subscriberId, want: 1 })), 4, 60_000);
+      },
+    );
+
+    expect(deadlocks).toEqual([]);
+    // The first and last slots went to exactly one of the two; the middle one stays the third's.
+    expect(granted.flat().map((k) => k.subscriberId).sort()).toEqual([first, last]);
+    const rows: Array<{ subscriber_id: string; holder: string }> = await db.ds.query(`SELECT subscriber_id, holder FROM delivery_slots WHERE subscriber_id = ANY($1::uuid[])`, [
+      [first, middle, last],
+    ]);
+    expect(rows).toHaveLength(3);
+    expect(rows.find((r) => r.subscriber_id === middle)?.holder).toBe('third');
+  });
+
+  it('two token takes from the same buckets in opposite orders both finish, and the buckets count both', async () => {
+    const flow = new DeliveryFlowRepository(db.ds);
+    const [first, middle, last] = await threeOfMany();
+    const grants = await oppositeOrders(
+      'subscriber_rate_buckets',
+      (c) => c.query(`INSERT INTO subscriber_rate_buckets (subscriber_id, tat, requested, rate, granted) VALUES ($1, now(), 1, 100, 1)`, [middle]),
+      (order) => {
+        const ids = order === 'ascending' ? [first, middle, last] : [last, middle, first];
+        return flow.takeTokens(ids.map((subscriberId) => ({ subscriberId, want: 1, rate: 100 })));
+      },
+    );
+
+    expect(deadlocks).toEqual([]);
+    // At 100 tokens/s a bucket holds 100: each take got its token from every bucket.
+    for (const g of grants) expect([first, middle, last].map((id) => g.get(id)?.granted)).toEqual([1, 1, 1]);
   });
 });

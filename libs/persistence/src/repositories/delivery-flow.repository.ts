@@ -14,6 +14,11 @@ export interface TokenGrant {
   intervalMs: number;
 }
 
+/** `wants` in subscriber id order (Postgres's uuid order is the text order of the lower-case id). */
+function bySubscriber<T extends { subscriberId: string }>(wants: T[]): T[] {
+  return [...wants].sort((a, b) => (a.subscriberId < b.subscriberId ? -1 : a.subscriberId > b.subscriberId ? 1 : 0));
+}
+
 /**
  * Flow control shared by every fan-out replica, in Postgres:
  *
@@ -25,6 +30,11 @@ export interface TokenGrant {
  * - **Rate.** `rate_limit_per_second` is a GCRA bucket (`subscriber_rate_buckets.tat`, the theoretical
  *   arrival time) holding up to one second's worth of tokens (at least one): one atomic upsert grants a
  *   batch of tokens to whichever replica asks.
+ *
+ * Both upserts write their rows in subscriber order (then slot order), whatever order the caller's wants
+ * came in: two statements that meet on the same keys then wait for each other instead of deadlocking. Two
+ * grants in opposite orders, each holding a key the other wanted, made Postgres kill one after
+ * `deadlock_timeout` (1 s) in every bench run of 2026-12-02 (bench/RESULTS.md, eighteenth round).
  */
 export class DeliveryFlowRepository {
   constructor(private readonly ds: DataSource) {}
@@ -36,6 +46,7 @@ export class DeliveryFlowRepository {
    */
   async acquire(holder: string, wants: Array<{ subscriberId: string; want: number }>, defaultMaxInFlight: number, leaseMs: number): Promise<SlotKey[]> {
     if (wants.length === 0) return [];
+    wants = bySubscriber(wants);
     const rows: Array<{ subscriber_id: string; slot: number }> = await rawQuery(
       this.ds,
       `WITH want AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(subscriber_id, n)),
@@ -49,6 +60,7 @@ export class DeliveryFlowRepository {
        )
        INSERT INTO delivery_slots AS ds (subscriber_id, slot, holder, lease_until)
        SELECT subscriber_id, slot, $3, now() + make_interval(secs => $5::double precision / 1000) FROM candidate
+        ORDER BY subscriber_id, slot
        ON CONFLICT (subscriber_id, slot) DO UPDATE SET holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until
         WHERE ds.lease_until <= now()
        RETURNING subscriber_id, slot`,
@@ -98,6 +110,7 @@ export class DeliveryFlowRepository {
    */
   async takeTokens(wants: Array<{ subscriberId: string; want: number; rate: number }>): Promise<Map<string, TokenGrant>> {
     if (wants.length === 0) return new Map();
+    wants = bySubscriber(wants);
     // The clock is read once per bucket, after its row lock (the statement's now() would be older for a
     // request that waited on another replica's). Tokens available at t: floor(capacity − (max(tat, t) − t)·rate).
     const rows: Array<{ subscriber_id: string; granted: number; next_in_ms: number; rate: number }> = await rawQuery(
