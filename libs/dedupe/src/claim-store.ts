@@ -24,6 +24,8 @@ export interface Completion {
 }
 
 type Op = { kind: 'claim'; input: ClaimInput } | { kind: 'complete'; completion: Completion };
+
+const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 type OpAnswer = ClaimAnswer | boolean;
 
 /**
@@ -109,6 +111,12 @@ export class ClaimStore {
       firstIndex.set(op.input.key, unique.length);
       unique.push({ ...op.input, token: randomUUID() });
     }
+    // Keys in one order in every statement (claims, then completions, each sorted), so two statements that
+    // meet on the same keys (a resend claimed while the first claim's batch is still in flight) wait for each
+    // other instead of deadlocking: in arrival order, two batches held each other's key in a bench run
+    // (bench/RESULTS.md, eighteenth round). Answers are matched by key, not by position.
+    const claimed = [...unique].sort(byKey);
+    completions.sort(byKey);
     const rows: Array<{ kind: 'claim' | 'done'; key: string; token: string | null; claimed: boolean; state: string | null; event_id: string | null }> =
       await rawQuery(
         this.ds,
@@ -139,11 +147,11 @@ export class ClaimStore {
          UNION ALL
          SELECT 'done', d.key, d.token, true, 'done', d.event_id FROM done d`,
         [
-          unique.map((u) => u.key),
-          unique.map((u) => u.clinicId),
-          unique.map((u) => u.eventId),
-          unique.map((u) => u.token),
-          unique.map((u) => u.leaseMs || this.defaultLeaseMs),
+          claimed.map((u) => u.key),
+          claimed.map((u) => u.clinicId),
+          claimed.map((u) => u.eventId),
+          claimed.map((u) => u.token),
+          claimed.map((u) => u.leaseMs || this.defaultLeaseMs),
           this.ttlMs,
           completions.map((c) => c.key),
           completions.map((c) => c.token),
