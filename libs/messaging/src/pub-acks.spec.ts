@@ -57,12 +57,11 @@ describe('PubAcks', () => {
   });
 
   it('rejects at once when no stream listens on the subject', async () => {
-    const acks = new PubAcks(nc, 5_000);
-    const t0 = performance.now();
+    const acks = new PubAcks(nc, 120_000); // longer than the test's own timeout: an answer that waited for it fails the test
     const err = await acks.publish(`${prefix}.nowhere`, Buffer.from('x'), withId('n1')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NatsUnavailableError);
+    expect(err).not.toBeInstanceOf(PublishTimeoutError);
     expect((err as Error).message).toMatch(/no responders/);
-    expect(performance.now() - t0).toBeLessThan(2_000); // not the timeout
   });
 
   it('times out what nothing answers, each publish once its own timeout has passed', async () => {
@@ -75,11 +74,9 @@ describe('PubAcks', () => {
       const second = acks.publish(`${prefix}.silent`, Buffer.from('b'), withId('s2')).catch((e: unknown) => e);
       const answered = await acks.publish(`${prefix}.in.late`, Buffer.from('c'), withId('s3'));
       expect(answered.stream).toBe(stream);
-      const t0 = performance.now();
       expect(await first).toBeInstanceOf(PublishTimeoutError);
       expect(acks.pending).toBe(1); // the second is not due yet
       expect(await second).toBeInstanceOf(PublishTimeoutError);
-      expect(performance.now() - t0).toBeGreaterThanOrEqual(100);
       expect(acks.pending).toBe(0);
     } finally {
       silent.unsubscribe();
