@@ -19,16 +19,13 @@ export async function scrape(url: string): Promise<string> {
 }
 
 export async function scrapeStages(ingressMetricsUrl: string, dedupeMetricsUrl: string): Promise<StageTotals> {
-  const text = `${await scrape(ingressMetricsUrl)}\n${await scrape(dedupeMetricsUrl)}`;
+  const lines = `${await scrape(ingressMetricsUrl)}\n${await scrape(dedupeMetricsUrl)}`.split('\n');
   const out = {} as StageTotals;
   for (const [stage, { metric, match }] of Object.entries(STAGES) as Array<[Stage, (typeof STAGES)[Stage]]>) {
-    const value = (suffix: string) =>
-      text
-        .split('\n')
-        .filter((l) => l.startsWith(suffix.endsWith(',') ? `${metric}${suffix}` : `${metric}${suffix}{`) && l.includes(match))
-        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-    const bucket = (ms: number) => value(`bucket{le="${ms / 1000}",`);
-    out[stage] = { sum: value('sum'), count: value('count'), atMost: TAIL_BOUNDS_MS.map(bucket) };
+    /** The sum over the stage's series of the lines that start with `metric` + `start`. */
+    const value = (start: string) =>
+      lines.filter((l) => l.startsWith(`${metric}${start}`) && l.includes(match)).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    out[stage] = { sum: value('sum{'), count: value('count{'), atMost: TAIL_BOUNDS_MS.map((ms) => value(`bucket{le="${ms / 1000}",`)) };
   }
   return out;
 }

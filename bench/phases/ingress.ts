@@ -8,6 +8,9 @@ import { scrapeStages, stageMeans, stageTails } from '../lib/stages';
 import { startBareHttp } from './baselines';
 import { PhaseContext } from './context';
 
+/** The stages' totals so far, from ingress's and dedupe's metrics (bench/lib/stages.ts). */
+const stagesOf = ({ stack }: PhaseContext) => scrapeStages(stack.metricsUrl('ingress'), stack.metricsUrl('dedupe'));
+
 /** JIT, connection pools, the auth cache: a few seconds of load on every running ingress. */
 export async function warmUpIngress({ stack }: PhaseContext): Promise<void> {
   await Promise.all(stack.running('ingress').map((_, i) => runLoad(stack.ingressUrl(i + 1), new RequestMix(stack.keys), { connections: 20, seconds: 3 })));
@@ -55,14 +58,13 @@ export async function ingressPhase(ctx: PhaseContext): Promise<void> {
   // generation and the first seconds of load ran at 0.235 instead of 0.21 ms of ingress CPU per event.
   await warmUpIngress(ctx);
   log(`ingress: saturation, ${S.connections} connections, ${S.saturationSeconds} s`);
-  const stages = () => scrapeStages(stack.metricsUrl('ingress'), stack.metricsUrl('dedupe'));
-  let before = await stages();
+  let before = await stagesOf(ctx);
   const sat = await ingressSaturation(ctx);
   const cpu: Record<string, CpuUse> = { saturation: sat.cpu };
   const stageMs: Record<string, ReturnType<typeof stageMeans>> = {};
   const stageTail: Record<string, ReturnType<typeof stageTails>> = {};
   const stagesSince = async (phase: string) => {
-    const after = await stages();
+    const after = await stagesOf(ctx);
     stageMs[phase] = stageMeans(before, after);
     stageTail[phase] = stageTails(before, after);
     before = after;
@@ -88,7 +90,6 @@ export async function ingressPhase(ctx: PhaseContext): Promise<void> {
  */
 async function p99InTurns(ctx: PhaseContext, rate: number): Promise<P99Pair[]> {
   const { S, stack } = ctx;
-  const stages = () => scrapeStages(stack.metricsUrl('ingress'), stack.metricsUrl('dedupe'));
   const paced = (url: string) => runPaced(url, new RequestMix(stack.keys), { connections: S.rateConnections, seconds: S.rateSeconds, rate });
   const pairs: P99Pair[] = [];
   for (let i = 0; i < S.p99Rounds; i++) {
@@ -101,9 +102,9 @@ async function p99InTurns(ctx: PhaseContext, rate: number): Promise<P99Pair[]> {
       await stack.stop(bare.child);
     }
     await warmUpIngress(ctx); // idle while the bare handler ran, as the bare handler is warmed up when it starts
-    const before = await stages();
+    const before = await stagesOf(ctx);
     const ingressP99 = (await paced(stack.ingressUrl())).latencyMs.p99;
-    const after = await stages();
+    const after = await stagesOf(ctx);
     pairs.push({ ingressP99, bareP99, ratio: ratio(ingressP99, Math.max(1, bareP99), 1)!, stageTail: stageTails(before, after) });
   }
   return pairs;

@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CLAIM_SESSION_SETTINGS, ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
 import { createDataSource } from '@switchyard/persistence';
-import { Client } from 'pg';
-import { TEST_DATABASE_URL, testDatabase } from '../support/database';
-import { eventually } from '../support/stack';
+import { TEST_DATABASE_URL, inOppositeOrders, testDatabase } from '../support/database';
 
 describe('ClaimStore (real Postgres)', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -112,29 +110,17 @@ describe('ClaimStore (real Postgres)', () => {
 
   it('two claim statements over the same keys in opposite orders both finish (a resend in flight with its first claim)', async () => {
     const [first, middle, last] = [randomUUID(), randomUUID(), randomUUID()].sort();
-    // A third transaction claims the middle key and holds it uncommitted: a statement that comes to that key
-    // waits there, holding the keys it wrote before it. Once it commits, each goes on to the key the other
-    // wrote first, if they wrote in the order asked.
-    const c = new Client({ connectionString: TEST_DATABASE_URL });
-    await c.connect();
-    await c.query(`SET search_path TO "${db.schema}"`);
-    await c.query('BEGIN');
-    await c.query(
-      `INSERT INTO idempotency_claims (key, clinic_id, event_id, state, token, lease_until, expires_at, created_at)
-       VALUES ($1, 'clinic-1', gen_random_uuid(), 'pending', 'third', now() + interval '1 minute', now() + interval '1 day', now())`,
-      [middle],
-    );
-    const waits = async () =>
-      Number((await ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ 'idempotency_claims'`))[0].n);
-    const before = await waits();
     const claimAll = (keys: Array<ReturnType<typeof randomUUID>>) => Promise.all(keys.map((k) => store.claim(input(k, 60_000)))); // one statement: one turn of the loop
-    const ascending = claimAll([first!, middle!, last!]);
-    await eventually(async () => (await waits()) >= before + 1);
-    const descending = claimAll([last!, middle!, first!]);
-    await eventually(async () => (await waits()) >= before + 2);
-    await c.query('COMMIT');
-    await c.end();
-    const answers = await Promise.all([ascending, descending]);
+    const answers = await inOppositeOrders(
+      db,
+      {
+        sql: `INSERT INTO idempotency_claims (key, clinic_id, event_id, state, token, lease_until, expires_at, created_at)
+              VALUES ($1, 'clinic-1', gen_random_uuid(), 'pending', 'third', now() + interval '1 minute', now() + interval '1 day', now())`,
+        params: [middle],
+      },
+      'idempotency_claims',
+      (order) => claimAll(order === 'ascending' ? [first!, middle!, last!] : [last!, middle!, first!]),
+    );
 
     /** The two statements' answers for one key: its place in the first's keys and in the second's. */
     const outcomes = (at: [number, number]) => [answers[0][at[0]]!.outcome, answers[1][at[1]]!.outcome].sort();

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { loadConfig } from '@switchyard/config';
 import { ClinicRepository, DeliveryFlowRepository, DeliveryRepository, SubscriberRepository } from '@switchyard/persistence';
 import { KeyRing } from '@switchyard/secrets';
-import { TEST_DATABASE_URL, newSubscriber, testDatabase } from '../support/database';
+import { heldTransaction, inOppositeOrders, lockWaits, newSubscriber, testDatabase } from '../support/database';
 import { eventually } from '../support/stack';
 
 /**
@@ -68,28 +68,11 @@ describe('delivery statements lock rows in one order (real Postgres)', () => {
     return ids;
   }
 
-  /** Holds one delivery's row lock in a transaction of its own until `release` is called. */
-  async function holdRow(id: string): Promise<{ release(): Promise<void> }> {
-    const c = new Client({ connectionString: TEST_DATABASE_URL });
-    await c.connect();
-    await c.query(`SET search_path TO "${db.schema}"`);
-    await c.query('BEGIN');
-    await c.query('SELECT 1 FROM deliveries WHERE id = $1 FOR NO KEY UPDATE', [id]);
-    return {
-      async release() {
-        await c.query('COMMIT');
-        await c.end();
-      },
-    };
-  }
+  /** Holds one delivery's row lock in a transaction of its own until `commit` is called. */
+  const holdRow = (id: string) => heldTransaction(db.schema, 'SELECT 1 FROM deliveries WHERE id = $1 FOR NO KEY UPDATE', [id]);
 
   /** Statements of this schema's connections waiting for a row lock. */
-  async function waiting(): Promise<number> {
-    const [{ n }] = await db.ds.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ 'deliveries'`,
-    );
-    return n;
-  }
+  const waiting = () => lockWaits(db.ds, 'deliveries');
 
   it('a lease renewal and an attempt record over the same deliveries, started in opposite orders, both finish', async () => {
     const ids = await attempting(12);
@@ -116,7 +99,7 @@ describe('delivery statements lock rows in one order (real Postgres)', () => {
       ),
     );
     await eventually(async () => (await waiting()) >= before + 2);
-    await held.release();
+    await held.commit();
     await Promise.all([renewed, recorded]);
 
     expect(deadlocks).toEqual([]);
@@ -143,62 +126,39 @@ describe('delivery statements lock rows in one order (real Postgres)', () => {
         eventually(async () => over || (await waiting()) > before).then(() => 'waited for the held row' as const),
       ]);
     } finally {
-      await held.release();
+      await held.commit();
     }
     expect(swept).toBe(3);
     expect(await deliveries.releaseExpiredLeases()).toBe(1);
     expect(deadlocks).toEqual([]);
   });
   /**
-   * Three subscribers among thousands, in id order: with that many, a statement joined to `subscribers` looks
-   * each one up by its key in the order it was asked for (a few hundred are read whole and hashed, in the
-   * order they lie on disk, whatever order the statement was given).
+   * Three subscribers among thousands, in id order (made once for the file): with that many, a statement joined
+   * to `subscribers` looks each one up by its key in the order it was asked for (a few hundred are read whole
+   * and hashed, in the order they lie on disk, whatever order the statement was given).
    */
-  async function threeOfMany(): Promise<[string, string, string]> {
-    const template = randomUUID();
-    await new SubscriberRepository(db.ds, KeyRing.fromConfig(loadConfig({}))).create({ ...newSubscriber(clinicId, ['*'], 'https://many.example.test/'), id: template });
-    const bulk: Array<{ id: string }> = await db.ds.query(
-      `INSERT INTO subscribers (id, clinic_id, url, secret)
-       SELECT gen_random_uuid(), clinic_id, 'https://many-' || n || '.example.test/', secret FROM subscribers, generate_series(1, 5000) n WHERE id = $1
-       RETURNING id`,
-      [template],
-    );
-    await db.ds.query('ANALYZE subscribers');
-    return [bulk[7]!.id, bulk[2500]!.id, bulk[4990]!.id].sort() as [string, string, string];
-  }
-
-  /**
-   * Two multi-row upserts over the same three keys, one asked first → last and the other last → first, while
-   * a third transaction holds the middle key uncommitted (`holdMiddle`): in the order asked, each writes its
-   * first key and waits at the middle; once the third commits, each goes on to the key the other holds.
-   * Written in one order, the second waits at the first key for the first to finish.
-   */
-  async function oppositeOrders<T>(table: string, holdMiddle: (c: Client) => Promise<unknown>, run: (order: 'ascending' | 'descending') => Promise<T>): Promise<T[]> {
-    const c = new Client({ connectionString: TEST_DATABASE_URL });
-    await c.connect();
-    await c.query(`SET search_path TO "${db.schema}"`);
-    await c.query('BEGIN');
-    await holdMiddle(c);
-    const waits = async () =>
-      Number(
-        (await db.ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ $1`, [`INSERT INTO ${table}`]))[0].n,
+  let many: Promise<[string, string, string]> | undefined;
+  const threeOfMany = () =>
+    (many ??= (async () => {
+      const template = randomUUID();
+      await new SubscriberRepository(db.ds, KeyRing.fromConfig(loadConfig({}))).create({ ...newSubscriber(clinicId, ['*'], 'https://many.example.test/'), id: template });
+      const bulk: Array<{ id: string }> = await db.ds.query(
+        `INSERT INTO subscribers (id, clinic_id, url, secret)
+         SELECT gen_random_uuid(), clinic_id, 'https://many-' || n || '.example.test/', secret FROM subscribers, generate_series(1, 5000) n WHERE id = $1
+         RETURNING id`,
+        [template],
       );
-    const before = await waits();
-    const ascending = run('ascending');
-    await eventually(async () => (await waits()) >= before + 1);
-    const descending = run('descending');
-    await eventually(async () => (await waits()) >= before + 1 + 1);
-    await c.query('COMMIT');
-    await c.end();
-    return Promise.all([ascending, descending]);
-  }
+      await db.ds.query('ANALYZE subscribers');
+      return [bulk[7]!.id, bulk[2500]!.id, bulk[4990]!.id].sort() as [string, string, string];
+    })());
 
   it('two slot grants that want the same subscribers in opposite orders both finish, each slot granted once', async () => {
     const flow = new DeliveryFlowRepository(db.ds);
     const [first, middle, last] = await threeOfMany();
-    const granted = await oppositeOrders(
-      'delivery_slots',
-      (c) => c.query(`INSERT INTO delivery_slots (subscriber_id, slot, holder, lease_until) VALUES ($1, 0, 'third', now() + interval '1 minute')`, [middle]),
+    const granted = await inOppositeOrders(
+      db,
+      { sql: `INSERT INTO delivery_slots (subscriber_id, slot, holder, lease_until) VALUES ($1, 0, 'third', now() + interval '1 minute')`, params: [middle] },
+      'INSERT INTO delivery_slots',
       (order) => {
         const ids = order === 'ascending' ? [first, middle, last] : [last, middle, first];
         return flow.acquire(order, ids.map((subscriberId) => ({ subscriberId, want: 1 })), 4, 60_000);
@@ -218,9 +178,10 @@ describe('delivery statements lock rows in one order (real Postgres)', () => {
   it('two token takes from the same buckets in opposite orders both finish, and the buckets count both', async () => {
     const flow = new DeliveryFlowRepository(db.ds);
     const [first, middle, last] = await threeOfMany();
-    const grants = await oppositeOrders(
-      'subscriber_rate_buckets',
-      (c) => c.query(`INSERT INTO subscriber_rate_buckets (subscriber_id, tat, requested, rate, granted) VALUES ($1, now(), 1, 100, 1)`, [middle]),
+    const grants = await inOppositeOrders(
+      db,
+      { sql: `INSERT INTO subscriber_rate_buckets (subscriber_id, tat, requested, rate, granted) VALUES ($1, now(), 1, 100, 1)`, params: [middle] },
+      'INSERT INTO subscriber_rate_buckets',
       (order) => {
         const ids = order === 'ascending' ? [first, middle, last] : [last, middle, first];
         return flow.takeTokens(ids.map((subscriberId) => ({ subscriberId, want: 1, rate: 100 })));

@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { NewSubscriber, createDataSource, runMigrations } from '@switchyard/persistence';
+import { eventually } from './eventually';
 
 /** The tests' Postgres: DATABASE_URL, or the loopback default of DESIGN.md. */
 export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -37,4 +39,54 @@ export function newSubscriber(clinicId: string, eventTypes: string[], url: strin
     maxInFlight: null,
     rateLimitPerSecond: null,
   };
+}
+
+/**
+ * Runs `sql` in a transaction of its own on its own connection to `schema`, and keeps it open (its row locks,
+ * its uncommitted rows) until `commit()`.
+ */
+export async function heldTransaction(schema: string, sql: string, params: unknown[] = []): Promise<{ commit(): Promise<void> }> {
+  const c = new Client({ connectionString: URL });
+  await c.connect();
+  await c.query(`SET search_path TO "${schema}"`);
+  await c.query('BEGIN');
+  await c.query(sql, params);
+  return {
+    async commit() {
+      await c.query('COMMIT');
+      await c.end();
+    },
+  };
+}
+
+/** Statements of `ds`'s database waiting for a lock whose text matches `pattern` (a Postgres regular expression). */
+export async function lockWaits(ds: DataSource, pattern: string): Promise<number> {
+  const [{ n }] = await ds.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ $1`,
+    [pattern],
+  );
+  return n;
+}
+
+/**
+ * Two statements over the same keys, one asked for them first → last and the other last → first, while a third
+ * transaction holds the middle key uncommitted (`holdMiddle`, run by heldTransaction). In the order asked, each
+ * writes its first key and waits at the middle; once the third commits, each goes on to the key the other holds:
+ * a deadlock. Written in one order, the second waits at the first key for the first to finish. `writing` matches
+ * the two statements' text in pg_stat_activity; `run` makes one of them.
+ */
+export async function inOppositeOrders<T>(
+  db: { ds: DataSource; schema: string },
+  holdMiddle: { sql: string; params: unknown[] },
+  writing: string,
+  run: (order: 'ascending' | 'descending') => Promise<T>,
+): Promise<[T, T]> {
+  const third = await heldTransaction(db.schema, holdMiddle.sql, holdMiddle.params);
+  const before = await lockWaits(db.ds, writing);
+  const ascending = run('ascending');
+  await eventually(async () => (await lockWaits(db.ds, writing)) >= before + 1);
+  const descending = run('descending');
+  await eventually(async () => (await lockWaits(db.ds, writing)) >= before + 2);
+  await third.commit();
+  return Promise.all([ascending, descending]);
 }

@@ -24,9 +24,10 @@ export interface Completion {
 }
 
 type Op = { kind: 'claim'; input: ClaimInput } | { kind: 'complete'; completion: Completion };
-
-const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 type OpAnswer = ClaimAnswer | boolean;
+
+/** Orders claims and completions by key (see ClaimStore.writeOps). */
+const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
  * Claim statements in flight at once for a pool of `poolSize` connections: up to 8, leaving 2 connections to

@@ -1,4 +1,4 @@
-import { MsgHdrs, NatsConnection, Subscription, createInbox } from '@nats-io/transport-node';
+import { Msg, MsgHdrs, NatsConnection, Subscription, createInbox } from '@nats-io/transport-node';
 import { NatsUnavailableError } from './nats-connection';
 
 /** What the stream answered: where it stored the message, and whether it already held one with its id. */
@@ -52,7 +52,7 @@ export class PubAcks {
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
   ) {
-    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? this.failAll(err) : this.answer(msg.subject, msg.data, msg.headers)) });
+    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? this.failAll(err) : this.answer(msg)) });
     // The connection closed for good (the app's NatsLink makes a new one): nothing will answer these now.
     void this.sub.closed.then(() => this.failAll(new NatsUnavailableError('the NATS connection closed before JetStream answered')));
   }
@@ -77,19 +77,19 @@ export class PubAcks {
     return this.waiting.size;
   }
 
-  private answer(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): void {
-    const token = Number(subject.slice(this.inbox.length + 1));
+  private answer(msg: Msg): void {
+    const token = Number(msg.subject.slice(this.inbox.length + 1));
     const w = this.waiting.get(token);
     if (!w) return; // timed out already
     this.waiting.delete(token);
     // No stream listens on the subject (deleted, or JetStream not there): the server answers 503 with no body.
-    if (data.length === 0) {
-      w.reject(new NatsUnavailableError(headers?.code === 503 ? 'no JetStream stream answered (no responders)' : 'JetStream answered with no PubAck'));
+    if (msg.data.length === 0) {
+      w.reject(new NatsUnavailableError(msg.headers?.code === 503 ? 'no JetStream stream answered (no responders)' : 'JetStream answered with no PubAck'));
       return;
     }
     let ack: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };
     try {
-      ack = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+      ack = msg.json();
     } catch {
       w.reject(new Error('JetStream answered a PubAck that is not JSON'));
       return;

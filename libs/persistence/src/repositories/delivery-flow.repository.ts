@@ -14,11 +14,6 @@ export interface TokenGrant {
   intervalMs: number;
 }
 
-/** `wants` in subscriber id order (Postgres's uuid order is the text order of the lower-case id). */
-function bySubscriber<T extends { subscriberId: string }>(wants: T[]): T[] {
-  return [...wants].sort((a, b) => (a.subscriberId < b.subscriberId ? -1 : a.subscriberId > b.subscriberId ? 1 : 0));
-}
-
 /**
  * Flow control shared by every fan-out replica, in Postgres:
  *
@@ -31,8 +26,8 @@ function bySubscriber<T extends { subscriberId: string }>(wants: T[]): T[] {
  *   arrival time) holding up to one second's worth of tokens (at least one): one atomic upsert grants a
  *   batch of tokens to whichever replica asks.
  *
- * Both upserts write their rows in subscriber order (then slot order), whatever order the caller's wants
- * came in: two statements that meet on the same keys then wait for each other instead of deadlocking. Two
+ * Both upserts write their rows in subscriber order (then slot order: each statement's `ORDER BY`), whatever
+ * order the caller's wants came in or the plan joins them in: two statements that meet on the same keys then wait for each other instead of deadlocking. Two
  * grants in opposite orders, each holding a key the other wanted, made Postgres kill one after
  * `deadlock_timeout` (1 s) in every bench run of 2026-12-02 (bench/RESULTS.md, eighteenth round).
  */
@@ -46,7 +41,6 @@ export class DeliveryFlowRepository {
    */
   async acquire(holder: string, wants: Array<{ subscriberId: string; want: number }>, defaultMaxInFlight: number, leaseMs: number): Promise<SlotKey[]> {
     if (wants.length === 0) return [];
-    wants = bySubscriber(wants);
     const rows: Array<{ subscriber_id: string; slot: number }> = await rawQuery(
       this.ds,
       `WITH want AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(subscriber_id, n)),
@@ -110,7 +104,6 @@ export class DeliveryFlowRepository {
    */
   async takeTokens(wants: Array<{ subscriberId: string; want: number; rate: number }>): Promise<Map<string, TokenGrant>> {
     if (wants.length === 0) return new Map();
-    wants = bySubscriber(wants);
     // The clock is read once per bucket, after its row lock (the statement's now() would be older for a
     // request that waited on another replica's). Tokens available at t: floor(capacity − (max(tat, t) − t)·rate).
     const rows: Array<{ subscriber_id: string; granted: number; next_in_ms: number; rate: number }> = await rawQuery(
@@ -119,6 +112,7 @@ export class DeliveryFlowRepository {
        SELECT w.subscriber_id, clock_timestamp() + make_interval(secs => least(w.want, floor(greatest(1, w.rate))) / w.rate), w.want, w.rate,
               least(w.want, floor(greatest(1, w.rate)))::int
          FROM unnest($1::uuid[], $2::int[], $3::double precision[]) AS w(subscriber_id, want, rate)
+        ORDER BY w.subscriber_id
        ON CONFLICT (subscriber_id) DO UPDATE SET (granted, tat, requested, rate) = (
          SELECT g.n, greatest(b.tat, c.t) + make_interval(secs => g.n / EXCLUDED.rate), EXCLUDED.requested, EXCLUDED.rate
            FROM (SELECT clock_timestamp() AS t) c
