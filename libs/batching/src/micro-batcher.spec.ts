@@ -86,13 +86,15 @@ describe('MicroBatcher', () => {
     await expect(batcher.submit(1)).rejects.toThrow('bad input');
   });
 
+  // Windows are long against the waits that must stay inside them (a loaded CI machine once overslept a 20 ms
+  // wait inside a 60 ms window), and waits that must outlast a window are longer than it.
   describe('with a window', () => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
     it('waits for the calls its owner expects, up to the window after the first, and writes them together', async () => {
       const w = controlledWriter();
       let expected = true;
-      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 60, moreExpected: () => expected });
+      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 10_000, moreExpected: () => expected });
       const first = batcher.submit(1);
       await turn();
       expect(w.batches).toHaveLength(0); // more are expected: it waits
@@ -110,11 +112,11 @@ describe('MicroBatcher', () => {
 
     it('writes what it has once the window has passed, even while more are expected', async () => {
       const w = controlledWriter();
-      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 30, moreExpected: () => true });
+      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 300, moreExpected: () => true });
       const answer = batcher.submit(4);
       await sleep(10);
       expect(w.batches).toHaveLength(0);
-      await sleep(60);
+      await sleep(400);
       expect(w.batches.map((b) => b.inputs)).toEqual([[4]]);
       w.batches[0]!.finish();
       await expect(answer).resolves.toBe(40);
@@ -133,14 +135,14 @@ describe('MicroBatcher', () => {
     it('holds a batch only the urgent window once it holds an urgent call, bringing its timer forward', async () => {
       const w = controlledWriter();
       let expected = true;
-      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 10_000, urgent: { windowMs: 40, test: (n) => n < 0 }, moreExpected: () => expected });
+      const batcher = new MicroBatcher(w.write, 256, 2, { windowMs: 10_000, urgent: { windowMs: 400, test: (n) => n < 0 }, moreExpected: () => expected });
       const calm = batcher.submit(1);
       await sleep(15);
       expect(w.batches).toHaveLength(0); // held for the long window
       const urgent = batcher.submit(-1);
       await sleep(10);
-      expect(w.batches).toHaveLength(0); // the urgent window runs from the batch's first call: 40 ms
-      await sleep(50);
+      expect(w.batches).toHaveLength(0); // the urgent window runs from the batch's first call: 400 ms
+      await sleep(500);
       expect(w.batches.map((b) => b.inputs)).toEqual([[1, -1]]);
       w.batches[0]!.finish();
       await expect(Promise.all([calm, urgent])).resolves.toEqual([10, -10]);
@@ -159,9 +161,9 @@ describe('MicroBatcher', () => {
     it('holds the calls queued while a batch was written for their own window, not just until it ends', async () => {
       const w = controlledWriter();
       let expected = true;
-      const batcher = new MicroBatcher(w.write, 256, 1, { windowMs: 50, moreExpected: () => expected });
+      const batcher = new MicroBatcher(w.write, 256, 1, { windowMs: 500, moreExpected: () => expected });
       const first = batcher.submit(1);
-      await sleep(70);
+      await sleep(600);
       expect(w.batches.map((b) => b.inputs)).toEqual([[1]]);
       const second = batcher.submit(2); // queued while the first batch is written
       await turn();
@@ -170,7 +172,7 @@ describe('MicroBatcher', () => {
       await turn();
       expect(w.batches).toHaveLength(1); // more are expected: it waits out its window rather than going alone
       const third = batcher.submit(3);
-      await sleep(70);
+      await sleep(600);
       expect(w.batches.map((b) => b.inputs)).toEqual([[1], [2, 3]]);
       w.batches[1]!.finish();
       await expect(Promise.all([second, third])).resolves.toEqual([20, 30]);
