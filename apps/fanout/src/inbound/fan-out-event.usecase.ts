@@ -28,6 +28,25 @@ export interface FanOutResult {
  */
 const STORE_STALLED_MS = 2_000;
 
+/** The step of fanning an event out that failed (its message is nak'ed and comes back either way). */
+export type FanOutStep = 'subscriber lookup' | 'flow control' | 'store';
+
+/** A failure of one step of FanOutEventUseCase.execute, named for the consumer's log line. */
+export class FanOutStepFailed extends Error {
+  constructor(
+    readonly step: FanOutStep,
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+const failedAt =
+  (step: FanOutStep) =>
+  (err: unknown): never => {
+    throw new FanOutStepFailed(step, err);
+  };
+
 /** One inbound event as fan-out reads it off the stream. */
 export type InboundEvent = Omit<StoredEvent, 'entityId'>;
 
@@ -173,7 +192,7 @@ export class FanOutEventUseCase {
     };
     const targets = await this.subscribers.findSubscribersFor(event.clinicId, event.eventName).catch((err) => {
       admitted();
-      throw err;
+      throw new FanOutStepFailed('subscriber lookup', err);
     });
     const jobs: DeliveryJob[] = targets.map((subscriber) => ({ deliveryId: newRowId(), attemptCount: 0, event, subscriber }));
 
@@ -181,7 +200,7 @@ export class FanOutEventUseCase {
     const direct = jobs.filter((j) => fastPath && j.subscriber.enabled && !j.subscriber.ordered);
     const admissions = new Map<DeliveryJob, Admission>();
     try {
-      (await this.dispatcher.admitNew(direct, deadline)).forEach((a, i) => admissions.set(direct[i]!, a));
+      (await this.dispatcher.admitNew(direct, deadline).catch(failedAt('flow control'))).forEach((a, i) => admissions.set(direct[i]!, a));
     } finally {
       admitted();
     }
@@ -210,7 +229,7 @@ export class FanOutEventUseCase {
     const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
     const span = startBatchMember('store event', { 'switchyard.event_id': event.id });
     storing();
-    const created = await endBatchMember(span, this.stored({ event, deliveries: record }, span));
+    const created = await endBatchMember(span, this.stored({ event, deliveries: record }, span).catch(failedAt('store')));
     this.afterStore(event, jobs, record, admissions, created);
     return { created, deliveries: created ? jobs.length : 0 };
   }

@@ -6,7 +6,7 @@ import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } fr
 import { LOGGER, Logger, Metrics, tracingActive } from '@switchyard/observability';
 import { DurableConsumer, NatsLink, consumeInbound } from '@switchyard/messaging';
 import { DeliveryRepository } from '@switchyard/persistence';
-import { FanOutEventUseCase, InboundEvent } from './fan-out-event.usecase';
+import { FanOutEventUseCase, FanOutStepFailed, InboundEvent } from './fan-out-event.usecase';
 
 /** Messages at most waiting for their first attempts to start before the next one is taken. */
 const ADMITTING_MESSAGES = 64;
@@ -147,7 +147,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     );
   }
 
-  /** Fans the event out and acknowledges its message once it is stored (a failed store naks it). */
+  /** Fans the event out and acknowledges its message once it is stored (a failed step naks it). */
   private async process(m: JsMsg, index: number, event: InboundEvent, span?: Span): Promise<void> {
     try {
       this.admitting++;
@@ -173,7 +173,10 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
       }
     } catch (err) {
       span?.recordException(err as Error);
-      this.log.error({ clinic_id: event.clinicId, event_id: event.id, err: { message: (err as Error).message } }, 'storing event failed; will retry');
+      // The step says what failed: looking up the clinic's subscribers, flow control's slots or rate tokens, or
+      // the store. Each is a Postgres statement, and nothing was stored: the whole event comes back.
+      const step = err instanceof FanOutStepFailed ? err.step : 'store';
+      this.log.error({ clinic_id: event.clinicId, event_id: event.id, step, err: { message: (err as Error).message } }, 'fanning out an event failed; its message comes back in 2 s');
       m.nak(2_000);
     }
   }
