@@ -62,6 +62,8 @@ describe('retention rules (RetentionSweeper on RetentionRepository)', () => {
   }
 
   const exists = async (table: string, id: string) => (await db.ds.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id])).length > 0;
+  const orphanAttempts = async () =>
+    (await db.ds.query(`SELECT count(*)::int AS n FROM delivery_attempts a WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)`))[0].n;
   const attempts = async (deliveryId: string) => (await db.ds.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE delivery_id = $1`, [deliveryId]))[0].n;
 
   it('deletes what finished before its window (with attempts and emptied events) and keeps everything waiting', async () => {
@@ -105,6 +107,7 @@ describe('retention rules (RetentionSweeper on RetentionRepository)', () => {
     });
     expect(await attempts(oldDelivered.deliveries[0]!)).toBe(0);
     expect(await attempts(waiting.deliveries[0]!)).toBe(2);
+    expect(await orphanAttempts()).toBe(0); // every attempt went with its delivery (no foreign key cascades it)
     expect(await exists('subscribers', deleted)).toBe(false); // deleted long ago, no delivery left
     expect(await exists('subscribers', deleted2)).toBe(false);
     expect(await exists('subscribers', recentlyDeleted)).toBe(true);

@@ -8,6 +8,7 @@ import { PortalSessions1764420000000 } from './1764420000000-portal-sessions';
 import { EventsStreamSeqIndex1764430000000 } from './1764430000000-events-stream-seq-index';
 import { AuthChangeNotify1764440000000 } from './1764440000000-auth-change-notify';
 import { UnloggedClaims1764450000000 } from './1764450000000-unlogged-claims';
+import { StoreWithoutForeignKeys1764460000000 } from './1764460000000-store-without-foreign-keys';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
 export { DELIVERIES_DUE_CHANNEL } from './1764400000000-cluster-wide-delivery';
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   EventsStreamSeqIndex1764430000000,
   AuthChangeNotify1764440000000,
   UnloggedClaims1764450000000,
+  StoreWithoutForeignKeys1764460000000,
 ];

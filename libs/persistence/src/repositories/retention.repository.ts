@@ -13,7 +13,8 @@ const ms = (param: string) => `make_interval(secs => ${param}::double precision 
  * The retention sweeper's deletes (RetentionSweeper). Each method is one statement, so one short
  * transaction: it takes at most `limit` rows, skips rows another transaction holds (a worker delivering
  * them, another sweeper), and never touches a delivery that is waiting or under way. Attempts go with
- * their delivery (ON DELETE CASCADE), and an event goes with its last delivery.
+ * their delivery and an event with its last delivery, in the same statement (the store's rows have no
+ * foreign keys to cascade: migration 1764460000000).
  */
 export class RetentionRepository {
   constructor(private readonly ds: DataSource) {}
@@ -61,6 +62,7 @@ export class RetentionRepository {
       this.ds,
       `WITH doomed AS (${select}),
        gone AS (DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id RETURNING d.id, d.event_id),
+       attempts_gone AS (DELETE FROM delivery_attempts a USING gone WHERE a.delivery_id = gone.id),
        events_gone AS (
          DELETE FROM events e WHERE e.id IN (SELECT event_id FROM gone)
             AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = e.id AND x.id NOT IN (SELECT id FROM gone))
