@@ -270,6 +270,11 @@ export class DeliveryScheduler {
         this.log.warn({ released }, 'deliveries whose lease ran out are due again');
         this.wake();
       }
+      const unparked = await this.repo.unparkStranded();
+      if (unparked > 0) {
+        this.log.warn({ unparked }, 'deliveries stored parked while their subscriber was being enabled are due again');
+        this.wake();
+      }
       this.metrics.deliveriesDue.set(await this.repo.countDue());
     } catch (err) {
       this.log.error({ err }, 'renewing or releasing delivery leases failed');

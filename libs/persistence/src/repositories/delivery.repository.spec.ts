@@ -93,6 +93,38 @@ describe('DeliveryRepository.recordAttempt', () => {
     );
     expect(untouched).toBe(1);
   });
+
+  it('a late record (its lease ran out meanwhile) moves on a delivery back to pending, never one another worker finished', async () => {
+    // Each delivery was leased by a worker whose answer came after its lease ran out; since then the row was
+    // released (pending), or taken and finished by another worker, or its subscriber deleted (cancelled).
+    const cases = { released: 'pending', deliveredByAnother: 'succeeded', deadByAnother: 'dead', cancelled: 'cancelled' } as const;
+    const ids = Object.fromEntries(
+      await Promise.all(
+        Object.entries(cases).map(async ([name, status]) => {
+          const id = await newDelivery();
+          await ds.query(`UPDATE deliveries SET status = $2, lease_until = NULL WHERE id = $1`, [id, status]);
+          return [name, id] as const;
+        }),
+      ),
+    ) as Record<keyof typeof cases, string>;
+    await Promise.all([
+      repo.recordAttempt({ ...attempt(ids.released), clinicId, resolution: { kind: 'succeeded' } }),
+      repo.recordAttempt({ ...attempt(ids.deliveredByAnother), outcome: 'http_error', statusCode: 500, error: 'HTTP 500', clinicId, resolution: { kind: 'retry', delayMs: 1_000 } }),
+      repo.recordAttempt({ ...attempt(ids.deadByAnother), clinicId, resolution: { kind: 'succeeded' } }),
+      repo.recordAttempt({ ...attempt(ids.cancelled), outcome: 'http_error', statusCode: 500, error: 'HTTP 500', clinicId, resolution: { kind: 'retry', delayMs: 1_000 } }),
+    ]);
+    const rows: Array<{ id: string; status: string; attempts: number }> = await ds.query(
+      `SELECT d.id, d.status, (SELECT count(*)::int FROM delivery_attempts a WHERE a.delivery_id = d.id) AS attempts FROM deliveries d WHERE d.id = ANY($1::uuid[])`,
+      [Object.values(ids)],
+    );
+    const byName = Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, rows.find((r) => r.id === id)]));
+    expect(byName).toEqual({
+      released: { id: ids.released, status: 'succeeded', attempts: 1 },
+      deliveredByAnother: { id: ids.deliveredByAnother, status: 'succeeded', attempts: 1 },
+      deadByAnother: { id: ids.deadByAnother, status: 'dead', attempts: 1 },
+      cancelled: { id: ids.cancelled, status: 'cancelled', attempts: 1 },
+    });
+  });
 });
 
 describe('DeliveryRepository: store, schedule and subscriber transitions', () => {

@@ -399,12 +399,44 @@ export class DeliveryRepository {
     return affected;
   }
 
+  /**
+   * Puts back in the queue, due now, deliveries left `parked` while their subscriber is enabled, and returns
+   * how many. A delivery is parked only while its subscriber is disabled, but two writers decide it from what
+   * they read earlier: fan-out stores a new delivery `parked` from its cached subscriber up to the fast-path
+   * wait and the store window after reading it, and an attempt's record parks its retry from the statement's
+   * snapshot. An enable that commits in between unparks what it sees, not the rows that land after it, which
+   * then nothing would ever attempt. Found through each enabled subscriber's `(subscriber_id, status)` index:
+   * one probe per subscriber; rows another transaction holds are left to the next call.
+   */
+  async unparkStranded(limit = 1_000): Promise<number> {
+    const [, affected] = await rawQuery(
+      this.ds,
+      `WITH stranded AS MATERIALIZED (
+         SELECT p.id FROM subscribers s CROSS JOIN LATERAL (
+           SELECT d.id FROM deliveries d WHERE d.subscriber_id = s.id AND d.status = 'parked' LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED
+         ) p
+          WHERE s.enabled AND s.deleted_at IS NULL
+          LIMIT $1
+       )
+       UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), updated_at = now()
+         FROM stranded WHERE d.id = stranded.id`,
+      [limit],
+    );
+    return affected;
+  }
+
   // ---- record ------------------------------------------------------------------------------------
 
   /**
    * Records an attempt of a delivery that is stored `delivering` and moves it on. Attempts that finish
    * together are written in one statement (MicroBatcher). Resolves once this attempt's row is committed;
    * rejects only for this attempt's own failure.
+   *
+   * The attempt is always written down (it happened), but it moves its delivery on only while that is still
+   * `delivering` or back to `pending` (its lease ran out under a slow attempt: the answer that arrives late is
+   * still the latest news). A delivery that another worker has meanwhile finished (succeeded, dead-lettered)
+   * or that was parked or cancelled keeps its state: a late retry must not put a delivered event back in
+   * the queue, nor a late failure turn a success into a dead letter.
    */
   async recordAttempt(a: FinishedAttempt): Promise<void> {
     const failure = await this.attempts.submit(a);
@@ -414,8 +446,8 @@ export class DeliveryRepository {
   private readonly attempts = new MicroBatcher<FinishedAttempt, Error | null>((batch) => this.writeAttempts(batch));
 
   /**
-   * One statement for a batch. If it fails (e.g. one delivery was deleted meanwhile and its attempt row
-   * breaks the foreign key), the records are written one by one so that only the bad one fails. A
+   * One statement for a batch. If it fails (one record's values rejected), the records are written one by
+   * one so that only the bad one fails; an attempt of a delivery deleted meanwhile writes nothing. A
    * delivery listed twice (its lease ran out mid-attempt and it was taken again) is written one by one too.
    */
   private async writeAttempts(batch: FinishedAttempt[]): Promise<Array<Error | null>> {
@@ -449,7 +481,9 @@ export class DeliveryRepository {
            FROM input i JOIN deliveries d ON d.id = i.delivery_id AND d.clinic_id = i.clinic_id
        ),
        locked AS MATERIALIZED (
-         SELECT d.id FROM deliveries d JOIN input i ON d.id = i.delivery_id AND d.clinic_id = i.clinic_id ORDER BY d.id FOR NO KEY UPDATE OF d
+         SELECT d.id FROM deliveries d JOIN input i ON d.id = i.delivery_id AND d.clinic_id = i.clinic_id
+          WHERE d.status IN ('delivering', 'pending')
+          ORDER BY d.id FOR NO KEY UPDATE OF d
        )
        UPDATE deliveries d SET
          status = CASE
