@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CLAIM_SESSION_SETTINGS, ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
 import { createDataSource } from '@switchyard/persistence';
-import { TEST_DATABASE_URL, inOppositeOrders, testDatabase } from '../support/database';
+import { TEST_DATABASE_URL, heldTransaction, inOppositeOrders, testDatabase } from '../support/database';
 
 describe('ClaimStore (real Postgres)', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -93,6 +93,25 @@ describe('ClaimStore (real Postgres)', () => {
     expect(await short.deleteExpired()).toBeGreaterThanOrEqual(1);
     const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM idempotency_claims WHERE key = $1`, [first.key]);
     expect(n).toBe(0);
+  });
+
+  it('the expiry sweep passes over an expired key a claim statement holds, and takes it on a later sweep', async () => {
+    // A re-claim of an expired key holds its row; the sweep locks in expiry order while claims lock in key
+    // order, so waiting for it could deadlock the two. It deletes the rest and leaves that one.
+    const short = new ClaimStore(ds, 50, 30_000);
+    const [held, free] = [input(), input()];
+    for (const c of [held, free]) await short.complete(c.key, (await short.claim(c)).token);
+    await new Promise((r) => setTimeout(r, 120));
+    const reclaiming = await heldTransaction(db.schema, `SELECT 1 FROM idempotency_claims WHERE key = $1 FOR NO KEY UPDATE`, [held.key]);
+    try {
+      await short.deleteExpired();
+      const left = await ds.query(`SELECT key FROM idempotency_claims WHERE key = ANY($1::text[])`, [[held.key, free.key]]);
+      expect(left).toEqual([{ key: held.key }]);
+    } finally {
+      await reclaiming.commit();
+    }
+    await short.deleteExpired();
+    expect(await ds.query(`SELECT key FROM idempotency_claims WHERE key = $1`, [held.key])).toEqual([]);
   });
 
   it('writes concurrent claims in few statements, and gives exactly one of 20 concurrent resends the claim', async () => {

@@ -89,11 +89,15 @@ export class ClaimStore {
     return affected > 0;
   }
 
-  /** Deletes expired claims, a bounded number per call; returns how many. */
+  /**
+   * Deletes expired claims, a bounded number per call; returns how many. Passes over keys a claim statement
+   * holds (it is re-claiming them) instead of waiting: locking them in `expires_at` order while claims lock
+   * in key order could deadlock the two.
+   */
   async deleteExpired(limit = 10_000): Promise<number> {
     const [, affected] = await rawQuery(
       this.ds,
-      `DELETE FROM idempotency_claims WHERE key IN (SELECT key FROM idempotency_claims WHERE expires_at <= now() LIMIT $1)`,
+      `DELETE FROM idempotency_claims WHERE key IN (SELECT key FROM idempotency_claims WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
       [limit],
     );
     return affected;

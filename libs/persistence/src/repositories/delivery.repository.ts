@@ -615,10 +615,16 @@ export class DeliveryRepository {
     if (f.until) add('d.dead_at < ?', f.until);
     const [row] = await rawQuery(
       this.ds,
-      `WITH replayed AS (
+      // Rows locked in id order first, so two replays whose filters meet on the same dead letters (an operator's
+      // by time, a clinic's by subscriber: plans that reach the rows in different orders) wait for each other.
+      `WITH locked AS MATERIALIZED (
+         SELECT d.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+          WHERE s.deleted_at IS NULL AND ${where.join(' AND ')}
+          ORDER BY d.id FOR NO KEY UPDATE OF d
+       ),
+       replayed AS (
          UPDATE deliveries d SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
-           FROM subscribers s
-          WHERE s.id = d.subscriber_id AND s.deleted_at IS NULL AND ${where.join(' AND ')}
+           FROM locked WHERE d.id = locked.id AND d.status = 'dead'
          RETURNING 1
        )
        SELECT count(*)::int AS n, (SELECT count(*) FROM (SELECT pg_notify('${DELIVERIES_DUE_CHANNEL}', $1 || ':admin') FROM replayed LIMIT 1) x) AS announced
