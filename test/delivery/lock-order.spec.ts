@@ -175,6 +175,30 @@ describe('delivery statements lock rows in one order (real Postgres)', () => {
     expect(rows.find((r) => r.subscriber_id === middle)?.holder).toBe('third');
   });
 
+  it("a slot renewal and a release of the same holder's slots in opposite orders both finish", async () => {
+    const flow = new DeliveryFlowRepository(db.ds);
+    const [first, middle, last] = await threeOfMany();
+    const slots = [first, middle, last].map((subscriberId) => ({ subscriberId, slot: 1 }));
+    // A process holding thousands of slots: the few a statement lists are then found by key, in the order listed.
+    await db.ds.query(`INSERT INTO delivery_slots (subscriber_id, slot, holder, lease_until) SELECT id, 3, 'renewing', now() + interval '1 minute' FROM subscribers`);
+    await db.ds.query('ANALYZE delivery_slots');
+    await db.ds.query(
+      `INSERT INTO delivery_slots (subscriber_id, slot, holder, lease_until) SELECT id, 1, 'renewing', now() + interval '1 minute' FROM unnest($1::uuid[]) id`,
+      [[first, middle, last]],
+    );
+    // The process renews the slots it uses while it gives back those gone idle, each listed in its own order.
+    await inOppositeOrders(
+      db,
+      { sql: `SELECT 1 FROM delivery_slots WHERE subscriber_id = $1 AND slot = 1 FOR UPDATE`, params: [middle] },
+      'delivery_slots',
+      (order) => (order === 'ascending' ? flow.renew('renewing', slots, 4, 60_000) : flow.release('renewing', [...slots].reverse()).then(() => [])),
+    );
+
+    expect(deadlocks).toEqual([]);
+    // Whichever came first at each slot, the release took all three.
+    expect(await db.ds.query(`SELECT 1 FROM delivery_slots WHERE holder = 'renewing' AND slot = 1`)).toEqual([]);
+  });
+
   it('two token takes from the same buckets in opposite orders both finish, and the buckets count both', async () => {
     const flow = new DeliveryFlowRepository(db.ds);
     const [first, middle, last] = await threeOfMany();

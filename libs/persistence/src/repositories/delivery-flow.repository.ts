@@ -26,11 +26,21 @@ export interface TokenGrant {
  *   arrival time) holding up to one second's worth of tokens (at least one): one atomic upsert grants a
  *   batch of tokens to whichever replica asks.
  *
- * Both upserts write their rows in subscriber order (then slot order: each statement's `ORDER BY`), whatever
+ * Every statement writes its rows in subscriber order (then slot order: each statement's `ORDER BY`), whatever
  * order the caller's wants came in or the plan joins them in: two statements that meet on the same keys then wait for each other instead of deadlocking. Two
  * grants in opposite orders, each holding a key the other wanted, made Postgres kill one after
  * `deadlock_timeout` (1 s) in every bench run of 2026-12-02 (bench/RESULTS.md, eighteenth round).
  */
+/**
+ * The listed slots (`$2` subscribers, `$3` slots) that holder `$1` has, in (subscriber, slot) order: renewals
+ * and releases lock them so before they write, in the grant's order. A renewal and a release of the same
+ * process, each in the order its caller listed the slots, deadlocked twice in one bench run (bench/RESULTS.md,
+ * nineteenth round).
+ */
+const HOLDERS_SLOTS_IN_ORDER = `SELECT x.subscriber_id, x.slot FROM delivery_slots x
+   JOIN unnest($2::uuid[], $3::int[]) AS k(subscriber_id, slot) ON x.subscriber_id = k.subscriber_id AND x.slot = k.slot
+  WHERE x.holder = $1 ORDER BY x.subscriber_id, x.slot`;
+
 export class DeliveryFlowRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -72,8 +82,9 @@ export class DeliveryFlowRepository {
     if (slots.length === 0) return [];
     const [rows]: [Array<{ subscriber_id: string; slot: number }>] = await rawQuery(
       this.ds,
-      `UPDATE delivery_slots x SET lease_until = now() + make_interval(secs => $5::double precision / 1000)
-         FROM unnest($2::uuid[], $3::int[]) AS k(subscriber_id, slot), subscribers s
+      `WITH locked AS MATERIALIZED (${HOLDERS_SLOTS_IN_ORDER} FOR NO KEY UPDATE OF x)
+       UPDATE delivery_slots x SET lease_until = now() + make_interval(secs => $5::double precision / 1000)
+         FROM locked k, subscribers s
         WHERE x.subscriber_id = k.subscriber_id AND x.slot = k.slot AND x.holder = $1 AND x.lease_until > now()
           AND s.id = x.subscriber_id AND s.enabled AND s.deleted_at IS NULL AND x.slot < COALESCE(s.max_in_flight, $4)
        RETURNING x.subscriber_id, x.slot`,
@@ -85,14 +96,19 @@ export class DeliveryFlowRepository {
   /** Gives slots back (idle ones, or all of a stopping process: `slots` null). */
   async release(holder: string, slots: SlotKey[] | null): Promise<void> {
     if (slots === null) {
-      await rawQuery(this.ds, `DELETE FROM delivery_slots WHERE holder = $1`, [holder]);
+      await rawQuery(
+        this.ds,
+        `WITH locked AS MATERIALIZED (SELECT subscriber_id, slot FROM delivery_slots WHERE holder = $1 ORDER BY subscriber_id, slot FOR UPDATE)
+         DELETE FROM delivery_slots x USING locked k WHERE x.subscriber_id = k.subscriber_id AND x.slot = k.slot AND x.holder = $1`,
+        [holder],
+      );
       return;
     }
     if (slots.length === 0) return;
     await rawQuery(
       this.ds,
-      `DELETE FROM delivery_slots x USING unnest($2::uuid[], $3::int[]) AS k(subscriber_id, slot)
-        WHERE x.subscriber_id = k.subscriber_id AND x.slot = k.slot AND x.holder = $1`,
+      `WITH locked AS MATERIALIZED (${HOLDERS_SLOTS_IN_ORDER} FOR UPDATE OF x)
+       DELETE FROM delivery_slots x USING locked k WHERE x.subscriber_id = k.subscriber_id AND x.slot = k.slot AND x.holder = $1`,
       [holder, slots.map((s) => s.subscriberId), slots.map((s) => s.slot)],
     );
   }
