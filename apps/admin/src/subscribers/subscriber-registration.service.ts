@@ -130,7 +130,8 @@ export class SubscriberRegistrationService {
     let updated = await this.subscribers.update(clinicId, id, patch);
     // Enabling or disabling also moves the subscriber's waiting deliveries: one statement of the delivery owner.
     if (updated && input.enabled === false) await this.deliveries.disableSubscriber(clinicId, id, 'disabled by an administrator');
-    if (updated && input.enabled === true && !existing.enabled) await this.deliveries.enableSubscriber(clinicId, id, this.schema);
+    // Whatever `existing` said: a 410 may have disabled it since it was read, and enabling twice changes nothing.
+    if (updated && input.enabled === true) await this.deliveries.enableSubscriber(clinicId, id, this.schema);
     if (updated && input.enabled !== undefined) updated = await this.subscribers.get(clinicId, id);
     if (!updated) throw ApiError.notFound('webhook'); // deleted since the caller found it
     return updated;
