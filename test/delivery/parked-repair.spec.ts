@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { TestReceiver } from '../support/receiver';
 import { TestStack } from '../support/stack';
-import { sendShipment, useStack, waitForDeliveries } from './delivery-support';
+import { shipment, useStack, waitForDeliveries } from './delivery-support';
 
 /**
  * A delivery is `parked` only while its subscriber is disabled, but fan-out decides it from the subscriber it
@@ -21,17 +22,22 @@ describe('a delivery stored parked after its subscriber was enabled', () => {
     const clinic = await stack.createClinic('Parked clinic');
     const sub = await stack.createSubscriber(clinic.id, receiver.url);
     expect((await stack.admin('PATCH', `/api/external/webhook/${sub.id}`, { enabled: false })).status).toBe(200);
-    await sendShipment(stack, clinic.apiKey, 'parked-late');
-    const [parked] = await waitForDeliveries(stack, sub.id, 'parked');
-    // The enable commits and unparks what it sees; the late store's row lands parked after it. Here the
-    // enable runs first and the row is parked again, as that store leaves it.
     expect((await stack.admin('PATCH', `/api/external/webhook/${sub.id}`, { enabled: true })).status).toBe(200);
-    await stack.db.query(`UPDATE deliveries SET status = 'parked', next_attempt_at = NULL WHERE id = $1`, [parked.id]);
-    expect(receiver.requests).toHaveLength(0);
+    // What the late store leaves: its event, and the delivery it decided from the cached (disabled) subscriber,
+    // committed after the enable.
+    const eventId = randomUUID();
+    const deliveryId = randomUUID();
+    await stack.db.query(
+      `INSERT INTO events (id, clinic_id, event_name, entity_id, payload, received_at) VALUES ($1, $2, 'shipment:created', 'parked-late', $3, now())`,
+      [eventId, clinic.id, JSON.stringify(shipment('parked-late'))],
+    );
+    await stack.db.query(
+      `INSERT INTO deliveries (id, event_id, clinic_id, subscriber_id, event_name, entity_id, status) VALUES ($1, $2, $3, $4, 'shipment:created', 'parked-late', 'parked')`,
+      [deliveryId, eventId, clinic.id, sub.id],
+    );
 
     const [delivered] = await waitForDeliveries(stack, sub.id, 'succeeded', 1, 15_000);
-    expect(delivered.id).toBe(parked.id);
-    expect(receiver.requests).toHaveLength(1);
-    expect(JSON.parse(receiver.requests[0]!.body).subject).toBe('parked-late');
+    expect(delivered.id).toBe(deliveryId);
+    expect(receiver.requests.map((r) => JSON.parse(r.body).subject)).toEqual(['parked-late']);
   });
 });
