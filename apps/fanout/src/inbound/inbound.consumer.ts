@@ -175,7 +175,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
       span?.recordException(err as Error);
       // The step says what failed: looking up the clinic's subscribers, flow control's slots or rate tokens, or
       // the store. Each is a Postgres statement, and nothing was stored: the whole event comes back.
-      const step = err instanceof FanOutStepFailed ? err.step : 'store';
+      const step = err instanceof FanOutStepFailed ? err.step : 'unknown';
       this.log.error({ clinic_id: event.clinicId, event_id: event.id, step, err: { message: (err as Error).message } }, 'fanning out an event failed; its message comes back in 2 s');
       m.nak(2_000);
     }
