@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { RetentionRepository } from '@switchyard/persistence';
 import { RetentionSweeper } from '@switchyard/retention';
-import { TEST_DATABASE_URL, testDatabase } from '../support/database';
+import { TEST_DATABASE_URL, orphanAttempts, testDatabase } from '../support/database';
 
 const HOUR = 3_600_000;
 
@@ -62,8 +62,6 @@ describe('retention rules (RetentionSweeper on RetentionRepository)', () => {
   }
 
   const exists = async (table: string, id: string) => (await db.ds.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id])).length > 0;
-  const orphanAttempts = async () =>
-    (await db.ds.query(`SELECT count(*)::int AS n FROM delivery_attempts a WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)`))[0].n;
   const attempts = async (deliveryId: string) => (await db.ds.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE delivery_id = $1`, [deliveryId]))[0].n;
 
   it('deletes what finished before its window (with attempts and emptied events) and keeps everything waiting', async () => {
@@ -107,7 +105,7 @@ describe('retention rules (RetentionSweeper on RetentionRepository)', () => {
     });
     expect(await attempts(oldDelivered.deliveries[0]!)).toBe(0);
     expect(await attempts(waiting.deliveries[0]!)).toBe(2);
-    expect(await orphanAttempts()).toBe(0); // every attempt went with its delivery (no foreign key cascades it)
+    expect(await orphanAttempts(db.ds)).toBe(0); // every attempt went with its delivery (no foreign key cascades it)
     expect(await exists('subscribers', deleted)).toBe(false); // deleted long ago, no delivery left
     expect(await exists('subscribers', deleted2)).toBe(false);
     expect(await exists('subscribers', recentlyDeleted)).toBe(true);

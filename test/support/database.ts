@@ -59,6 +59,12 @@ export async function heldTransaction(schema: string, sql: string, params: unkno
   };
 }
 
+/** Attempts whose delivery is gone (the store's rows have no foreign keys: whoever deletes a delivery deletes its attempts). */
+export async function orphanAttempts(ds: DataSource): Promise<number> {
+  const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM delivery_attempts a WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)`);
+  return n;
+}
+
 /** Statements of `ds`'s database waiting for a lock whose text matches `pattern` (a Postgres regular expression). */
 export async function lockWaits(ds: DataSource, pattern: string): Promise<number> {
   const [{ n }] = await ds.query(

@@ -277,7 +277,7 @@ export class DeliveryScheduler {
       }
       this.metrics.deliveriesDue.set(await this.repo.countDue());
     } catch (err) {
-      this.log.error({ err }, 'renewing or releasing delivery leases failed');
+      this.log.error({ err }, 'renewing or releasing delivery leases, or unparking stranded deliveries, failed');
     }
   }
 }

@@ -41,12 +41,6 @@ export class FanOutStepFailed extends Error {
   }
 }
 
-const failedAt =
-  (step: FanOutStep) =>
-  (err: unknown): never => {
-    throw new FanOutStepFailed(step, err);
-  };
-
 /** One inbound event as fan-out reads it off the stream. */
 export type InboundEvent = Omit<StoredEvent, 'entityId'>;
 
@@ -200,7 +194,9 @@ export class FanOutEventUseCase {
     const direct = jobs.filter((j) => fastPath && j.subscriber.enabled && !j.subscriber.ordered);
     const admissions = new Map<DeliveryJob, Admission>();
     try {
-      (await this.dispatcher.admitNew(direct, deadline).catch(failedAt('flow control'))).forEach((a, i) => admissions.set(direct[i]!, a));
+      (await this.dispatcher.admitNew(direct, deadline)).forEach((a, i) => admissions.set(direct[i]!, a));
+    } catch (err) {
+      throw new FanOutStepFailed('flow control', err);
     } finally {
       admitted();
     }
@@ -229,7 +225,7 @@ export class FanOutEventUseCase {
     const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
     const span = startBatchMember('store event', { 'switchyard.event_id': event.id });
     storing();
-    const created = await endBatchMember(span, this.stored({ event, deliveries: record }, span).catch(failedAt('store')));
+    const created = await endBatchMember(span, this.stored({ event, deliveries: record }, span));
     this.afterStore(event, jobs, record, admissions, created);
     return { created, deliveries: created ? jobs.length : 0 };
   }
@@ -252,7 +248,7 @@ export class FanOutEventUseCase {
     } catch (err) {
       if (!this.storeFailing) this.log.warn({ err: { message: (err as Error).message } }, 'storing events failed; new deliveries are stored before they are attempted until a store succeeds');
       this.storeFailing = true;
-      throw err;
+      throw new FanOutStepFailed('store', err);
     } finally {
       this.storesUnderWay.delete(underWay);
     }

@@ -15,6 +15,24 @@ export interface TokenGrant {
 }
 
 /**
+ * The listed slots (`$2` subscribers, `$3` slots) that holder `$1` has, in (subscriber, slot) order: renewals
+ * and releases lock them so before they write, in the grant's order. A renewal and a release of the same
+ * process, each in the order its caller listed the slots, deadlocked twice in one bench run (bench/RESULTS.md,
+ * nineteenth round).
+ */
+const HOLDERS_SLOTS_IN_ORDER = `SELECT x.subscriber_id, x.slot FROM delivery_slots x
+   JOIN unnest($2::uuid[], $3::int[]) AS k(subscriber_id, slot) ON x.subscriber_id = k.subscriber_id AND x.slot = k.slot
+  WHERE x.holder = $1 ORDER BY x.subscriber_id, x.slot`;
+
+/** Every slot holder `$1` has, in the same order (a stopping process gives them all back). */
+const ALL_HOLDERS_SLOTS_IN_ORDER = `SELECT x.subscriber_id, x.slot FROM delivery_slots x WHERE x.holder = $1 ORDER BY x.subscriber_id, x.slot`;
+
+/** Deletes the slots `locking` selects (of holder `$1`), locked in its order first. */
+const deleteInOrder = (locking: string) =>
+  `WITH locked AS MATERIALIZED (${locking} FOR UPDATE OF x)
+   DELETE FROM delivery_slots x USING locked k WHERE x.subscriber_id = k.subscriber_id AND x.slot = k.slot AND x.holder = $1`;
+
+/**
  * Flow control shared by every fan-out replica, in Postgres:
  *
  * - **In-flight slots.** A subscriber with `max_in_flight` n has slots 0…n−1; a request may be open only
@@ -27,20 +45,11 @@ export interface TokenGrant {
  *   batch of tokens to whichever replica asks.
  *
  * Every statement writes its rows in subscriber order (then slot order: each statement's `ORDER BY`), whatever
- * order the caller's wants came in or the plan joins them in: two statements that meet on the same keys then wait for each other instead of deadlocking. Two
- * grants in opposite orders, each holding a key the other wanted, made Postgres kill one after
- * `deadlock_timeout` (1 s) in every bench run of 2026-12-02 (bench/RESULTS.md, eighteenth round).
+ * order the caller's wants came in or the plan joins them in: two statements that meet on the same keys then
+ * wait for each other instead of deadlocking. Two grants in opposite orders, each holding a key the other
+ * wanted, made Postgres kill one after `deadlock_timeout` (1 s) in every bench run of 2026-12-02
+ * (bench/RESULTS.md, eighteenth round).
  */
-/**
- * The listed slots (`$2` subscribers, `$3` slots) that holder `$1` has, in (subscriber, slot) order: renewals
- * and releases lock them so before they write, in the grant's order. A renewal and a release of the same
- * process, each in the order its caller listed the slots, deadlocked twice in one bench run (bench/RESULTS.md,
- * nineteenth round).
- */
-const HOLDERS_SLOTS_IN_ORDER = `SELECT x.subscriber_id, x.slot FROM delivery_slots x
-   JOIN unnest($2::uuid[], $3::int[]) AS k(subscriber_id, slot) ON x.subscriber_id = k.subscriber_id AND x.slot = k.slot
-  WHERE x.holder = $1 ORDER BY x.subscriber_id, x.slot`;
-
 export class DeliveryFlowRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -96,21 +105,11 @@ export class DeliveryFlowRepository {
   /** Gives slots back (idle ones, or all of a stopping process: `slots` null). */
   async release(holder: string, slots: SlotKey[] | null): Promise<void> {
     if (slots === null) {
-      await rawQuery(
-        this.ds,
-        `WITH locked AS MATERIALIZED (SELECT subscriber_id, slot FROM delivery_slots WHERE holder = $1 ORDER BY subscriber_id, slot FOR UPDATE)
-         DELETE FROM delivery_slots x USING locked k WHERE x.subscriber_id = k.subscriber_id AND x.slot = k.slot AND x.holder = $1`,
-        [holder],
-      );
+      await rawQuery(this.ds, deleteInOrder(ALL_HOLDERS_SLOTS_IN_ORDER), [holder]);
       return;
     }
     if (slots.length === 0) return;
-    await rawQuery(
-      this.ds,
-      `WITH locked AS MATERIALIZED (${HOLDERS_SLOTS_IN_ORDER} FOR UPDATE OF x)
-       DELETE FROM delivery_slots x USING locked k WHERE x.subscriber_id = k.subscriber_id AND x.slot = k.slot AND x.holder = $1`,
-      [holder, slots.map((s) => s.subscriberId), slots.map((s) => s.slot)],
-    );
+    await rawQuery(this.ds, deleteInOrder(HOLDERS_SLOTS_IN_ORDER), [holder, slots.map((s) => s.subscriberId), slots.map((s) => s.slot)]);
   }
 
   /**
