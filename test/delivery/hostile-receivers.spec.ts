@@ -66,4 +66,29 @@ describe('hostile receivers', () => {
     expect(attempts.map((a) => a.outcome)).toEqual(['timeout', 'timeout']);
     expect(attempts.every((a) => a.duration_ms >= 450 && a.duration_ms < 1_000)).toBe(true);
   });
+
+  it('records answers whose bodies hold NUL bytes, which Postgres text cannot: on the fast path and on a retry, each request once', async () => {
+    const { stack } = ctx;
+    let requests = 0;
+    // A UTF-16 or binary answer: the first fails (stored with its event), the retry succeeds (recorded by the scheduler).
+    const { server, url } = await rawReceiver((req, res) => {
+      req.resume();
+      requests++;
+      res.writeHead(requests === 1 ? 500 : 200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.from(requests === 1 ? 'e\0rr' : 'o\0k'));
+    });
+    servers.push(server);
+    const clinic = await stack.createClinic('nul');
+    const sub = await stack.createSubscriber(clinic.id, url);
+    await sendShipment(stack, clinic.apiKey, 'nul');
+    const [d] = await waitForDeliveries(stack, sub.id, 'succeeded');
+    const attempts = await attemptsOf(stack, d.id);
+    expect(attempts.map((a) => [a.outcome, a.response_excerpt])).toEqual([
+      ['http_error', 'e\ufffdrr'],
+      ['success', 'o\ufffdk'],
+    ]);
+    // Neither the store nor the record failed: nothing comes back to be sent again.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(requests).toBe(2);
+  });
 });

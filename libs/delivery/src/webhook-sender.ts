@@ -34,6 +34,16 @@ function retryAfterMs(header: string | string[] | undefined): number | undefined
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
+/**
+ * Text as Postgres's `text` takes it: NUL, which a UTF-16, gzip or protobuf answer holds and a text column
+ * refuses ("invalid byte sequence for encoding UTF8: 0x00"), becomes U+FFFD like any other byte that is
+ * not UTF-8. An excerpt or error with a NUL failed the statement that wrote it: the record of a retry for
+ * ever (the delivery sent again every lease), the store of a first attempt with every event of its batch.
+ */
+export function storableText(text: string): string {
+  return text.includes('\0') ? text.replaceAll('\0', '\ufffd') : text;
+}
+
 /** What came back: the status, the headers an attempt reads, at most RESPONSE_EXCERPT_BYTES of the body. */
 interface Answer {
   statusCode: number;
@@ -77,7 +87,7 @@ function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, cap: 
   const finish = (handBack = false) => {
     if (settled) return;
     settled = true;
-    const a: Answer = { statusCode, headers, excerpt: size === 0 ? '' : Buffer.concat(chunks).toString('utf8') };
+    const a: Answer = { statusCode, headers, excerpt: size === 0 ? '' : storableText(Buffer.concat(chunks).toString('utf8')) };
     if (handBack) queueMicrotask(() => setImmediate(resolve, a));
     else resolve(a);
   };
@@ -232,6 +242,6 @@ export class WebhookSender {
     }
     const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = e.code ?? e.cause?.code;
-    return { outcome: 'network_error', error: `${code ? `${code}: ` : ''}${e.message}`.slice(0, 500) };
+    return { outcome: 'network_error', error: storableText(`${code ? `${code}: ` : ''}${e.message}`.slice(0, 500)) };
   }
 }
