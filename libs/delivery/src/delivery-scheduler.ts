@@ -47,6 +47,8 @@ export class DeliveryScheduler {
   private roomShort = false;
   /** The highest stream sequence of an ordered delivery this process queued (see ORDERING_RECHECK_MS). */
   private orderedThrough = 0;
+  /** How many times `noteOrdered` was called: a poll that began before the last call may not see its delivery. */
+  private orderedNotes = 0;
   private listening = false;
   private idleMs: number;
   /** When the next poll is due (performance.now()). */
@@ -114,7 +116,9 @@ export class DeliveryScheduler {
 
   /** An ordered delivery with this stream sequence was queued: look again until earlier messages are stored. */
   noteOrdered(streamSeq: number | null): void {
-    if (streamSeq !== null) this.orderedThrough = Math.max(this.orderedThrough, streamSeq);
+    if (streamSeq === null) return;
+    this.orderedThrough = Math.max(this.orderedThrough, streamSeq);
+    this.orderedNotes++;
   }
 
   private schedule(delayMs: number): void {
@@ -133,8 +137,14 @@ export class DeliveryScheduler {
     }
     this.polling = true;
     let next = this.idleMs;
+    const orderedNotes = this.orderedNotes;
     try {
       const { due, nextDueAt } = await this.repo.findDue(this.options.defaultMaxInFlight, DUE_SUBSCRIBERS_PER_POLL);
+      // No ordered delivery is due: what this process queued has been leased (here, or by another replica while
+      // this one found nothing due), so there is nothing to look again for every ORDERING_RECHECK_MS. (Only
+      // the ack floor's passing cleared it, in a poll that leased ordered work: one that found none left this
+      // process polling 40 times a second for good.) Not when one was queued after this poll began.
+      if (orderedNotes === this.orderedNotes && !due.some((d) => d.ordered)) this.orderedThrough = 0;
       const found = await this.take(due);
       if (found) this.idleMs = this.options.pollIntervalMs;
       else if (this.listening) this.idleMs = Math.min(this.idleMs * 2, this.options.idlePollMs);
