@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { ROOT_CONTEXT, context } from '@opentelemetry/api';
-import type { DeliveryJob, DeliveryRepository, DueSubscriber, LeaseRequest } from '@switchyard/persistence';
-import type { Metrics } from '@switchyard/observability';
+import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
+import type { DeliveryJob, DeliveryRepository, DueSubscriber, LeaseRequest, UnreadableDelivery } from '@switchyard/persistence';
+import { Metrics, eventTypeLabel } from '@switchyard/observability';
 import { DeliveryDispatcher, RunPermit } from './delivery-dispatcher';
 import { FlowControl } from './flow-control';
 
@@ -210,7 +211,7 @@ export class DeliveryScheduler {
 
     let jobs: DeliveryJob[] = [];
     try {
-      jobs = await this.repo.lease(requests, storedThrough, this.options.leaseMs);
+      jobs = await this.repo.lease(requests, storedThrough, this.options.leaseMs, (dead) => this.deadLettered(dead));
     } finally {
       const bySubscriber = new Map<string, DeliveryJob[]>();
       for (const job of jobs) {
@@ -242,6 +243,16 @@ export class DeliveryScheduler {
     // for work that cannot start, or that waits for those very messages.
     this.setRoomShort(roomShort && (free === 0 || jobs.length > 0));
     return true;
+  }
+
+  /** Leased deliveries the repository dead-lettered because their subscriber's secret cannot be read: an operator's to fix. */
+  private deadLettered(dead: UnreadableDelivery[]): void {
+    for (const d of dead) this.metrics.deadLetters.inc({ event_type: eventTypeLabel(d.eventName, KNOWN_EVENT_NAMES) });
+    const subscribers = [...new Set(dead.map((d) => d.subscriberId))];
+    this.log.error(
+      { deliveries: dead.length, subscriber_ids: subscribers, err: { message: dead[0]!.error } },
+      'deliveries dead-lettered: their subscriber\'s signing secret cannot be read (is its key still in SECRETS_KEYS?); replay them once it is',
+    );
   }
 
   /** Whether queued work is owed this process's next free places (its last poll found too little room for it). */

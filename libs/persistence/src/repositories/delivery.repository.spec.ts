@@ -245,6 +245,23 @@ describe('DeliveryRepository: store, schedule and subscriber transitions', () =>
     expect((await repo.lease(take, other.streamSeq!, 60_000)).map((j) => j.event.id)).toEqual([second.id]);
   });
 
+  it('dead-letters the deliveries of a subscriber whose secret cannot be read, and leases the rest of the poll (any clinic\'s)', async () => {
+    const healthy = await subscriber(clinicA);
+    const unreadable = await subscriber(clinicB);
+    // Encrypted under a key this deployment no longer holds (taken out of SECRETS_KEYS before re-encryption).
+    await ds.query(`UPDATE subscribers SET secret = 'enc:v1:retired:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' WHERE id = $1`, [unreadable]);
+    const ok = event(clinicA);
+    const bad = event(clinicB);
+    await repo.storeInbound([{ event: ok, deliveries: [queued(healthy)] }, { event: bad, deliveries: [queued(unreadable)] }], null);
+    const reported: string[] = [];
+    const take = [healthy, unreadable].map((subscriberId) => ({ subscriberId, take: 10, ordered: false }));
+    const jobs = await repo.lease(take, null, 60_000, (dead) => reported.push(...dead.map((d) => d.subscriberId)));
+    expect(jobs.map((j) => j.event.id)).toEqual([ok.id]);
+    expect(reported).toEqual([unreadable]);
+    const [row] = await ds.query(`SELECT status, last_error, lease_until FROM deliveries WHERE subscriber_id = $1`, [unreadable]);
+    expect(row).toEqual({ status: 'dead', last_error: expect.stringMatching(/signing secret cannot be read: .*"retired".*SECRETS_KEYS/), lease_until: null });
+  });
+
   it('disables, enables and deletes a subscriber with its waiting deliveries in one statement each, and never for another clinic', async () => {
     const s = await subscriber(clinicA);
     await repo.storeInbound([event(clinicA), event(clinicA)].map((e) => ({ event: e, deliveries: [queued(s)] })), null);

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { MicroBatcher } from '@switchyard/batching';
 import { pgArray, rawQuery } from '../raw-query';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
-import type { KeyRing } from '@switchyard/secrets';
+import { KeyRing, SecretKeyError } from '@switchyard/secrets';
 import { DELIVERIES_DUE_CHANNEL } from '../migrations';
 import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
 
@@ -89,6 +89,15 @@ export interface DueSubscriber {
   more: boolean;
   firstDue: Date;
   rateLimitPerSecond: number | null;
+}
+
+/** A leased delivery dead-lettered because its subscriber's secret cannot be read (see DeliveryRepository.lease). */
+export interface UnreadableDelivery {
+  deliveryId: string;
+  clinicId: string;
+  subscriberId: string;
+  eventName: string;
+  error: string;
 }
 
 export interface LeaseRequest {
@@ -325,7 +334,12 @@ export class DeliveryRepository {
    * only once its deliveries are stored), null if unknown — and (b) no earlier delivery about the same
    * entity is still pending or delivering. Rows locked by another replica are skipped, not waited for.
    */
-  async lease(requests: LeaseRequest[], storedThrough: number | null, leaseMs: number): Promise<DeliveryJob[]> {
+  async lease(
+    requests: LeaseRequest[],
+    storedThrough: number | null,
+    leaseMs: number,
+    onDeadLettered: (dead: UnreadableDelivery[]) => void = () => undefined,
+  ): Promise<DeliveryJob[]> {
     if (requests.length === 0) return [];
     const rows: any[] = await rawQuery(
       this.ds,
@@ -355,21 +369,60 @@ export class DeliveryRepository {
          FROM leased l JOIN events e ON e.id = l.event_id JOIN subscribers s ON s.id = l.subscriber_id`,
       [requests.map((r) => r.subscriberId), requests.map((r) => r.take), requests.map((r) => r.ordered), storedThrough, leaseMs],
     );
-    return rows.map((r) => ({
-      deliveryId: r.delivery_id,
-      attemptCount: r.attempt_count,
-      event: {
-        id: r.event_id,
-        clinicId: r.event_clinic_id,
-        eventName: r.event_name,
-        entityId: r.entity_id,
-        payload: r.payload,
-        receivedAt: r.received_at,
-        traceParent: r.trace_parent,
-        streamSeq: r.stream_seq === null ? null : Number(r.stream_seq),
-      },
-      subscriber: toTarget(r, this.keys),
-    }));
+    const jobs: DeliveryJob[] = [];
+    const unreadable: UnreadableDelivery[] = [];
+    for (const r of rows) {
+      let subscriber: SubscriberTarget;
+      try {
+        subscriber = toTarget(r, this.keys);
+      } catch (err) {
+        if (!(err instanceof SecretKeyError)) throw err;
+        unreadable.push({ deliveryId: r.delivery_id, clinicId: r.event_clinic_id, subscriberId: r.id, eventName: r.event_name, error: err.message });
+        continue;
+      }
+      jobs.push({
+        deliveryId: r.delivery_id,
+        attemptCount: r.attempt_count,
+        event: {
+          id: r.event_id,
+          clinicId: r.event_clinic_id,
+          eventName: r.event_name,
+          entityId: r.entity_id,
+          payload: r.payload,
+          receivedAt: r.received_at,
+          traceParent: r.trace_parent,
+          streamSeq: r.stream_seq === null ? null : Number(r.stream_seq),
+        },
+        subscriber,
+      });
+    }
+    if (unreadable.length > 0) {
+      await this.deadLetterUnreadable(unreadable);
+      onDeadLettered(unreadable);
+    }
+    return jobs;
+  }
+
+  /**
+   * Dead-letters leased deliveries whose subscriber's secret does not decrypt (its key was taken out of
+   * SECRETS_KEYS, or the row was altered): they cannot be signed, and they are already leased. Thrown from
+   * the lease, that one subscriber took every delivery of the same poll with it — any clinic's — leased
+   * and left until the lease ran out, then again at every poll. Dead letters say why and can be replayed
+   * once the key is back.
+   */
+  private async deadLetterUnreadable(dead: UnreadableDelivery[]): Promise<void> {
+    const sorted = [...dead].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1));
+    await rawQuery(
+      this.ds,
+      `WITH locked AS MATERIALIZED (
+         SELECT d.id, u.error FROM deliveries d JOIN unnest($1::uuid[], $2::text[]) AS u(id, error) ON u.id = d.id
+          WHERE d.status = 'delivering' ORDER BY d.id FOR NO KEY UPDATE
+       )
+       UPDATE deliveries d SET status = 'dead', dead_at = now(), lease_until = NULL, next_attempt_at = NULL,
+              last_error = 'the subscriber''s signing secret cannot be read: ' || locked.error, updated_at = now()
+         FROM locked WHERE d.id = locked.id`,
+      [sorted.map((u) => u.deliveryId), sorted.map((u) => u.error)],
+    );
   }
 
   /** Extends the leases of deliveries this worker is still attempting, so a slow attempt is not taken twice. */
