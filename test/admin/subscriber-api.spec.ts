@@ -80,7 +80,10 @@ describe('subscribers: Nimbus-compatible shapes, list/get/update, secret rotatio
     ['userinfo', { webhook_url: 'https://user:hunter2pass@93.184.216.34/hook' }, /webhook_url/],
     ['not a URL', { webhook_url: 'not a url' }, /webhook_url/],
     ['a URL over 2048 characters', { webhook_url: `https://93.184.216.34/${'a'.repeat(2048)}` }, /webhook_url/],
-    ['CR/LF in api_key', { api_key: 'abc\r\nX-Injected: 1' }, /api_key: must not contain control characters/],
+    ['CR/LF in api_key', { api_key: 'abc\r\nX-Injected: 1' }, /api_key: must be visible ASCII/],
+    // undici refuses such a header on every attempt (all deliveries dead-lettered), and sends U+0080–U+00FF as Latin-1 bytes
+    ['Cyrillic in api_key', { webhook_url: 'https://93.184.216.34/hooks/cyrillic', api_key: 'ключ-123' }, /api_key: must be visible ASCII/],
+    ['a Latin-1 letter in api_key', { webhook_url: 'https://93.184.216.34/hooks/latin-1', api_key: 'clé-123' }, /api_key: must be visible ASCII/],
     ['an api_key over 512 characters', { api_key: 'k'.repeat(513) }, /api_key/],
     ['an empty event filter', { event_types: [] }, /event_types/],
     ['a malformed event type', { event_types: ['shipment created'] }, /event_types/],
@@ -89,18 +92,33 @@ describe('subscribers: Nimbus-compatible shapes, list/get/update, secret rotatio
     ['timeout_ms above 30000', { timeout_ms: 30_001 }, /timeout_ms/],
     ['an unknown field', { secret: 'whsec_mine' }, /Unrecognized key/],
     ['a non-UUID clinic_id', { clinic_id: 'clinic-1' }, /clinic_id: must be a UUID/],
-  ])('refuses %s with a clear 400', async (_what, body, message) => {
+  ])('refuses %s with a clear 400, creating nothing', async (_what, body, message) => {
+    const ids = async () => (await stack.admin('GET', `/api/external/webhook?clinic_id=${clinicId}`)).body.data.map((w: { webhook_id: string }) => w.webhook_id);
+    const before = await ids();
     const res = await create(body);
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(message);
     expect(JSON.stringify(res.body)).not.toContain('hunter2pass');
+    expect(await ids()).toEqual(before);
   });
 
   it('refuses the same problems on update, and a missing clinic_id or an unknown clinic on create', async () => {
     const id = (await create({ webhook_url: 'https://93.184.216.34/hooks/third' })).body.data.webhook_id;
-    for (const body of [{ webhook_url: 'http://93.184.216.34/' }, { api_key: 'a\nb' }, { clinic_id: clinicId }, { timeout_ms: 'fast' }]) {
-      expect((await stack.admin('PATCH', `/api/external/webhook/${id}`, body)).status).toBe(400);
+    const stored = (await stack.admin('GET', `/api/external/webhook/${id}`)).body.data;
+    for (const [body, message] of [
+      [{ webhook_url: 'http://93.184.216.34/' }, /https/],
+      [{ api_key: 'a\nb' }, /api_key: must be visible ASCII/],
+      [{ api_key: 'ключ-123' }, /api_key: must be visible ASCII/],
+      [{ api_key: 'clé-123' }, /api_key: must be visible ASCII/],
+      [{ clinic_id: clinicId }, /Unrecognized key/],
+      [{ timeout_ms: 'fast' }, /timeout_ms/],
+    ] as const) {
+      const res = await stack.admin('PATCH', `/api/external/webhook/${id}`, body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(message);
     }
+    // none of the refused updates changed the webhook (it still has no api_key)
+    expect((await stack.admin('GET', `/api/external/webhook/${id}`)).body.data).toEqual(stored);
     const missing = await stack.admin('POST', '/api/external/webhook', { webhook_url: PUBLIC_URL });
     expect(missing.status).toBe(400);
     expect(missing.body.error.message).toMatch(/clinic_id: is required/);

@@ -2,12 +2,17 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { z } from 'zod';
 import { SUBSCRIBER_FORMATS } from '@switchyard/contracts';
 
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+/**
+ * An api_key goes out as the X-API-Key header of each delivery, so it must be what a header carries: undici
+ * refuses anything beyond Latin-1 on every attempt (each delivery dead-lettered) and sends U+0080–U+00FF as
+ * single bytes the receiver reads as another key; control characters would split the header (CR/LF).
+ */
+const VISIBLE_ASCII = /^[\x20-\x7e]*$/;
 const eventTypes = z
   .array(z.string().min(1).max(100).regex(/^(\*|[a-z0-9_.-]+(:[a-z0-9_.-]+)*)$/i, 'must be an event name like shipment:created, or *'))
   .min(1, 'must list at least one event type (or *)')
   .max(50);
-const headerValue = z.string().min(1).max(512).regex(NO_CONTROL, 'must not contain control characters (CR, LF…)');
+const headerValue = z.string().min(1).max(512).regex(VISIBLE_ASCII, 'must be visible ASCII (no control characters such as CR or LF, no letters outside ASCII)');
 
 const subscriberFields = {
   event_types: eventTypes.optional(),
@@ -38,7 +43,7 @@ export class CreateSubscriberDto {
   @ApiProperty({ example: 'https://clinic.example.com/webhooks/nimbus' }) webhook_url: string;
   @ApiPropertyOptional({ type: [String], example: ['shipment:created', 'medication:updated'], default: ['*'] }) event_types?: string[];
   @ApiPropertyOptional({ enum: SUBSCRIBER_FORMATS, default: 'cloudevents' }) format?: string;
-  @ApiPropertyOptional({ description: 'Sent as X-API-Key on each delivery.' }) api_key?: string;
+  @ApiPropertyOptional({ description: 'Sent as X-API-Key on each delivery: visible ASCII (space to ~), up to 512 characters.' }) api_key?: string;
   @ApiPropertyOptional() timeout_ms?: number;
   @ApiPropertyOptional({ description: 'Deliver events about one entity in the order received.' }) ordered?: boolean;
   @ApiPropertyOptional() max_in_flight?: number;
