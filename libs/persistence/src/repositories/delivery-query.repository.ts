@@ -85,10 +85,23 @@ function toView(r: any): DeliveryView {
  * milliseconds only, and a truncated cursor skipped the rows created in the same millisecond.
  */
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const encodeCursor = (createdAt: string, id: string) => Buffer.from(`${createdAt}|${id}`).toString('base64url');
+
+/**
+ * Whether Postgres will read the cursor's time (a forged one it refuses was a 500). V8's Date.parse takes
+ * Feb 30 (as March 2) and year 0, both out of range for Postgres, so the calendar fields must come back
+ * unchanged from a Date and the year be 1 or later.
+ */
+function isCursorTime(ts: string): boolean {
+  if (!CURSOR_TIME.test(ts) || ts.startsWith('0000')) return false;
+  const ms = Date.parse(ts);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === ts.slice(0, 19);
+}
+
 function decodeCursor(cursor: string): [string, string] | null {
   const [ts, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!ts || !id || !CURSOR_TIME.test(ts) || Number.isNaN(Date.parse(ts)) || !/^[0-9a-f-]{36}$/i.test(id)) return null;
+  if (!ts || !id || !isCursorTime(ts) || !UUID.test(id)) return null;
   return [ts, id];
 }
 
