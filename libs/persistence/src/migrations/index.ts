@@ -9,6 +9,7 @@ import { EventsStreamSeqIndex1764430000000 } from './1764430000000-events-stream
 import { AuthChangeNotify1764440000000 } from './1764440000000-auth-change-notify';
 import { UnloggedClaims1764450000000 } from './1764450000000-unlogged-claims';
 import { StoreWithoutForeignKeys1764460000000 } from './1764460000000-store-without-foreign-keys';
+import { EntityOrderIndex1764470000000 } from './1764470000000-entity-order-index';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
 export { DELIVERIES_DUE_CHANNEL } from './1764400000000-cluster-wide-delivery';
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   AuthChangeNotify1764440000000,
   UnloggedClaims1764450000000,
   StoreWithoutForeignKeys1764460000000,
+  EntityOrderIndex1764470000000,
 ];

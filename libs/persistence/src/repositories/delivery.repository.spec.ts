@@ -245,6 +245,20 @@ describe('DeliveryRepository: store, schedule and subscriber transitions', () =>
     expect((await repo.lease(take, other.streamSeq!, 60_000)).map((j) => j.event.id)).toEqual([second.id]);
   });
 
+  it('holds an ordered delivery behind an earlier one about its entity that was stored parked beside the enabled subscriber, until the reaper unparks it', async () => {
+    // Fan-out stored `first` parked from a cached view of the subscriber taken before an enable committed;
+    // `second`, about the same entity, came after and was queued. It used to go first, `first` after it once unparked.
+    const s = await subscriber(clinicA, { ordered: true });
+    const first = event(clinicA, 'order-parked');
+    const second = event(clinicA, 'order-parked');
+    await repo.storeInbound([{ event: first, deliveries: [{ id: randomUUID(), subscriberId: s, state: { kind: 'parked' as const } }] }], null);
+    await repo.storeInbound([{ event: second, deliveries: [queued(s)] }], null);
+    const take = [{ subscriberId: s, take: 10, ordered: true }];
+    expect(await repo.lease(take, second.streamSeq!, 60_000)).toEqual([]);
+    expect(await repo.unparkStranded()).toBeGreaterThanOrEqual(1);
+    expect((await repo.lease(take, second.streamSeq!, 60_000)).map((j) => j.event.id)).toEqual([first.id]);
+  });
+
   it('dead-letters the deliveries of a subscriber whose secret cannot be read, and leases the rest of the poll (any clinic\'s)', async () => {
     const healthy = await subscriber(clinicA);
     const unreadable = await subscriber(clinicB);

@@ -332,7 +332,8 @@ export class DeliveryRepository {
    * entity is taken only when (a) every inbound message before it is stored — the stream sequence is at
    * most `storedThrough + 1`, where `storedThrough` is the fan-out consumer's ack floor (a message is acked
    * only once its deliveries are stored), null if unknown — and (b) no earlier delivery about the same
-   * entity is still pending or delivering. Rows locked by another replica are skipped, not waited for.
+   * entity is still pending, delivering or parked (one stored parked beside the enabled subscriber waits for
+   * the reaper's `unparkStranded`, and goes first). Rows locked by another replica are skipped, not waited for.
    */
   async lease(
     requests: LeaseRequest[],
@@ -353,7 +354,7 @@ export class DeliveryRepository {
                     AND NOT EXISTS (
                       SELECT 1 FROM deliveries x
                        WHERE x.subscriber_id = d.subscriber_id AND x.entity_id = d.entity_id
-                         AND x.status IN ('pending', 'delivering')
+                         AND x.status IN ('pending', 'delivering', 'parked')
                          AND (COALESCE(x.stream_seq, 0), x.event_received_at, x.id) < (COALESCE(d.stream_seq, 0), d.event_received_at, d.id))))
             ORDER BY d.next_attempt_at, d.stream_seq, d.id
             LIMIT q.take FOR UPDATE SKIP LOCKED
