@@ -1,4 +1,4 @@
-import { loadConfig, parseDuration, parseSchedule, senderRetrySpanMs } from './index';
+import { MAX_CLAIM_LEASE_MS, loadConfig, parseDuration, parseSchedule, senderRetrySpanMs } from './index';
 
 describe('config', () => {
   it('defaults to the loopback services and Nimbus retry schedule', () => {
@@ -23,6 +23,11 @@ describe('config', () => {
 
   it('requires real secrets in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ADMIN_TOKEN: is required[\s\S]*KEY_PEPPER: is required[\s\S]*SECRETS_KEYS: is required/);
+  });
+
+  it('refuses a DEDUPE_LEASE longer than the dedupe service takes', () => {
+    expect(loadConfig({ DEDUPE_LEASE: '1h' }).DEDUPE_LEASE).toBe(MAX_CLAIM_LEASE_MS);
+    expect(() => loadConfig({ DEDUPE_LEASE: '61m' })).toThrow(/DEDUPE_LEASE: must be at most 1h/);
   });
 
   it('parses durations and schedules', () => {

@@ -44,6 +44,14 @@ export function senderRetrySpanMs(schedule: number[]): number {
   return schedule.reduce((sum, d) => sum + d, 0) + (schedule.length + 1) * SENDER_REQUEST_TIMEOUT_MS;
 }
 
+/**
+ * The longest claim lease: DEDUPE_LEASE, and what the dedupe service takes as a claim's `lease_ms`. A claimer
+ * that crashed before publishing holds its key for the whole lease while the sender's retries are answered 409
+ * (in progress): with Nimbus's schedule (1m, 5m, 15m, 1h) its last retry, 81 minutes in, still finds an hour's
+ * lease run out. A publish takes seconds (PUBLISH_TIMEOUT; the default lease is 30 s).
+ */
+export const MAX_CLAIM_LEASE_MS = 3_600_000;
+
 /** One data key of SECRETS_KEYS: an id stored with every value it encrypts, and 32 bytes in base64. */
 export interface SecretKeyConfig {
   id: string;
@@ -132,7 +140,10 @@ const schema = z
     DEDUPE_TTL: duration('24h'),
     /** The sender's (Nimbus's) retry schedule: DEDUPE_TTL must outlast it (see senderRetrySpanMs). */
     SENDER_RETRY_SCHEDULE: schedule('1m,5m,15m,1h'),
-    DEDUPE_LEASE: duration('30s'),
+    DEDUPE_LEASE: duration('30s').refine(
+      (ms) => ms <= MAX_CLAIM_LEASE_MS,
+      `must be at most 1h (${MAX_CLAIM_LEASE_MS} ms): a claim whose claimer crashed holds its key that long, the sender's retries answered 409`,
+    ),
     DEDUPE_CLEANUP_INTERVAL: duration('1m'),
 
     RETRY_SCHEDULE: schedule('1m,5m,15m,1h'),

@@ -2,6 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { status } from '@grpc/grpc-js';
 import { Observable, mergeMap } from 'rxjs';
+import { MAX_CLAIM_LEASE_MS } from '@switchyard/config';
 import { dedupeV1 } from '@switchyard/contracts';
 import { ClaimStore, ServedBatchTrace } from '@switchyard/dedupe';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
@@ -20,10 +21,56 @@ const RESULT = {
   in_progress: dedupeV1.ClaimResult.CLAIM_RESULT_IN_PROGRESS,
 } as const;
 
-function assertValidClaim(req: dedupeV1.ClaimRequest): void {
-  if (!req.key || !req.clinicId || !/^[0-9a-f-]{36}$/i.test(req.eventId)) {
-    throw new RpcException({ code: status.INVALID_ARGUMENT, message: 'key, clinic_id and a UUID event_id are required' });
-  }
+/*
+ * What the claim statement takes, checked before a request joins it: the store writes the claims and
+ * completions of all callers made in one turn in one statement, so a value Postgres refuses would fail that
+ * statement and answer every other caller's claims in it UNAVAILABLE. Such a request is answered
+ * INVALID_ARGUMENT instead, and nothing of it is written.
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * Each key is an entry of the claims' primary-key index, which Postgres caps at 2,704 bytes; ingress's keys
+ * are 64 (a sha-256 in hex). A clinic id is a UUID at ingress; the bound keeps a day's rows (DEDUPE_TTL) small.
+ */
+const MAX_KEY_BYTES = 256;
+const MAX_CLINIC_ID_BYTES = 256;
+
+/** A required text field: Postgres's text cannot hold a NUL character. */
+function textProblem(field: string, value: string, maxBytes: number): string | undefined {
+  if (!value) return `${field} is required`;
+  if (value.includes('\0')) return `${field} must not contain a NUL character`;
+  if (Buffer.byteLength(value) > maxBytes) return `${field} must be at most ${maxBytes} bytes of UTF-8`;
+  return undefined;
+}
+
+/**
+ * `lease_ms` is 0 (the server's DEDUPE_LEASE) or up to an hour (MAX_CLAIM_LEASE_MS, which bounds DEDUPE_LEASE
+ * too, so ingress never asks for more): far below the statement's int of milliseconds (2^31 − 1, ~24.8 days).
+ * The event id is stored as a uuid, which Postgres also reads from other spellings; only the canonical one is
+ * taken, as it is the one answered back.
+ */
+function claimProblem(c: dedupeV1.ClaimRequest): string | undefined {
+  return (
+    textProblem('key', c.key, MAX_KEY_BYTES) ??
+    textProblem('clinic_id', c.clinicId, MAX_CLINIC_ID_BYTES) ??
+    (UUID.test(c.eventId) ? undefined : 'event_id must be a UUID (8-4-4-4-12 hex digits)') ??
+    (Number.isInteger(c.leaseMs) && c.leaseMs >= 0 && c.leaseMs <= MAX_CLAIM_LEASE_MS
+      ? undefined
+      : `lease_ms must be at most ${MAX_CLAIM_LEASE_MS} (an hour); 0 means the server default`)
+  );
+}
+
+/** A completion or release names its claim's key and the token the claim answered (the store makes a UUID). */
+function heldClaimProblem(r: { key: string; token: string }): string | undefined {
+  return textProblem('key', r.key, MAX_KEY_BYTES) ?? (UUID.test(r.token) ? undefined : 'token must be the UUID a new claim answered');
+}
+
+/** Refuses the request at its first bad item with INVALID_ARGUMENT, naming the item in a list (`claims[2]: …`). */
+function assertValid<T>(items: readonly T[], problemOf: (item: T) => string | undefined, list?: string): void {
+  items.forEach((item, i) => {
+    const problem = problemOf(item);
+    if (problem) throw new RpcException({ code: status.INVALID_ARGUMENT, message: list ? `${list}[${i}]: ${problem}` : problem });
+  });
 }
 
 /** The gRPC face of the claim store. Database failures map to UNAVAILABLE, bad requests to INVALID_ARGUMENT. */
@@ -37,7 +84,7 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
   ) {}
 
   async claim(req: dedupeV1.ClaimRequest): Promise<dedupeV1.ClaimResponse> {
-    assertValidClaim(req);
+    assertValid([req], claimProblem);
     return this.claimValid(req);
   }
 
@@ -75,7 +122,8 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
    * within one turn of the event loop: one statement, completions first, shared with other callers.
    */
   private async writeBatch(req: dedupeV1.ClaimBatchRequest, traced?: ServedBatchTrace): Promise<dedupeV1.ClaimBatchResponse> {
-    req.claims.forEach(assertValidClaim);
+    assertValid(req.claims, claimProblem, 'claims');
+    assertValid(req.completions, heldClaimProblem, 'completions');
     const completed = this.completeAll(req.completions, traced);
     const results = req.claims.map((c) => (traced ? traced.claim(c, this.claimValid(c)) : this.claimValid(c)));
     const [done, answers] = await Promise.all([completed, Promise.all(results)]);
@@ -83,6 +131,7 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
   }
 
   async completeBatch(req: dedupeV1.CompleteBatchRequest): Promise<dedupeV1.CompleteBatchResponse> {
+    assertValid(req.completions, heldClaimProblem, 'completions');
     return { completed: await this.completeAll(req.completions) };
   }
 
@@ -111,10 +160,12 @@ export class DedupeGrpcController implements dedupeV1.DedupeServiceController {
   }
 
   async complete(req: dedupeV1.CompleteRequest): Promise<dedupeV1.CompleteResponse> {
+    assertValid([req], heldClaimProblem);
     return { completed: await this.guard(() => this.claims.complete(req.key, req.token)) };
   }
 
   async release(req: dedupeV1.ReleaseRequest): Promise<dedupeV1.ReleaseResponse> {
+    assertValid([req], heldClaimProblem);
     return { released: await this.guard(() => this.claims.release(req.key, req.token)) };
   }
 

@@ -21,12 +21,16 @@ export enum ClaimResult {
 }
 
 export interface ClaimRequest {
-  /** Opaque idempotency key, already scoped to the clinic by the caller. */
+  /** Opaque idempotency key, already scoped to the clinic by the caller: 1 to 256 bytes, no NUL character. */
   key: string;
+  /** 1 to 256 bytes, no NUL character. */
   clinicId: string;
-  /** The event id the caller will publish under if the claim is new. */
+  /** The event id the caller will publish under if the claim is new: a UUID (8-4-4-4-12 hex digits). */
   eventId: string;
-  /** How long the claim stays exclusive before it is completed or released; 0 means the server default. */
+  /**
+   * How long the claim stays exclusive before it is completed or released, at most 3600000 (an hour); 0
+   * means the server default.
+   */
   leaseMs: number;
   /**
    * W3C trace context of the caller's span for this claim, when the caller traces it. A batch carries the
@@ -46,6 +50,7 @@ export interface ClaimResponse {
 }
 
 export interface CompleteRequest {
+  /** The claim's key and the token its NEW answer carried. */
   key: string;
   token: string;
   /** As in ClaimRequest: the caller's span for this completion, when traced. */
@@ -58,6 +63,7 @@ export interface CompleteResponse {
 }
 
 export interface ReleaseRequest {
+  /** As in CompleteRequest. */
   key: string;
   token: string;
 }
