@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CLAIM_SESSION_SETTINGS, ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
+import { TcpProxy } from '../reliability/support/tcp-proxy';
 import { createDataSource } from '@switchyard/persistence';
 import { TEST_DATABASE_URL, heldTransaction, inOppositeOrders, testDatabase } from '../support/database';
 
@@ -28,6 +29,30 @@ describe('ClaimStore (real Postgres)', () => {
   };
 
   const input = (key = randomUUID(), leaseMs = 0) => ({ key, clinicId: 'clinic-1', eventId: randomUUID(), leaseMs });
+
+  it('gives up a claim statement on a connection that stopped answering, and claims on a new one', async () => {
+    // Postgres behind a proxy whose open connections go silent while new ones get through (a failover's old
+    // primary gone without closing them). Before, the statements on them waited for the kernel (~15 min) and
+    // took every place of the store: no claim was answered meanwhile.
+    const pg = new URL(TEST_DATABASE_URL);
+    const proxy = await new TcpProxy(pg.hostname, Number(pg.port || 5432)).start();
+    const url = new URL(TEST_DATABASE_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const proxied = await createDataSource({ url: url.toString(), schema: db.schema, poolSize: 2, applicationName: 'test', sessionSettings: CLAIM_SESSION_SETTINGS }).initialize();
+    try {
+      const short = new ClaimStore(proxied, 24 * 3_600_000, 30_000, () => undefined, 2, 300);
+      expect((await short.claim(input())).outcome).toBe('new');
+      proxy.freezeOpen();
+      await expect(Promise.all([short.claim(input()), short.claim(input())])).rejects.toThrow(/timeout/i);
+      const started = Date.now();
+      expect((await short.claim(input())).outcome).toBe('new');
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await proxied.destroy().catch(() => undefined);
+      await proxy.stop();
+    }
+  });
 
   it('claims a new key, reports it in progress until completed, then duplicate with the original event id', async () => {
     const first = input();

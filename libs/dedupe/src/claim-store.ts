@@ -40,6 +40,16 @@ export function claimStatementsInFlight(poolSize: number): number {
 }
 
 /**
+ * A claim statement takes milliseconds, seconds only on a machine far past saturation, and ingress gives up
+ * on its claim after DEDUPE_TIMEOUT (2 s). One still unanswered after this long is on a connection to a
+ * Postgres that stopped answering without closing it (a failover whose old primary vanished, a network that
+ * drops packets): the statement is given up and its connection dropped, so the claims behind it go out on a
+ * new one. Left waiting, such statements took every one of the store's places (`statementsInFlight`) until
+ * the kernel gave up on their sockets, some fifteen minutes, and dedupe answered nothing meanwhile.
+ */
+export const CLAIM_STATEMENT_TIMEOUT_MS = 10_000;
+
+/**
  * The settings of the dedupe service's connections. The claim statement is prepared (ClaimStore.writeOps) so
  * that Postgres parses and plans it once per connection, which only a generic plan does:
  *
@@ -68,6 +78,7 @@ export class ClaimStore {
     private readonly defaultLeaseMs: number,
     readonly onBatch: (size: number) => void = () => undefined,
     statementsInFlight = claimStatementsInFlight(10),
+    private readonly statementTimeoutMs = CLAIM_STATEMENT_TIMEOUT_MS,
   ) {
     this.ops = new MicroBatcher((ops) => this.writeOps(ops), 256, statementsInFlight);
   }
@@ -82,10 +93,13 @@ export class ClaimStore {
 
   /** Frees a key whose event could not be stored, so the sender's retry is new. */
   async release(key: string, token: string): Promise<boolean> {
-    const [, affected] = await rawQuery(this.ds, `DELETE FROM idempotency_claims WHERE key = $1 AND token = $2 AND state = 'pending'`, [
-      key,
-      token,
-    ]);
+    const [, affected] = await rawQuery(
+      this.ds,
+      `DELETE FROM idempotency_claims WHERE key = $1 AND token = $2 AND state = 'pending'`,
+      [key, token],
+      undefined,
+      this.statementTimeoutMs,
+    );
     return affected > 0;
   }
 
@@ -99,6 +113,8 @@ export class ClaimStore {
       this.ds,
       `DELETE FROM idempotency_claims WHERE key IN (SELECT key FROM idempotency_claims WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
       [limit],
+      undefined,
+      this.statementTimeoutMs,
     );
     return affected;
   }
@@ -164,6 +180,7 @@ export class ClaimStore {
         // Prepared: parsing and planning this statement was ~0.2 ms of Postgres CPU per claim, a claim per event at
         // moderate rates. Its generic plan probes the key index for every key on connections with CLAIM_SESSION_SETTINGS.
         'dedupe_claim',
+        this.statementTimeoutMs,
       );
     const claimRows = new Map<string, (typeof rows)[number]>();
     /** The keys this statement completed, with the token that completed each (only the holder's matches). */

@@ -1,4 +1,4 @@
-import type { Pool, QueryResult } from 'pg';
+import type { Pool, QueryConfig, QueryResult } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
@@ -11,10 +11,14 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * (bench/RESULTS.md, fourth round). With a `name`, the statement is prepared on each connection the first time
  * it runs there and executed by name after that (no parse, and Postgres's generic plan once it finds it as
  * good as a custom one): only for statements whose generic plan is fine, as checked in bench/RESULTS.md.
+ * With `timeoutMs`, a statement that has not answered by then fails (see below).
  */
-export async function rawQuery(ds: DataSource, sql: string, params?: unknown[], name?: string): Promise<any> {
+export async function rawQuery(ds: DataSource, sql: string, params?: unknown[], name?: string, timeoutMs?: number): Promise<any> {
   const pool = (ds.driver as PostgresDriver).master as Pool;
-  const res: QueryResult = name ? await pool.query({ name, text: sql, values: params }) : await pool.query(sql, params);
+  // `query_timeout` (node-postgres, per query): the statement is given up after `timeoutMs` and its connection
+  // dropped from the pool (the pool removes a client whose query failed), so the next statement opens a new one.
+  const res: QueryResult =
+    name || timeoutMs ? await pool.query({ name, text: sql, values: params, query_timeout: timeoutMs } as QueryConfig) : await pool.query(sql, params);
   return res.command === 'UPDATE' || res.command === 'DELETE' ? [res.rows, res.rowCount] : res.rows;
 }
 

@@ -10,6 +10,7 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private plugged = true;
   private paused = false;
+  private readonly frozen = new Set<Socket>();
   connections = 0;
 
   constructor(
@@ -30,8 +31,10 @@ export class TcpProxy {
       const close = () => {
         client.destroy();
         upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
+        for (const s of [client, upstream]) {
+          this.sockets.delete(s);
+          this.frozen.delete(s);
+        }
       };
       client.on('error', close).on('close', close);
       upstream.on('error', close).on('close', close);
@@ -66,9 +69,20 @@ export class TcpProxy {
     for (const s of this.sockets) s.pause();
   }
 
+  /**
+   * Holds every byte of the connections open now, for good, while new ones go through: a server that vanished
+   * without closing its connections (a failover's old primary) behind an address that now reaches another.
+   */
+  freezeOpen(): void {
+    for (const s of this.sockets) {
+      s.pause();
+      this.frozen.add(s);
+    }
+  }
+
   resume(): void {
     this.paused = false;
-    for (const s of this.sockets) s.resume();
+    for (const s of this.sockets) if (!this.frozen.has(s)) s.resume();
   }
 
   async stop(): Promise<void> {
