@@ -36,10 +36,7 @@ describe('ClaimStore (real Postgres)', () => {
     // took every place of the store: no claim was answered meanwhile.
     const pg = new URL(TEST_DATABASE_URL);
     const proxy = await new TcpProxy(pg.hostname, Number(pg.port || 5432)).start();
-    const url = new URL(TEST_DATABASE_URL);
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    const proxied = await createDataSource({ url: url.toString(), schema: db.schema, poolSize: 2, applicationName: 'test', sessionSettings: CLAIM_SESSION_SETTINGS }).initialize();
+    const proxied = await createDataSource({ url: proxy.urlTo(TEST_DATABASE_URL), schema: db.schema, poolSize: 2, applicationName: 'test', sessionSettings: CLAIM_SESSION_SETTINGS }).initialize();
     try {
       const short = new ClaimStore(proxied, 24 * 3_600_000, 30_000, () => undefined, 2, 300);
       expect((await short.claim(input())).outcome).toBe('new');

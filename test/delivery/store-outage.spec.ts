@@ -1,8 +1,7 @@
-import type { AppConfig } from '@switchyard/config';
 import { TestReceiver } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
 import { TEST_DATABASE_URL } from '../support/database';
-import { TcpProxy } from '../reliability/support/tcp-proxy';
+import { TcpProxy, startAppThrough } from '../reliability/support/tcp-proxy';
 import { sendShipment, waitForDeliveries } from './delivery-support';
 
 const PG = new URL(TEST_DATABASE_URL);
@@ -22,13 +21,7 @@ describe('fan-out while Postgres does not store', () => {
   beforeAll(async () => {
     proxy = await new TcpProxy(PG.hostname, Number(PG.port || 5432)).start();
     stack = await TestStack.start(__filename, { DELIVERY_LEASE: '30s', DELIVERY_FAST_PATH_WAIT: '300ms' }, ['dedupe', 'ingress', 'admin']);
-    const direct = stack.config.DATABASE_URL;
-    const u = new URL(PG);
-    u.hostname = '127.0.0.1';
-    u.port = String(proxy.port);
-    (stack.config as AppConfig & { DATABASE_URL: string }).DATABASE_URL = u.toString();
-    await stack.startApp('fanout');
-    (stack.config as AppConfig & { DATABASE_URL: string }).DATABASE_URL = direct;
+    await startAppThrough(stack, 'fanout', proxy);
     await receiver.start();
   });
   afterAll(async () => {

@@ -8,12 +8,7 @@ import { itFull } from './support/mode';
 import { TEST_DATABASE_URL } from '../support/database';
 
 const PG = new URL(TEST_DATABASE_URL);
-const through = (proxy: TcpProxy) => {
-  const u = new URL(PG);
-  u.hostname = '127.0.0.1';
-  u.port = String(proxy.port);
-  return u.toString();
-};
+const through = (proxy: TcpProxy) => proxy.urlTo(PG.toString());
 
 /**
  * Scenario 4: Postgres unreachable for a while, through a TCP proxy the test controls ("unplug" resets

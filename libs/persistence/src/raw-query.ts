@@ -23,6 +23,15 @@ export async function rawQuery(ds: DataSource, sql: string, params?: unknown[], 
 }
 
 /**
+ * How long a lookup by key (an API key's owner, a clinic's limits) may take before it is given up, with its
+ * connection: one answers in a millisecond, and one unanswered after 3 s is on a connection to a Postgres
+ * that stopped answering without closing it. Ingress then answers 503 with `Retry-After` inside the sender's
+ * 5 s; before, the request waited for the kernel to give up on the socket, and so did every later request
+ * that shared the same lookup (LookupCache).
+ */
+export const LOOKUP_TIMEOUT_MS = 3_000;
+
+/**
  * A Postgres array literal (`{"a","b",NULL}`) of one column's values, for `unnest($n::type[])`: node-postgres
  * turns a JavaScript array into the same text, but escapes each element with two regular expressions and
  * formats dates in the local zone, which was ~3 % of fan-out's CPU in a backlog drain (the payloads are the

@@ -1,5 +1,7 @@
 import { Server, Socket, createServer, connect } from 'node:net';
 import { AddressInfo } from 'node:net';
+import type { AppConfig } from '@switchyard/config';
+import type { AppName, TestStack } from '../../support/stack';
 
 /**
  * A TCP proxy a test controls, between the apps and a real server (Postgres). `unplug()` destroys every
@@ -53,6 +55,14 @@ export class TcpProxy {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** `url` (a database URL) pointed at this proxy. */
+  urlTo(url: string): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
   unplug(): void {
     this.plugged = false;
     for (const s of this.sockets) s.resetAndDestroy();
@@ -88,5 +98,17 @@ export class TcpProxy {
   async stop(): Promise<void> {
     this.unplug();
     await new Promise((r) => this.server.close(r));
+  }
+}
+
+/** Starts one app of the stack with its Postgres through `proxy`; the stack's other apps keep the direct connection. */
+export async function startAppThrough(stack: TestStack, app: AppName, proxy: TcpProxy): Promise<void> {
+  const config = stack.config as AppConfig & { DATABASE_URL: string };
+  const direct = config.DATABASE_URL;
+  config.DATABASE_URL = proxy.urlTo(direct);
+  try {
+    await stack.startApp(app);
+  } finally {
+    config.DATABASE_URL = direct;
   }
 }

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { LOOKUP_TIMEOUT_MS, rawQuery } from '../raw-query';
 
 export interface KeyOwner {
   keyId: string;
@@ -13,11 +14,14 @@ export class ApiKeyRepository {
 
   /** The clinic a key hash belongs to, if the key is neither revoked nor expired. */
   async findOwner(keyHash: string): Promise<KeyOwner | null> {
-    const rows: Array<{ key_id: string; clinic_id: string; enabled: boolean; expires_at: Date | null }> = await this.ds.query(
+    const rows: Array<{ key_id: string; clinic_id: string; enabled: boolean; expires_at: Date | null }> = await rawQuery(
+      this.ds,
       `SELECT k.id AS key_id, k.clinic_id, c.enabled, k.expires_at
          FROM api_keys k JOIN clinics c ON c.id = k.clinic_id
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
       [keyHash],
+      undefined,
+      LOOKUP_TIMEOUT_MS,
     );
     const row = rows[0];
     return row ? { keyId: row.key_id, clinicId: row.clinic_id, clinicEnabled: row.enabled, expiresAt: row.expires_at } : null;

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { LOOKUP_TIMEOUT_MS, rawQuery } from '../raw-query';
 import { CeilingOverrides, NO_OVERRIDES } from '@switchyard/ceilings';
 
 interface LimitsRow {
@@ -33,9 +34,12 @@ export class ClinicLimitsRepository {
   constructor(private readonly ds: DataSource) {}
 
   async overrides(clinicId: string): Promise<CeilingOverrides> {
-    const rows: LimitsRow[] = await this.ds.query(
+    const rows: LimitsRow[] = await rawQuery(
+      this.ds,
       `SELECT max_subscribers, max_in_flight, max_timeout_ms, ingress_rate_per_second, ingress_burst FROM clinic_limits WHERE clinic_id = $1`,
       [clinicId],
+      undefined,
+      LOOKUP_TIMEOUT_MS,
     );
     return toOverrides(rows[0]);
   }
