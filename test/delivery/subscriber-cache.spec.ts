@@ -85,7 +85,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
     await urls(otherClinicId);
     expect(loads).toBe(0); // the other clinic's entry survived
 
-    await repo.update(clinicId, added.id, { url: 'https://c2.example.test/' });
+    await repo.updateWithinCeilings(clinicId, added.id, () => ({ url: 'https://c2.example.test/' }));
     await eventually(async () => (await urls()).includes('https://c2.example.test/'));
     await new DeliveryRepository(db.ds, KeyRing.fromConfig(loadConfig({}))).deleteSubscriber(clinicId, added.id);
     await eventually(async () => !(await urls()).some((u) => u.startsWith('https://c2.')));
@@ -104,7 +104,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
 
     await eventually(async () => cache.isListening);
     expect(listening.slice(-2)).toEqual([false, true]);
-    await repo.update(clinicId, changed.id, { url: 'https://back.example.test/' });
+    await repo.updateWithinCeilings(clinicId, changed.id, () => ({ url: 'https://back.example.test/' }));
     await eventually(async () => (await urls()).includes('https://back.example.test/'));
   });
 });

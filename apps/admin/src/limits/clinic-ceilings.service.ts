@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CeilingOverrides, ClinicCeilings, effectiveCeilings, unsetWithinCeiling } from '@switchyard/ceilings';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
-import { ClinicLimitsRepository, SubscriberRepository } from '@switchyard/persistence';
+import { ClinicLimitsRepository } from '@switchyard/persistence';
 
 export interface ClinicCeilingsView {
   clinic_id: string;
@@ -24,12 +24,12 @@ const FIELDS: Array<[keyof ClinicCeilings, string]> = [
 export class ClinicCeilingsService {
   constructor(
     private readonly limits: ClinicLimitsRepository,
-    private readonly subscribers: SubscriberRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async ceilingsOf(clinicId: string): Promise<ClinicCeilings> {
-    return effectiveCeilings(await this.limits.overrides(clinicId), this.config);
+  /** The ceilings in force given a clinic's overrides (read under its lock by the subscriber writes). */
+  ceilingsFrom(overrides: CeilingOverrides): ClinicCeilings {
+    return effectiveCeilings(overrides, this.config);
   }
 
   /** What a subscriber that leaves max_in_flight / timeout_ms unset gets stored (see unsetWithinCeiling). */
@@ -43,22 +43,19 @@ export class ClinicCeilingsService {
 
   /**
    * Sets overrides (snake_case fields; null = back to the default) and brings the clinic's subscribers
-   * within the new ceilings. Null when the clinic does not exist.
+   * within the new ceilings, in one transaction under the clinic's lock (setOverrides). Null when the clinic
+   * does not exist.
    */
   async update(clinicId: string, patch: Record<string, number | null | undefined>): Promise<(ClinicCeilingsView & { clamped_subscribers: number }) | null> {
     const overrides: Partial<CeilingOverrides> = {};
     for (const [field, name] of FIELDS) if (patch[name] !== undefined) overrides[field] = patch[name];
-    const next = await this.limits.setOverrides(clinicId, overrides);
-    if (!next) return null;
-    const c = effectiveCeilings(next, this.config);
-    const unset = this.unsetValues(c);
-    const clamped = await this.subscribers.clampToCeilings(clinicId, {
-      maxInFlight: c.maxInFlight,
-      timeoutMs: c.maxTimeoutMs,
-      unsetMaxInFlight: unset.max_in_flight,
-      unsetTimeoutMs: unset.timeout_ms,
+    const set = await this.limits.setOverrides(clinicId, overrides, (next) => {
+      const c = effectiveCeilings(next, this.config);
+      const unset = this.unsetValues(c);
+      return { maxInFlight: c.maxInFlight, timeoutMs: c.maxTimeoutMs, unsetMaxInFlight: unset.max_in_flight, unsetTimeoutMs: unset.timeout_ms };
     });
-    return { ...this.toView(clinicId, next), clamped_subscribers: clamped };
+    if (!set) return null;
+    return { ...this.toView(clinicId, set.overrides), clamped_subscribers: set.clamped };
   }
 
   private toView(clinicId: string, overrides: CeilingOverrides): ClinicCeilingsView {

@@ -69,18 +69,19 @@ export class SubscriberRegistrationService {
 
   /**
    * Registers a subscriber within the clinic's ceilings: its max_in_flight and timeout_ms (422 above), the
-   * number of live subscribers (422 at the ceiling), and one subscriber per URL (409).
+   * number of live subscribers (422 at the ceiling), and one subscriber per URL (409). The ceilings are read
+   * under the clinic's lock, in the transaction that inserts (createWithinLimit).
    */
   async create(clinicId: string, input: z.output<typeof createSubscriberSchema>) {
     if (!(await this.clinics.get(clinicId))) throw ApiError.notFound('clinic');
     const url = await this.checkUrl(input.webhook_url);
-    const ceilings = await this.ceilings.ceilingsOf(clinicId);
-    const problems = ceilingProblems(input, ceilings);
-    if (problems.length > 0) throw overCeiling(problems);
-    const unset = this.ceilings.unsetValues(ceilings);
     const secret = generateSigningSecret();
-    const created = await this.subscribers.createWithinLimit(
-      {
+    const created = await this.subscribers.createWithinLimit(clinicId, (overrides) => {
+      const ceilings = this.ceilings.ceilingsFrom(overrides);
+      const problems = ceilingProblems(input, ceilings);
+      if (problems.length > 0) return { refused: 'ceiling', problems };
+      const unset = this.ceilings.unsetValues(ceilings);
+      const subscriber = {
         id: randomUUID(),
         clinicId,
         url,
@@ -92,10 +93,11 @@ export class SubscriberRegistrationService {
         ordered: input.ordered ?? false,
         maxInFlight: input.max_in_flight ?? unset.max_in_flight,
         rateLimitPerSecond: input.rate_limit_per_second ?? null,
-      },
-      ceilings.maxSubscribers,
-    );
+      };
+      return { subscriber, maxSubscribers: ceilings.maxSubscribers };
+    });
     if ('refused' in created) {
+      if (created.refused === 'ceiling') throw overCeiling(created.problems);
       if (created.refused === 'duplicate_url') throw duplicateUrl(created.existingId);
       if (created.refused === 'no_clinic') throw ApiError.notFound('clinic');
       throw overCeiling([`this clinic already has ${created.limit} webhooks, its ceiling`]);
@@ -103,31 +105,36 @@ export class SubscriberRegistrationService {
     return { subscriber: created, secret };
   }
 
-  /** Applies a PATCH to a subscriber the caller has already found (and scoped to its clinic). */
+  /**
+   * Applies a PATCH to a subscriber the caller has already found (and scoped to its clinic). The URL's
+   * duplicates and the clinic's ceilings are checked under the clinic's lock, in the transaction that writes
+   * (updateWithinCeilings).
+   */
   async update(existing: SubscriberEntity, input: z.output<typeof updateSubscriberSchema>) {
     const { clinicId, id } = existing;
     const patch: SubscriberPatch = {};
-    if (input.webhook_url !== undefined) {
-      patch.url = await this.checkUrl(input.webhook_url);
-      const other = await this.subscribers.findOtherWithUrl(clinicId, patch.url, id);
-      if (other) throw duplicateUrl(other);
-    }
-    if (input.max_in_flight !== undefined || input.timeout_ms !== undefined) {
-      const ceilings = await this.ceilings.ceilingsOf(clinicId);
-      const problems = ceilingProblems(input, ceilings);
-      if (problems.length > 0) throw overCeiling(problems);
-      const unset = this.ceilings.unsetValues(ceilings);
-      if (input.max_in_flight === null) input = { ...input, max_in_flight: unset.max_in_flight };
-      if (input.timeout_ms === null) input = { ...input, timeout_ms: unset.timeout_ms };
-    }
+    if (input.webhook_url !== undefined) patch.url = await this.checkUrl(input.webhook_url);
     if (input.event_types !== undefined) patch.eventTypes = input.event_types;
     if (input.format !== undefined) patch.format = input.format as SubscriberEntity['format'];
     if (input.api_key !== undefined) patch.apiKey = input.api_key;
-    if (input.timeout_ms !== undefined) patch.timeoutMs = input.timeout_ms;
     if (input.ordered !== undefined) patch.ordered = input.ordered;
-    if (input.max_in_flight !== undefined) patch.maxInFlight = input.max_in_flight;
     if (input.rate_limit_per_second !== undefined) patch.rateLimitPerSecond = input.rate_limit_per_second;
-    let updated = await this.subscribers.update(clinicId, id, patch);
+    const written = await this.subscribers.updateWithinCeilings(clinicId, id, (overrides) => {
+      if (input.max_in_flight === undefined && input.timeout_ms === undefined) return patch;
+      const ceilings = this.ceilings.ceilingsFrom(overrides);
+      const problems = ceilingProblems(input, ceilings);
+      if (problems.length > 0) return { refused: 'ceiling', problems };
+      const unset = this.ceilings.unsetValues(ceilings);
+      const bounded: SubscriberPatch = { ...patch };
+      if (input.max_in_flight !== undefined) bounded.maxInFlight = input.max_in_flight ?? unset.max_in_flight;
+      if (input.timeout_ms !== undefined) bounded.timeoutMs = input.timeout_ms ?? unset.timeout_ms;
+      return bounded;
+    });
+    if (written && 'refused' in written) {
+      if (written.refused === 'duplicate_url') throw duplicateUrl(written.existingId);
+      throw overCeiling(written.problems);
+    }
+    let updated = written;
     // Enabling or disabling also moves the subscriber's waiting deliveries: one statement of the delivery owner.
     if (updated && input.enabled === false) await this.deliveries.disableSubscriber(clinicId, id, 'disabled by an administrator');
     // Whatever `existing` said: a 410 may have disabled it since it was read, and enabling twice changes nothing.

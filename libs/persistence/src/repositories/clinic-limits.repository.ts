@@ -1,14 +1,8 @@
 import { DataSource } from 'typeorm';
 import { LOOKUP_TIMEOUT_MS, rawQuery } from '../raw-query';
-import { CeilingOverrides, NO_OVERRIDES } from '@switchyard/ceilings';
-
-interface LimitsRow {
-  max_subscribers: number | null;
-  max_in_flight: number | null;
-  max_timeout_ms: number | null;
-  ingress_rate_per_second: number | null;
-  ingress_burst: number | null;
-}
+import { CeilingOverrides } from '@switchyard/ceilings';
+import { LIMITS_COLUMNS, LimitsRow, lockClinic, toOverrides } from './clinic-lock';
+import { SubscriberClamp, clampSubscribers } from './subscriber.repository';
 
 const COLUMNS: Record<keyof CeilingOverrides, keyof LimitsRow> = {
   maxSubscribers: 'max_subscribers',
@@ -18,17 +12,6 @@ const COLUMNS: Record<keyof CeilingOverrides, keyof LimitsRow> = {
   ingressBurst: 'ingress_burst',
 };
 
-const toOverrides = (row: LimitsRow | undefined): CeilingOverrides =>
-  row
-    ? {
-        maxSubscribers: row.max_subscribers,
-        maxInFlight: row.max_in_flight,
-        maxTimeoutMs: row.max_timeout_ms,
-        ingressRatePerSecond: row.ingress_rate_per_second,
-        ingressBurst: row.ingress_burst,
-      }
-    : { ...NO_OVERRIDES };
-
 /** An operator's overrides of a clinic's ceilings (table clinic_limits; no row = every default). */
 export class ClinicLimitsRepository {
   constructor(private readonly ds: DataSource) {}
@@ -36,7 +19,7 @@ export class ClinicLimitsRepository {
   async overrides(clinicId: string): Promise<CeilingOverrides> {
     const rows: LimitsRow[] = await rawQuery(
       this.ds,
-      `SELECT max_subscribers, max_in_flight, max_timeout_ms, ingress_rate_per_second, ingress_burst FROM clinic_limits WHERE clinic_id = $1`,
+      `SELECT ${LIMITS_COLUMNS} FROM clinic_limits WHERE clinic_id = $1`,
       [clinicId],
       undefined,
       LOOKUP_TIMEOUT_MS,
@@ -44,12 +27,20 @@ export class ClinicLimitsRepository {
     return toOverrides(rows[0]);
   }
 
-  /** Sets the given overrides (null = back to the default), leaves the others; null when the clinic does not exist. */
-  async setOverrides(clinicId: string, patch: Partial<CeilingOverrides>): Promise<CeilingOverrides | null> {
+  /**
+   * Sets the given overrides (null = back to the default), leaves the others, and brings the clinic's live
+   * subscribers within the new ceilings (`clampTo` says what to clamp to; without it none is changed), in one
+   * transaction under the clinic's row lock. A subscriber write checked against the old ceilings has committed
+   * before and is clamped here, or waits and is checked against the new ones. Null when the clinic does not exist.
+   */
+  async setOverrides(
+    clinicId: string,
+    patch: Partial<CeilingOverrides>,
+    clampTo?: (next: CeilingOverrides) => SubscriberClamp,
+  ): Promise<{ overrides: CeilingOverrides; clamped: number } | null> {
     return this.ds.transaction(async (em) => {
-      const clinic = await em.query(`SELECT 1 FROM clinics WHERE id = $1 FOR UPDATE`, [clinicId]);
-      if (clinic.length === 0) return null;
-      const current = toOverrides((await em.query(`SELECT * FROM clinic_limits WHERE clinic_id = $1`, [clinicId]))[0]);
+      const current = await lockClinic(em, clinicId);
+      if (!current) return null;
       const next = { ...current, ...patch };
       const names = Object.keys(COLUMNS) as Array<keyof CeilingOverrides>;
       await em.query(
@@ -58,7 +49,7 @@ export class ClinicLimitsRepository {
          ON CONFLICT (clinic_id) DO UPDATE SET ${names.map((n) => `${COLUMNS[n]} = EXCLUDED.${COLUMNS[n]}`).join(', ')}, updated_at = now()`,
         [clinicId, ...names.map((n) => next[n])],
       );
-      return next;
+      return { overrides: next, clamped: clampTo ? await clampSubscribers(em, clinicId, clampTo(next)) : 0 };
     });
   }
 }

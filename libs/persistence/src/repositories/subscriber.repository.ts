@@ -1,7 +1,9 @@
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { CeilingOverrides } from '@switchyard/ceilings';
 import { KeyRing } from '@switchyard/secrets';
 import { rawQuery } from '../raw-query';
 import { SubscriberEntity } from '../entities';
+import { lockClinic } from './clinic-lock';
 
 export type NewSubscriber = Pick<
   SubscriberEntity,
@@ -70,8 +72,45 @@ export function toTarget(row: TargetRow, keys: KeyRing, now = Date.now()): Subsc
   };
 }
 
-/** Why a subscriber was not created: the clinic's ceiling, or the URL is already one of its subscribers. */
-export type CreateRefusal = { refused: 'limit'; limit: number } | { refused: 'duplicate_url'; existingId: string } | { refused: 'no_clinic' };
+/** Values asked for above the clinic's ceilings, as the caller's `decide` names them. */
+export type CeilingRefusal = { refused: 'ceiling'; problems: string[] };
+
+/** Why a subscriber was not created: the clinic's ceilings, or the URL is already one of its subscribers. */
+export type CreateRefusal =
+  | { refused: 'limit'; limit: number }
+  | { refused: 'duplicate_url'; existingId: string }
+  | { refused: 'no_clinic' }
+  | CeilingRefusal;
+
+/** Why a subscriber was not changed: another live subscriber of its clinic has the URL, or the clinic's ceilings. */
+export type UpdateRefusal = { refused: 'duplicate_url'; existingId: string } | CeilingRefusal;
+
+/** What a clinic's live subscribers are brought down to when an operator lowers its ceilings (clampSubscribers). */
+export interface SubscriberClamp {
+  maxInFlight: number;
+  timeoutMs: number;
+  unsetMaxInFlight: number | null;
+  unsetTimeoutMs: number | null;
+}
+
+/**
+ * Brings the clinic's live subscribers within its ceilings after an operator lowered them, in `em`'s
+ * transaction (ClinicLimitsRepository.setOverrides, under the clinic's lock): a setting above its ceiling is
+ * lowered to it, and an unset one gets `unset*` when that is not null (the delivery default is above the
+ * ceiling). Returns how many subscribers changed.
+ */
+export async function clampSubscribers(em: EntityManager, clinicId: string, c: SubscriberClamp): Promise<number> {
+  const [, affected] = await em.query(
+    `UPDATE subscribers SET
+       max_in_flight = CASE WHEN max_in_flight IS NULL THEN $4::int ELSE LEAST(max_in_flight, $2) END,
+       timeout_ms = CASE WHEN timeout_ms IS NULL THEN $5::int ELSE LEAST(timeout_ms, $3) END,
+       updated_at = now()
+     WHERE clinic_id = $1 AND deleted_at IS NULL
+       AND (max_in_flight > $2 OR timeout_ms > $3 OR (max_in_flight IS NULL AND $4::int IS NOT NULL) OR (timeout_ms IS NULL AND $5::int IS NOT NULL))`,
+    [clinicId, c.maxInFlight, c.timeoutMs, c.unsetMaxInFlight, c.unsetTimeoutMs],
+  );
+  return affected;
+}
 
 /**
  * Subscribers, always scoped to a clinic: every method takes the clinic id first. The signing secrets and
@@ -99,17 +138,25 @@ export class SubscriberRepository {
   }
 
   /**
-   * Creates a subscriber unless the clinic already has `maxSubscribers` live ones or one with the same URL.
-   * The clinic row is locked for the check and the insert, so concurrent creates cannot both pass it.
+   * Creates the subscriber `decide` makes from the clinic's ceiling overrides, unless it refuses (a value above
+   * a ceiling) or the clinic already has as many live subscribers as `decide` allows, or one with the same URL.
+   * The clinic row is locked for the ceilings, the checks and the insert (lockClinic), so neither a concurrent
+   * create nor a lowered ceiling can slip between a check and the insert.
    */
-  async createWithinLimit(s: NewSubscriber, maxSubscribers: number): Promise<SubscriberEntity | CreateRefusal> {
+  async createWithinLimit(
+    clinicId: string,
+    decide: (overrides: CeilingOverrides) => { subscriber: NewSubscriber; maxSubscribers: number } | CeilingRefusal,
+  ): Promise<SubscriberEntity | CreateRefusal> {
     return this.ds.transaction(async (em) => {
-      const clinic = await em.query(`SELECT 1 FROM clinics WHERE id = $1 FOR UPDATE`, [s.clinicId]);
-      if (clinic.length === 0) return { refused: 'no_clinic' as const };
+      const overrides = await lockClinic(em, clinicId);
+      if (!overrides) return { refused: 'no_clinic' as const };
+      const decided = decide(overrides);
+      if ('refused' in decided) return decided;
+      const { subscriber: s, maxSubscribers } = decided;
       const [live]: Array<{ n: number; same_url: string | null }> = await em.query(
         `SELECT count(*)::int AS n, (array_agg(id) FILTER (WHERE url = $2))[1] AS same_url
            FROM subscribers WHERE clinic_id = $1 AND deleted_at IS NULL`,
-        [s.clinicId, s.url],
+        [clinicId, s.url],
       );
       if (live!.same_url) return { refused: 'duplicate_url' as const, existingId: live!.same_url };
       if (live!.n >= maxSubscribers) return { refused: 'limit' as const, limit: maxSubscribers };
@@ -129,15 +176,6 @@ export class SubscriberRepository {
     return rows[0]?.clinic_id ?? null;
   }
 
-  /** The id of another live subscriber of the clinic with this URL, if any. */
-  async findOtherWithUrl(clinicId: string, url: string, exceptId: string): Promise<string | null> {
-    const rows: Array<{ id: string }> = await this.ds.query(
-      `SELECT id FROM subscribers WHERE clinic_id = $1 AND url = $2 AND id <> $3 AND deleted_at IS NULL LIMIT 1`,
-      [clinicId, url, exceptId],
-    );
-    return rows[0]?.id ?? null;
-  }
-
   private sealed(s: NewSubscriber) {
     return { ...s, enabled: true, secret: this.keys.encrypt(s.secret, s.id), apiKey: this.keys.encryptNullable(s.apiKey, s.id) };
   }
@@ -155,10 +193,34 @@ export class SubscriberRepository {
     return this.repo.find({ where: { clinicId, deletedAt: IsNull() }, order: { createdAt: 'ASC' } });
   }
 
-  async update(clinicId: string, id: string, patch: SubscriberPatch): Promise<SubscriberEntity | null> {
-    const stored = patch.apiKey === undefined ? patch : { ...patch, apiKey: this.keys.encryptNullable(patch.apiKey, id) };
-    if (Object.keys(stored).length > 0) await this.repo.update({ clinicId, id, deletedAt: IsNull() }, stored);
-    return this.get(clinicId, id);
+  /**
+   * Applies the patch `decide` makes from the clinic's ceiling overrides, unless it refuses (a value above a
+   * ceiling) or the patch's URL is another live subscriber's of the clinic. Under the clinic's row lock, as a
+   * create and a change of the ceilings: a check made before the lock could pass against a URL a create was
+   * about to commit, or a ceiling an operator was lowering. Null when the subscriber is gone (or its clinic).
+   */
+  async updateWithinCeilings(
+    clinicId: string,
+    id: string,
+    decide: (overrides: CeilingOverrides) => SubscriberPatch | CeilingRefusal,
+  ): Promise<SubscriberEntity | UpdateRefusal | null> {
+    return this.ds.transaction(async (em) => {
+      const overrides = await lockClinic(em, clinicId);
+      if (!overrides) return null;
+      const patch = decide(overrides);
+      if ('refused' in patch) return patch;
+      if (patch.url !== undefined) {
+        const [other]: Array<{ id: string }> = await em.query(
+          `SELECT id FROM subscribers WHERE clinic_id = $1 AND url = $2 AND id <> $3 AND deleted_at IS NULL LIMIT 1`,
+          [clinicId, patch.url, id],
+        );
+        if (other) return { refused: 'duplicate_url' as const, existingId: other.id };
+      }
+      const stored = patch.apiKey === undefined ? patch : { ...patch, apiKey: this.keys.encryptNullable(patch.apiKey, id) };
+      const rows = em.getRepository(SubscriberEntity);
+      if (Object.keys(stored).length > 0) await rows.update({ clinicId, id, deletedAt: IsNull() }, stored);
+      return rows.findOneBy({ clinicId, id, deletedAt: IsNull() });
+    });
   }
 
   /** The new secret signs from now on; the old one keeps signing (both are sent) for `overlapSeconds`. */
@@ -189,28 +251,6 @@ export class SubscriberRepository {
   /** Every subscriber of the clinic that is not deleted, with its event filter (what SubscriberCache keeps). */
   async findClinicSubscribers(clinicId: string): Promise<ClinicSubscriberRow[]> {
     return rawQuery(this.ds, `SELECT ${TARGET_COLUMNS}, s.event_types FROM subscribers s WHERE s.clinic_id = $1 AND s.deleted_at IS NULL`, [clinicId]);
-  }
-
-  /**
-   * Brings the clinic's live subscribers within its ceilings after an operator lowered them: a setting
-   * above its ceiling is lowered to it, and an unset one gets `unset*` when that is not null (the delivery
-   * default is above the ceiling). Returns how many subscribers changed.
-   */
-  async clampToCeilings(
-    clinicId: string,
-    c: { maxInFlight: number; timeoutMs: number; unsetMaxInFlight: number | null; unsetTimeoutMs: number | null },
-  ): Promise<number> {
-    const [, affected] = await rawQuery(
-      this.ds,
-      `UPDATE subscribers SET
-         max_in_flight = CASE WHEN max_in_flight IS NULL THEN $4::int ELSE LEAST(max_in_flight, $2) END,
-         timeout_ms = CASE WHEN timeout_ms IS NULL THEN $5::int ELSE LEAST(timeout_ms, $3) END,
-         updated_at = now()
-       WHERE clinic_id = $1 AND deleted_at IS NULL
-         AND (max_in_flight > $2 OR timeout_ms > $3 OR (max_in_flight IS NULL AND $4::int IS NOT NULL) OR (timeout_ms IS NULL AND $5::int IS NOT NULL))`,
-      [clinicId, c.maxInFlight, c.timeoutMs, c.unsetMaxInFlight, c.unsetTimeoutMs],
-    );
-    return affected;
   }
 
   /**
