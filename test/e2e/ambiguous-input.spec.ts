@@ -13,7 +13,8 @@ const eventText = () => {
 
 /**
  * No ambiguous input: a body with a key given twice is refused (JSON.parse keeps the last, a receiver of the
- * forwarded `nimbus` bytes may keep the first: two readers, two events), and a Content-Encoding is decoded
+ * forwarded `nimbus` bytes may keep the first: two readers, two events), two bodies JSON.parse reads alike
+ * but the forwarded bytes do not (integers beyond 2^53) are two events, and a Content-Encoding is decoded
  * within the body limit (gzip, deflate, br) or refused, never ignored.
  */
 describe('ingress: duplicate JSON keys and Content-Encoding', () => {
@@ -60,6 +61,23 @@ describe('ingress: duplicate JSON keys and Content-Encoding', () => {
     }
     expect(answers).toEqual(cases.map(([what]) => ({ what, status: 400, code: 'duplicate_key', ok: true })));
     expect(await stack.storedMessages()).toBe(before);
+  });
+
+  it('takes two events that differ only in an integer JSON.parse rounds (beyond 2^53) as two events, and forwards each as sent', async () => {
+    // JSON.parse reads both ids as 9007199254740992: keyed by the parsed body alone, the second was a duplicate and was lost.
+    const texts = ['9007199254740992', '9007199254740993'].map((id) => `{"event_name":"invoice:paid","event_data":{"invoice_id":${id},"amount":12.5}}`);
+    const answers = [];
+    for (const text of texts) answers.push(await post(text));
+    expect(answers).toEqual([
+      { status: 200, body: { received: true, event_id: expect.stringMatching(/^[0-9a-f-]{36}$/) } },
+      { status: 200, body: { received: true, event_id: expect.stringMatching(/^[0-9a-f-]{36}$/) } },
+    ]);
+    expect(answers[0]!.body.event_id).not.toBe(answers[1]!.body.event_id);
+    const forwarded = await eventually(() => {
+      const bodies = receiver.requests.map((r) => r.body).filter((b) => b.includes('"invoice_id":'));
+      return bodies.length === 2 && bodies;
+    }, 15_000, 'both invoice events');
+    expect([...forwarded].sort()).toEqual([...texts].sort());
   });
 
   it('accepts the same key in different objects', async () => {

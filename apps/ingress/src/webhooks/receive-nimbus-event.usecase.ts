@@ -59,7 +59,7 @@ export class ReceiveNimbusEventUseCase {
       throw new ApiError(400, 'invalid_event', `${first.field}: ${first.message}`, validation.problems);
     }
     const event = validation.event;
-    const key = idempotencyKeyOf(input.clinicId, event);
+    const key = idempotencyKeyOf(input.clinicId, event, input.rawBody);
     const eventId = eventIdOf(key);
     const fields = { clinic_id: input.clinicId, event_id: eventId, event_name: event.eventName };
 

@@ -1,17 +1,10 @@
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, asBuffer } from './json-bytes';
+
 /** A key an object of a JSON text holds twice, and where (`$.event_data`), for the error message. */
 export interface DuplicateKey {
   key: string;
   path: string;
 }
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
 
 interface Frame {
   keys: Set<string> | null; // null: an array
@@ -76,7 +69,7 @@ export function findDuplicateKey(json: Uint8Array, parsed?: unknown): DuplicateK
 }
 
 function locateDuplicateKey(json: Uint8Array): DuplicateKey | null {
-  const bytes = Buffer.isBuffer(json) ? json : Buffer.from(json.buffer, json.byteOffset, json.length);
+  const bytes = asBuffer(json);
   const stack: Frame[] = [];
   const n = bytes.length;
   for (let i = 0; i < n; i++) {
