@@ -46,7 +46,7 @@ describe('ClaimChannel (batches over one ClaimStream)', () => {
     const bad = channel.call({ claims: [claim('not-a-uuid')], completions: [] });
     const good = channel.call({ claims: [claim()], completions: [] });
     await expect(bad).rejects.toThrow(DedupeUnavailableError);
-    await expect(bad).rejects.toThrow(/UUID event_id/);
+    await expect(bad).rejects.toThrow(/event_id must be a UUID/);
     expect((await good).results[0]!.result).toBe(NEW);
     expect(opened).toBe(1);
   });

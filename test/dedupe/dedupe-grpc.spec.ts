@@ -3,7 +3,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DEDUPE_PROTO_PATH, HEALTH_PROTO_PATH, dedupeV1 } from '@switchyard/contracts';
 import { ClaimReply, DedupeClient, claimStatementsInFlight } from '@switchyard/dedupe';
-import { heldTransaction, lockWaits } from '../support/database';
+import { heldTransaction, waitingOn } from '../support/database';
 import { TestStack, eventually } from '../support/stack';
 
 /** How a unary call on the raw client ended: its answer, or the gRPC status it failed with. */
@@ -51,11 +51,10 @@ describe('dedupe service over gRPC', () => {
     const waiting: Array<Promise<unknown>> = [];
     let answers: Promise<[Unary, ClaimReply | Error]>;
     try {
-      const before = await lockWaits(stack.db, 'idempotency_claims');
       for (let i = 1; i <= claimStatementsInFlight(stack.config.DATABASE_POOL_SIZE); i++) {
         // One at a time, so that each is a statement of its own (claims made together would share one).
         waiting.push(client.claim({ key: held, clinicId: 'c1', eventId: randomUUID(), leaseMs: 0 }));
-        await eventually(async () => (await lockWaits(stack.db, 'idempotency_claims')) >= before + i);
+        await eventually(async () => (await waitingOn(stack.db, holding.pid)) >= i);
       }
       const valid = client.claim({ key: randomUUID(), clinicId: 'c2', eventId: randomUUID(), leaseMs: 0 }).catch((err: Error) => err);
       answers = Promise.all([bad(), valid]);

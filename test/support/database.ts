@@ -13,7 +13,8 @@ const URL = TEST_DATABASE_URL;
 export async function testDatabase(testFile: string): Promise<{ ds: DataSource; schema: string; drop(): Promise<void> }> {
   const schema = `t_${basename(testFile).replace(/\W+/g, '_').slice(0, 30)}_${randomBytes(3).toString('hex')}`.toLowerCase();
   await runMigrations({ url: URL, schema, poolSize: 1, applicationName: 'test' });
-  const ds = await createDataSource({ url: URL, schema, poolSize: 8, applicationName: 'test' }).initialize();
+  // Named after its schema, so that lockWaits counts this file's statements only (files run in parallel).
+  const ds = await createDataSource({ url: URL, schema, poolSize: 8, applicationName: schema }).initialize();
   return {
     ds,
     schema,
@@ -45,13 +46,15 @@ export function newSubscriber(clinicId: string, eventTypes: string[], url: strin
  * Runs `sql` in a transaction of its own on its own connection to `schema`, and keeps it open (its row locks,
  * its uncommitted rows) until `commit()`.
  */
-export async function heldTransaction(schema: string, sql: string, params: unknown[] = []): Promise<{ commit(): Promise<void> }> {
+export async function heldTransaction(schema: string, sql: string, params: unknown[] = []): Promise<{ pid: number; commit(): Promise<void> }> {
   const c = new Client({ connectionString: URL });
   await c.connect();
   await c.query(`SET search_path TO "${schema}"`);
+  const [{ pid }] = (await c.query('SELECT pg_backend_pid() AS pid')).rows;
   await c.query('BEGIN');
   await c.query(sql, params);
   return {
+    pid,
     async commit() {
       await c.query('COMMIT');
       await c.end();
@@ -65,12 +68,23 @@ export async function orphanAttempts(ds: DataSource): Promise<number> {
   return n;
 }
 
-/** Statements of `ds`'s database waiting for a lock whose text matches `pattern` (a Postgres regular expression). */
+/**
+ * Statements of `ds`'s own connections (its application_name) waiting for a lock, whose text matches `pattern`
+ * (a Postgres regular expression). Counted across the database, another test file's waits came and went in
+ * the middle of a count.
+ */
 export async function lockWaits(ds: DataSource, pattern: string): Promise<number> {
   const [{ n }] = await ds.query(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ $1`,
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name = current_setting('application_name') AND wait_event_type = 'Lock' AND query ~ $1`,
     [pattern],
   );
+  return n;
+}
+
+/** Statements of any connection waiting for a lock that the backend `pid` (a heldTransaction's) holds. */
+export async function waitingOn(ds: DataSource, pid: number): Promise<number> {
+  const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid]);
   return n;
 }
 
