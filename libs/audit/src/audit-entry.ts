@@ -1,4 +1,4 @@
-import type { AuditRecord } from '@switchyard/persistence';
+import { AuditRecord, UUID_PATTERN } from '@switchyard/persistence';
 
 /** Who called: the same shape as the admin app's principal. */
 export type AuditActor = { kind: 'operator' } | { kind: 'clinic'; clinicId: string; keyId?: string; portalSessionId?: string };
@@ -22,14 +22,13 @@ export interface AuditedRequest {
 /** Writes are recorded; reads are not. */
 export const AUDITED_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Fields of an answer that name what was made or changed. Only UUID-shaped values are taken, so a token is never one. */
 const ID_FIELDS = ['webhook_id', 'key_id', 'id', 'portal_session_id', 'session_id', 'delivery_id'];
 const FIELD_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const MAX_FIELDS = 50;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const uuidOr = (v: unknown): string | null => (typeof v === 'string' && UUID.test(v) ? v.toLowerCase() : null);
+const uuidOr = (v: unknown): string | null => (typeof v === 'string' && UUID_PATTERN.test(v) ? v.toLowerCase() : null);
 
 /**
  * The names of the fields a request body sent (never their values: a body may carry an API key or a

@@ -97,8 +97,7 @@ export class ClaimStore {
       this.ds,
       `DELETE FROM idempotency_claims WHERE key = $1 AND token = $2 AND state = 'pending'`,
       [key, token],
-      undefined,
-      this.statementTimeoutMs,
+      { timeoutMs: this.statementTimeoutMs },
     );
     return affected > 0;
   }
@@ -113,8 +112,7 @@ export class ClaimStore {
       this.ds,
       `DELETE FROM idempotency_claims WHERE key IN (SELECT key FROM idempotency_claims WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
       [limit],
-      undefined,
-      this.statementTimeoutMs,
+      { timeoutMs: this.statementTimeoutMs },
     );
     return affected;
   }
@@ -179,8 +177,7 @@ export class ClaimStore {
         ],
         // Prepared: parsing and planning this statement was ~0.2 ms of Postgres CPU per claim, a claim per event at
         // moderate rates. Its generic plan probes the key index for every key on connections with CLAIM_SESSION_SETTINGS.
-        'dedupe_claim',
-        this.statementTimeoutMs,
+        { name: 'dedupe_claim', timeoutMs: this.statementTimeoutMs },
       );
     const claimRows = new Map<string, (typeof rows)[number]>();
     /** The keys this statement completed, with the token that completed each (only the holder's matches). */

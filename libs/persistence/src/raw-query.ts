@@ -13,7 +13,8 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * good as a custom one): only for statements whose generic plan is fine, as checked in bench/RESULTS.md.
  * With `timeoutMs`, a statement that has not answered by then fails (see below).
  */
-export async function rawQuery(ds: DataSource, sql: string, params?: unknown[], name?: string, timeoutMs?: number): Promise<any> {
+export async function rawQuery(ds: DataSource, sql: string, params?: unknown[], options: { name?: string; timeoutMs?: number } = {}): Promise<any> {
+  const { name, timeoutMs } = options;
   const pool = (ds.driver as PostgresDriver).master as Pool;
   // `query_timeout` (node-postgres, per query): the statement is given up after `timeoutMs` and its connection
   // dropped from the pool (the pool removes a client whose query failed), so the next statement opens a new one.

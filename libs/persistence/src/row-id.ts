@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
+/** A UUID as Postgres's `uuid` type takes it and answers it back: 8-4-4-4-12 hex digits, either case. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * A new row id as a time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds, then random bits.
  * Rows written at about the same time get ids next to each other, so an index on the id grows at its right

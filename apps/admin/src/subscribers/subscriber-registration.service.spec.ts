@@ -22,7 +22,7 @@ describe('SubscriberRegistrationService.update enables what it is asked to', () 
     const keys = KeyRing.fromConfig(config);
     subscribers = new SubscriberRepository(db.ds, keys);
     deliveries = new DeliveryRepository(db.ds, keys);
-    service = new SubscriberRegistrationService(subscribers, {} as ClinicRepository, deliveries, {} as ClinicCeilingsService, config);
+    service = new SubscriberRegistrationService(subscribers, new ClinicRepository(db.ds), deliveries, new ClinicCeilingsService(new ClinicLimitsRepository(db.ds), config), config);
     await db.ds.query(`INSERT INTO clinics (id, name) VALUES ($1, 'c')`, [clinicId]);
   });
 

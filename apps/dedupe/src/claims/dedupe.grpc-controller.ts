@@ -6,6 +6,7 @@ import { MAX_CLAIM_LEASE_MS } from '@switchyard/config';
 import { dedupeV1 } from '@switchyard/contracts';
 import { ClaimStore, ServedBatchTrace } from '@switchyard/dedupe';
 import { LOGGER, Logger, Metrics } from '@switchyard/observability';
+import { UUID_PATTERN } from '@switchyard/persistence';
 
 const NO_CLAIMS: dedupeV1.ClaimBatchRequest = { claims: [], completions: [] };
 
@@ -27,7 +28,6 @@ const RESULT = {
  * statement and answer every other caller's claims in it UNAVAILABLE. Such a request is answered
  * INVALID_ARGUMENT instead, and nothing of it is written.
  */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * Each key is an entry of the claims' primary-key index, which Postgres caps at 2,704 bytes; ingress's keys
  * are 64 (a sha-256 in hex). A clinic id is a UUID at ingress; the bound keeps a day's rows (DEDUPE_TTL) small.
@@ -53,7 +53,7 @@ function claimProblem(c: dedupeV1.ClaimRequest): string | undefined {
   return (
     textProblem('key', c.key, MAX_KEY_BYTES) ??
     textProblem('clinic_id', c.clinicId, MAX_CLINIC_ID_BYTES) ??
-    (UUID.test(c.eventId) ? undefined : 'event_id must be a UUID (8-4-4-4-12 hex digits)') ??
+    (UUID_PATTERN.test(c.eventId) ? undefined : 'event_id must be a UUID (8-4-4-4-12 hex digits)') ??
     (Number.isInteger(c.leaseMs) && c.leaseMs >= 0 && c.leaseMs <= MAX_CLAIM_LEASE_MS
       ? undefined
       : `lease_ms must be at most ${MAX_CLAIM_LEASE_MS} (an hour); 0 means the server default`)
@@ -62,7 +62,7 @@ function claimProblem(c: dedupeV1.ClaimRequest): string | undefined {
 
 /** A completion or release names its claim's key and the token the claim answered (the store makes a UUID). */
 function heldClaimProblem(r: { key: string; token: string }): string | undefined {
-  return textProblem('key', r.key, MAX_KEY_BYTES) ?? (UUID.test(r.token) ? undefined : 'token must be the UUID a new claim answered');
+  return textProblem('key', r.key, MAX_KEY_BYTES) ?? (UUID_PATTERN.test(r.token) ? undefined : 'token must be the UUID a new claim answered');
 }
 
 /** Refuses the request at its first bad item with INVALID_ARGUMENT, naming the item in a list (`claims[2]: …`). */

@@ -3,6 +3,14 @@ import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OB
 const MINUS = 0x2d;
 const INTEGER = /^-?\d+$/;
 
+/** A canonical JSON object: its members in key order, each key as JSON.stringify writes it, then its value's canonical text. */
+export function canonicalObject(keys: string[], textOf: (key: string) => string): string {
+  return `{${keys
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${textOf(k)}`)
+    .join(',')}}`;
+}
+
 /** Digits, sign, point and exponent: JSON.parse has accepted the text, so these make a valid number. */
 const inNumber = (b: number) => (b >= 0x30 && b <= 0x39) || b === MINUS || b === 0x2b || b === 0x2e || b === 0x45 || b === 0x65;
 
@@ -73,10 +81,7 @@ export function canonicalJsonOfText(json: Uint8Array): string {
         } while (bytes[i++] === COMMA);
         if (bytes[i - 1] !== CLOSE_OBJECT) throw new SyntaxError(`unexpected byte at ${i - 1} of a JSON text`);
       }
-      return `{${[...members.keys()]
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${members.get(k)}`)
-        .join(',')}}`;
+      return canonicalObject([...members.keys()], (k) => members.get(k)!);
     }
     if (c === OPEN_ARRAY) {
       i++;

@@ -100,7 +100,6 @@ describe('idempotencyKeyOf and integers beyond 2^53', () => {
 
   it('gives a resend of a body with such an integer its key again, whatever its white space and key order', () => {
     const sent = '{"event_name":"invoice:paid","event_data":{"id":9007199254740993,"total":12.5}}';
-    expect(keyOf(sent)).toBe(keyOf(sent));
     expect(keyOf('{ "event_data": { "total": 12.5, "id": 9007199254740993 }, "event_name": "invoice:paid" }')).toBe(keyOf(sent));
   });
 

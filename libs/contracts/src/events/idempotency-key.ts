@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJsonOfText } from './canonical-json-text';
+import { canonicalJsonOfText, canonicalObject } from './canonical-json-text';
 import { NimbusEvent, entityIdOf } from './nimbus-event';
 
 /**
@@ -9,11 +9,11 @@ import { NimbusEvent, entityIdOf } from './nimbus-event';
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value as Record<string, unknown>).sort();
-  return `{${keys
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-    .join(',')}}`;
+  const record = value as Record<string, unknown>;
+  return canonicalObject(
+    Object.keys(record).filter((k) => record[k] !== undefined),
+    (k) => canonicalJson(record[k]),
+  );
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -20,8 +20,7 @@ export class ApiKeyRepository {
          FROM api_keys k JOIN clinics c ON c.id = k.clinic_id
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
       [keyHash],
-      undefined,
-      LOOKUP_TIMEOUT_MS,
+      { timeoutMs: LOOKUP_TIMEOUT_MS },
     );
     const row = rows[0];
     return row ? { keyId: row.key_id, clinicId: row.clinic_id, clinicEnabled: row.enabled, expiresAt: row.expires_at } : null;

@@ -21,8 +21,7 @@ export class ClinicLimitsRepository {
       this.ds,
       `SELECT ${LIMITS_COLUMNS} FROM clinic_limits WHERE clinic_id = $1`,
       [clinicId],
-      undefined,
-      LOOKUP_TIMEOUT_MS,
+      { timeoutMs: LOOKUP_TIMEOUT_MS },
     );
     return toOverrides(rows[0]);
   }

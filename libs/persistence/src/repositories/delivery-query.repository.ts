@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { DeliveryStatus } from '../entities';
+import { UUID_PATTERN } from '../row-id';
 
 export interface DeliveryFilter {
   /** Required: a listing is always of one clinic, or of all clinics for an operator (null). */
@@ -85,7 +86,6 @@ function toView(r: any): DeliveryView {
  * milliseconds only, and a truncated cursor skipped the rows created in the same millisecond.
  */
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const encodeCursor = (createdAt: string, id: string) => Buffer.from(`${createdAt}|${id}`).toString('base64url');
 
 /**
@@ -101,7 +101,7 @@ function isCursorTime(ts: string): boolean {
 
 function decodeCursor(cursor: string): [string, string] | null {
   const [ts, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!ts || !id || !isCursorTime(ts) || !UUID.test(id)) return null;
+  if (!ts || !id || !isCursorTime(ts) || !UUID_PATTERN.test(id)) return null;
   return [ts, id];
 }
 

@@ -266,7 +266,7 @@ export class DeliveryRepository {
       // Prepared once per connection (parsed and planned once): its plan touches no table but through a key
       // (the CTEs join the arrays it is given), so the generic plan is as good as a custom one, and the
       // planning of a statement this size was a good part of Postgres's CPU per event (bench/RESULTS.md).
-      'delivery_store_inbound',
+      { name: 'delivery_store_inbound' },
     );
     const created = new Set(rows.map((r) => r.id));
     return records.map((r) => created.has(r.event.id));
@@ -412,7 +412,6 @@ export class DeliveryRepository {
    * once the key is back.
    */
   private async deadLetterUnreadable(dead: UnreadableDelivery[]): Promise<void> {
-    const sorted = [...dead].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1));
     await rawQuery(
       this.ds,
       `WITH locked AS MATERIALIZED (
@@ -422,7 +421,7 @@ export class DeliveryRepository {
        UPDATE deliveries d SET status = 'dead', dead_at = now(), lease_until = NULL, next_attempt_at = NULL,
               last_error = 'the subscriber''s signing secret cannot be read: ' || locked.error, updated_at = now()
          FROM locked WHERE d.id = locked.id`,
-      [sorted.map((u) => u.deliveryId), sorted.map((u) => u.error)],
+      [dead.map((u) => u.deliveryId), dead.map((u) => u.error)],
     );
   }
 
