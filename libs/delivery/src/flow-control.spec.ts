@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { DeliveryFlowRepository, SlotKey } from '@switchyard/persistence';
+import { DeliveryFlowRepository, RenewedSlot, SlotKey } from '@switchyard/persistence';
 import { testDatabase } from '../../../test/support/database';
 import { FlowControl } from './flow-control';
 
@@ -8,7 +8,7 @@ import { FlowControl } from './flow-control';
 class GatedRenewals extends DeliveryFlowRepository {
   gate?: Promise<void>;
   where: 'before' | 'after' = 'after';
-  override async renew(holder: string, slots: SlotKey[], defaultMax: number, leaseMs: number): Promise<SlotKey[]> {
+  override async renew(holder: string, slots: SlotKey[], defaultMax: number, leaseMs: number): Promise<RenewedSlot[]> {
     if (this.where === 'before') await this.gate;
     const renewed = await super.renew(holder, slots, defaultMax, leaseMs);
     if (this.where === 'after') await this.gate;
@@ -76,6 +76,30 @@ describe('FlowControl', () => {
     expect(ticket.lost.cancelled).toBe(true);
     expect(flow.holds(s)).toBe(0);
     await flow.stop();
+  });
+
+  it('lets the request on a slot of a subscriber disabled meanwhile finish, takes no new one on it, then gives it back', async () => {
+    const errors: unknown[] = [];
+    const flow = new FlowControl(new DeliveryFlowRepository(ds), { holder: 'r5', leaseMs: 300, defaultMaxInFlight: 10, lingerMs: 60_000 }, (err) => errors.push(err));
+    flow.start();
+    const s = await subscriber(2);
+    await flow.acquire(s, 2);
+    const ticket = flow.take(s)!;
+    await ds.query(`UPDATE subscribers SET enabled = false WHERE id = $1`, [s]);
+    await new Promise((r) => setTimeout(r, 250)); // a renewal (every 100 ms) has seen it
+    expect(ticket.lost.cancelled).toBe(false);
+    expect(flow.take(s)).toBeNull();
+    expect(flow.holds(s)).toBe(0);
+    // The idle slot was given back at once; the busy one is still ours (renewed past its first lease), so
+    // nobody takes it while the request on it runs, enabled again or not.
+    await ds.query(`UPDATE subscribers SET enabled = true WHERE id = $1`, [s]);
+    const other = new DeliveryFlowRepository(ds);
+    expect(await other.acquire('r6', [{ subscriberId: s, want: 2 }], 10, 60_000)).toEqual([{ subscriberId: s, slot: 1 - ticket.slot }]);
+    flow.give(ticket);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await other.acquire('r6', [{ subscriberId: s, want: 1 }], 10, 60_000)).toEqual([{ subscriberId: s, slot: ticket.slot }]);
+    await flow.stop();
+    expect(errors).toEqual([]);
   });
 
   it('hands a freed slot to the longest-waiting request, and null to one whose deadline passes', async () => {

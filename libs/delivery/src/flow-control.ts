@@ -22,6 +22,11 @@ interface HeldSlot {
   validUntil: number;
   busy: boolean;
   idleSince: number;
+  /**
+   * The subscriber no longer has this slot (disabled, deleted, its limit lowered): it carries no new
+   * request; the one on it finishes and then it is given back.
+   */
+  retired: boolean;
   /** Cancelled when the slot is lost: what calls off every request made on it (one per held slot, not per request). */
   lost: Cancellation;
 }
@@ -39,7 +44,10 @@ export interface SlotTicket {
  * of the event loop shares one statement), kept while they are used, renewed three times per lease, and
  * given back after `lingerMs` idle. A request runs only on a slot whose lease is ours: when a renewal
  * loses a slot, or cannot reach Postgres before the lease runs out, the request on it is aborted, so no
- * request is ever open on a slot another replica may hold.
+ * request is ever open on a slot another replica may hold. A slot the subscriber no longer has (disabled,
+ * deleted, its limit lowered) is retired instead: its lease is still renewed, so nobody else takes it, and
+ * the request on it finishes and is recorded as it ends (aborted, it would be recorded as a network error
+ * although the subscriber may have received it, and sent again later); then the slot is given back.
  */
 export class FlowControl {
   private readonly held = new Map<string, HeldSlot[]>();
@@ -64,18 +72,18 @@ export class FlowControl {
 
   /** Idle slots held for the subscriber (the scheduler leases work for them before taking more). */
   idle(subscriberId: string): number {
-    return this.held.get(subscriberId)?.filter((s) => !s.busy).length ?? 0;
+    return this.held.get(subscriberId)?.filter((s) => !s.busy && !s.retired).length ?? 0;
   }
 
-  /** Slots held for the subscriber, busy or idle. */
+  /** Slots held for the subscriber that may carry requests, busy or idle. */
   holds(subscriberId: string): number {
-    return this.held.get(subscriberId)?.length ?? 0;
+    return this.held.get(subscriberId)?.filter((s) => !s.retired).length ?? 0;
   }
 
   /** Takes an idle slot of the subscriber for one request, or null. */
   take(subscriberId: string): SlotTicket | null {
     const now = this.now();
-    const slot = this.held.get(subscriberId)?.find((s) => !s.busy && s.validUntil > now);
+    const slot = this.held.get(subscriberId)?.find((s) => !s.busy && !s.retired && s.validUntil > now);
     return slot ? this.occupy(subscriberId, slot) : null;
   }
 
@@ -99,6 +107,11 @@ export class FlowControl {
     if (!slot) return; // lost meanwhile
     slot.busy = false;
     slot.idleSince = this.now();
+    if (slot.retired) {
+      this.drop(ticket.subscriberId, slot);
+      this.giveBack([{ subscriberId: ticket.subscriberId, slot: slot.slot }]);
+      return;
+    }
     if (!this.handOver(ticket.subscriberId, slot)) this.scheduleLinger();
   }
 
@@ -170,7 +183,7 @@ export class FlowControl {
       return batch.map(() => undefined);
     }
     for (const g of granted) {
-      const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now(), lost: new Cancellation() };
+      const slot: HeldSlot = { slot: g.slot, validUntil: sent + this.options.leaseMs, busy: false, idleSince: this.now(), retired: false, lost: new Cancellation() };
       const slots = this.held.get(g.subscriberId);
       if (slots) slots.push(slot);
       else this.held.set(g.subscriberId, [slot]);
@@ -218,16 +231,29 @@ export class FlowControl {
       // A renewal that hangs (Postgres unreachable without an error) counts as failed after a third of the lease.
       const renewed = await withTimeout(this.repo.renew(this.options.holder, keys, this.options.defaultMaxInFlight, this.options.leaseMs), Math.max(50, this.options.leaseMs / 3));
       const asked = new Set(keys.map((k) => `${k.subscriberId}/${k.slot}`));
-      const kept = new Set(renewed.map((k) => `${k.subscriberId}/${k.slot}`));
+      const kept = new Map(renewed.map((k) => [`${k.subscriberId}/${k.slot}`, k.retired]));
+      const retired: SlotKey[] = [];
       for (const [subscriberId, slots] of this.held) {
-        for (const s of slots) {
+        for (const s of [...slots]) {
           const key = `${subscriberId}/${s.slot}`;
           // Only the slots this renewal asked about: one taken while it ran has a fresh lease of its own.
           if (!asked.has(key)) continue;
-          if (kept.has(key)) s.validUntil = sent + this.options.leaseMs;
-          else this.lose(subscriberId, s);
+          const retire = kept.get(key);
+          if (retire === undefined) {
+            this.lose(subscriberId, s);
+            continue;
+          }
+          s.validUntil = sent + this.options.leaseMs;
+          // Retired while a request is on it: kept (and renewed) until that request ends. A slot the
+          // subscriber has again by then (enabled again, its limit raised) simply goes on.
+          s.retired = retire;
+          if (retire && !s.busy) {
+            this.drop(subscriberId, s);
+            retired.push({ subscriberId, slot: s.slot });
+          }
         }
       }
+      this.giveBack(retired);
     } catch (err) {
       this.onError(err, 'renewing in-flight slots');
       // Postgres unreachable: a slot whose lease has run out on our clock may be someone else's now. Try
@@ -248,9 +274,18 @@ export class FlowControl {
 
   private lose(subscriberId: string, slot: HeldSlot): void {
     slot.lost.cancel();
+    this.drop(subscriberId, slot);
+  }
+
+  private drop(subscriberId: string, slot: HeldSlot): void {
     const slots = this.held.get(subscriberId)?.filter((s) => s !== slot) ?? [];
     if (slots.length > 0) this.held.set(subscriberId, slots);
     else this.held.delete(subscriberId);
+  }
+
+  /** Gives slots back now (retired ones, idle): a failure leaves them to run out their lease. */
+  private giveBack(slots: SlotKey[]): void {
+    if (slots.length > 0) this.repo.release(this.options.holder, slots).catch((err) => this.onError(err, 'giving back retired slots'));
   }
 
   private scheduleLinger(): void {

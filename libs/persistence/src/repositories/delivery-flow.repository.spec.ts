@@ -39,7 +39,7 @@ describe('DeliveryFlowRepository: in-flight slots and rate tokens shared by repl
     const [mine] = await repo.acquire('r1', [{ subscriberId: s, want: 1 }], 10, 300);
     expect(mine).toBeDefined();
     expect(await repo.acquire('r2', [{ subscriberId: s, want: 1 }], 10, 300)).toEqual([]);
-    expect(await repo.renew('r1', [mine!], 10, 300)).toEqual([mine]);
+    expect(await repo.renew('r1', [mine!], 10, 300)).toEqual([{ ...mine, retired: false }]);
     await new Promise((r) => setTimeout(r, 400));
     // r1 stopped renewing (crashed): r2 may take it, and r1's late renewal learns it is lost.
     expect(await repo.acquire('r2', [{ subscriberId: s, want: 1 }], 10, 60_000)).toEqual([mine]);
@@ -48,14 +48,23 @@ describe('DeliveryFlowRepository: in-flight slots and rate tokens shared by repl
     expect(await repo.acquire('r1', [{ subscriberId: s, want: 1 }], 10, 60_000)).toEqual([mine]);
   });
 
-  it('stops renewing slots above a lowered max_in_flight, and every slot of a disabled subscriber', async () => {
+  it('retires slots above a lowered max_in_flight and every slot of a disabled subscriber, keeping them from others until given back', async () => {
     const s = await subscriber(3);
     const slots = await repo.acquire('r1', [{ subscriberId: s, want: 3 }], 10, 60_000);
     await ds.query(`UPDATE subscribers SET max_in_flight = 1 WHERE id = $1`, [s]);
-    expect(await repo.renew('r1', slots, 10, 60_000)).toEqual([{ subscriberId: s, slot: 0 }]);
+    expect(await repo.renew('r1', slots, 10, 60_000)).toEqual([
+      { subscriberId: s, slot: 0, retired: false },
+      { subscriberId: s, slot: 1, retired: true },
+      { subscriberId: s, slot: 2, retired: true },
+    ]);
     await ds.query(`UPDATE subscribers SET enabled = false WHERE id = $1`, [s]);
-    expect(await repo.renew('r1', slots, 10, 60_000)).toEqual([]);
+    expect((await repo.renew('r1', slots, 10, 60_000)).map((r) => r.retired)).toEqual([true, true, true]);
     expect(await repo.acquire('r2', [{ subscriberId: s, want: 1 }], 10, 60_000)).toEqual([]);
+    // Enabled again while r1's requests on its retired slots are still under way: those slots stay r1's.
+    await ds.query(`UPDATE subscribers SET enabled = true, max_in_flight = 3 WHERE id = $1`, [s]);
+    expect(await repo.acquire('r2', [{ subscriberId: s, want: 3 }], 10, 60_000)).toEqual([]);
+    await repo.release('r1', [slots[1]!]);
+    expect(await repo.acquire('r2', [{ subscriberId: s, want: 3 }], 10, 60_000)).toEqual([{ subscriberId: s, slot: 1 }]);
   });
 
   it('grants one second of tokens at once, then tokens at the rate, across holders', async () => {

@@ -6,6 +6,11 @@ export interface SlotKey {
   slot: number;
 }
 
+/** A slot whose lease a renewal extended; `retired`: it may carry no new request (see `renew`). */
+export interface RenewedSlot extends SlotKey {
+  retired: boolean;
+}
+
 export interface TokenGrant {
   granted: number;
   /** When the next token after these can be taken, in ms from now (0: already). */
@@ -83,23 +88,26 @@ export class DeliveryFlowRepository {
   }
 
   /**
-   * Renews the leases of slots `holder` still has. Returns those renewed: a slot not among them was lost
-   * (its lease ran out and another replica took it) or is no longer below the subscriber's limit (it was
-   * lowered, the subscriber disabled or deleted), and must not carry another request.
+   * Renews the leases of slots `holder` still has. Returns those renewed, each saying whether it may still
+   * carry requests: a slot no longer below the subscriber's limit (lowered, the subscriber disabled or
+   * deleted) is `retired`: renewed all the same, so that no other replica takes it while the request on it
+   * finishes, then given back. A slot not among them was lost (its lease ran out and another replica may
+   * have taken it): the request on it must stop.
    */
-  async renew(holder: string, slots: SlotKey[], defaultMaxInFlight: number, leaseMs: number): Promise<SlotKey[]> {
+  async renew(holder: string, slots: SlotKey[], defaultMaxInFlight: number, leaseMs: number): Promise<RenewedSlot[]> {
     if (slots.length === 0) return [];
-    const [rows]: [Array<{ subscriber_id: string; slot: number }>] = await rawQuery(
+    const [rows]: [Array<{ subscriber_id: string; slot: number; usable: boolean }>] = await rawQuery(
       this.ds,
       `WITH locked AS MATERIALIZED (${HOLDERS_SLOTS_IN_ORDER} FOR NO KEY UPDATE OF x)
        UPDATE delivery_slots x SET lease_until = now() + make_interval(secs => $5::double precision / 1000)
-         FROM locked k, subscribers s
+         FROM locked k
         WHERE x.subscriber_id = k.subscriber_id AND x.slot = k.slot AND x.holder = $1 AND x.lease_until > now()
-          AND s.id = x.subscriber_id AND s.enabled AND s.deleted_at IS NULL AND x.slot < COALESCE(s.max_in_flight, $4)
-       RETURNING x.subscriber_id, x.slot`,
+       RETURNING x.subscriber_id, x.slot,
+                 EXISTS (SELECT 1 FROM subscribers s WHERE s.id = x.subscriber_id AND s.enabled AND s.deleted_at IS NULL
+                            AND x.slot < COALESCE(s.max_in_flight, $4)) AS usable`,
       [holder, slots.map((s) => s.subscriberId), slots.map((s) => s.slot), defaultMaxInFlight, leaseMs],
     );
-    return rows.map((r) => ({ subscriberId: r.subscriber_id, slot: r.slot }));
+    return rows.map((r) => ({ subscriberId: r.subscriber_id, slot: r.slot, retired: !r.usable }));
   }
 
   /** Gives slots back (idle ones, or all of a stopping process: `slots` null). */
