@@ -3,7 +3,8 @@ import { DataSource } from 'typeorm';
 import { CLAIM_SESSION_SETTINGS, ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
 import { TcpProxy } from '../reliability/support/tcp-proxy';
 import { createDataSource } from '@switchyard/persistence';
-import { TEST_DATABASE_URL, heldTransaction, inOppositeOrders, testDatabase } from '../support/database';
+import { TEST_DATABASE_URL, heldTransaction, inOppositeOrders, testDatabase, waitingOn } from '../support/database';
+import { eventually } from '../support/eventually';
 
 describe('ClaimStore (real Postgres)', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -115,6 +116,30 @@ describe('ClaimStore (real Postgres)', () => {
     expect(await short.deleteExpired()).toBeGreaterThanOrEqual(1);
     const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM idempotency_claims WHERE key = $1`, [first.key]);
     expect(n).toBe(0);
+  });
+
+  it('answers in progress, not duplicate, for an expired completed key another claim re-takes while this one waits for it', async () => {
+    // The statement reads the key's old row from its snapshot: completed. The other claim (a resend sent to
+    // another dedupe replica) re-takes the expired key and commits while this statement waits for its row, so
+    // this one does not claim it; it used to answer duplicate from the old row, and the sender dropped an
+    // event the other claim had not stored yet (its publish may still fail and release the key).
+    const short = new ClaimStore(ds, 50, 30_000);
+    const first = input();
+    await short.complete(first.key, (await short.claim(first)).token);
+    await new Promise((r) => setTimeout(r, 120));
+    const other = await heldTransaction(
+      db.schema,
+      `UPDATE idempotency_claims SET state = 'pending', token = 'other', event_id = $2, lease_until = now() + interval '30 seconds',
+              expires_at = now() + interval '1 day' WHERE key = $1`,
+      [first.key, randomUUID()],
+    );
+    const waiting = short.claim(input(first.key));
+    try {
+      await eventually(async () => (await waitingOn(ds, other.pid)) > 0, 5_000, 'the claim waiting for the other claim\'s row');
+    } finally {
+      await other.commit();
+    }
+    expect((await waiting).outcome).toBe('in_progress');
   });
 
   it('the expiry sweep passes over an expired key a claim statement holds, and takes it on a later sweep', async () => {

@@ -159,7 +159,8 @@ export class ClaimStore {
            WHERE c.expires_at <= now() OR (c.state = 'pending' AND c.lease_until <= now())
            RETURNING c.key
          )
-         SELECT 'claim' AS kind, i.key, NULL::text AS token, (u.key IS NOT NULL) AS claimed, old.state, old.event_id
+         SELECT 'claim' AS kind, i.key, NULL::text AS token, (u.key IS NOT NULL) AS claimed,
+                CASE WHEN old.expires_at > now() THEN old.state END AS state, old.event_id
            FROM input i
            LEFT JOIN upserted u ON u.key = i.key
            LEFT JOIN idempotency_claims old ON old.key = i.key
@@ -190,7 +191,9 @@ export class ClaimStore {
       const row = claimRows.get(u.key)!;
       if (row.claimed) return { outcome: 'new', token: u.token, eventId: u.eventId };
       // Not claimed: completed earlier → duplicate; otherwise someone holds the lease (or committed the
-      // row after this statement's snapshot) → in progress, and the sender should retry shortly.
+      // row after this statement's snapshot) → in progress, and the sender should retry shortly. A row that
+      // had expired in the snapshot has no state here: not claimed, another claim re-took it meanwhile (its
+      // event is not stored yet, and may never be), so that is in progress too, not a duplicate.
       if (row.state === 'done') return { outcome: 'duplicate', token: '', eventId: row.event_id ?? u.eventId };
       return { outcome: 'in_progress', token: '', eventId: row.event_id ?? u.eventId };
     });
