@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { CLAIM_SESSION_SETTINGS, ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
+import { CLAIM_SESSION_SETTINGS, ClaimAnswer, ClaimStore, claimStatementsInFlight } from '@switchyard/dedupe';
 import { TcpProxy } from '../reliability/support/tcp-proxy';
 import { createDataSource } from '@switchyard/persistence';
-import { TEST_DATABASE_URL, heldTransaction, inOppositeOrders, testDatabase, waitingOn } from '../support/database';
+import { TEST_DATABASE_URL, heldTransaction, inOppositeOrders, lockWaits, testDatabase, waitingOn } from '../support/database';
 import { eventually } from '../support/eventually';
 
 describe('ClaimStore (real Postgres)', () => {
@@ -29,7 +29,7 @@ describe('ClaimStore (real Postgres)', () => {
     }
   };
 
-  const input = (key = randomUUID(), leaseMs = 0) => ({ key, clinicId: 'clinic-1', eventId: randomUUID(), leaseMs });
+  const input = (key: string = randomUUID(), leaseMs = 0) => ({ key, clinicId: 'clinic-1', eventId: randomUUID(), leaseMs });
 
   it('gives up a claim statement on a connection that stopped answering, and claims on a new one', async () => {
     // Postgres behind a proxy whose open connections go silent while new ones get through (a failover's old
@@ -194,6 +194,36 @@ describe('ClaimStore (real Postgres)', () => {
     expect(outcomes([0, 2])).toEqual(['in_progress', 'new']);
     expect(outcomes([2, 0])).toEqual(['in_progress', 'new']);
     expect(outcomes([1, 1])).toEqual(['in_progress', 'in_progress']);
+  });
+
+  it('a claim statement and a completion crossed with a resend of both keys both finish (the deadlock victim is run again)', async () => {
+    // A statement writes its claims (in key order), then its completions (in key order). Statement A claims a
+    // and m and completes c; statement B (another dedupe replica) carries resends of c and a: B locks c, then
+    // waits for A's new row a, while A, once past m (held here), waits for B's lock on c. Postgres breaks the
+    // cycle after deadlock_timeout by failing one statement: every claim in it answered unavailable (ingress 503).
+    const p = randomUUID();
+    const [c, a, m] = [`${p}-1`, `${p}-2`, `${p}-3`];
+    const pendingC = await store.claim(input(c, 60_000));
+    await store.complete(m, (await store.claim(input(m))).token);
+    const replicaB = new ClaimStore(ds, 24 * 3_600_000, 30_000);
+    const holdM = await heldTransaction(db.schema, `SELECT 1 FROM idempotency_claims WHERE key = $1 FOR NO KEY UPDATE`, [m]);
+    const before = await lockWaits(ds, 'idempotency_claims');
+    let statementA: Promise<unknown[]>;
+    let statementB: Promise<unknown[]>;
+    try {
+      statementA = Promise.all([store.complete(c, pendingC.token), store.claim(input(a, 60_000)), store.claim(input(m))]);
+      await eventually(async () => (await lockWaits(ds, 'idempotency_claims')) >= before + 1, 5_000, 'A waiting at m');
+      statementB = Promise.all([replicaB.claim(input(c)), replicaB.claim(input(a))]);
+      await eventually(async () => (await lockWaits(ds, 'idempotency_claims')) >= before + 2, 5_000, 'B waiting at a');
+    } finally {
+      await holdM.commit();
+    }
+    const [[completedC, claimA, claimM], [resendC, resendA]] = (await Promise.all([statementA, statementB])) as [[boolean, ClaimAnswer, ClaimAnswer], [ClaimAnswer, ClaimAnswer]];
+    expect(completedC).toBe(true);
+    expect(claimM.outcome).toBe('duplicate');
+    // Exactly one of a's two claims took it, whichever statement went first; c was pending, then done.
+    expect([claimA.outcome, resendA.outcome].sort()).toEqual(['in_progress', 'new']);
+    expect(['in_progress', 'duplicate']).toContain(resendC.outcome);
   });
 
   it('claims through the key index on the generic plan of the prepared claim, with the service\'s session settings', async () => {

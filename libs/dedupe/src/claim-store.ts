@@ -30,6 +30,25 @@ type OpAnswer = ClaimAnswer | boolean;
 const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
+ * Runs a claim statement, and again (at most twice more) if Postgres failed it as a deadlock's victim. Claims
+ * and completions are each written in key order, but a statement writes its claims before its completions, so
+ * one that completes c and claims a, crossed with another replica's resends of c and a, can hold what the other
+ * waits for. Postgres then fails one after `deadlock_timeout` (1 s), having written nothing of it: run again, it
+ * finds the other's rows committed. Failed, every claim in it answered unavailable (a 503 for the sender).
+ */
+async function againIfDeadlocked<T>(statement: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (err) {
+      if ((err as { code?: string }).code !== DEADLOCK_DETECTED || attempt === 3) throw err;
+    }
+  }
+}
+
+const DEADLOCK_DETECTED = '40P01';
+
+/**
  * Claim statements in flight at once for a pool of `poolSize` connections: up to 8, leaving 2 connections to
  * the sweeper and the health checks. At saturation a statement takes ~5 ms (commit included) while ingress
  * waits on it: 8 instead of MicroBatcher's default 4 took ingress from ~3,900 to ~4,200 events/s
@@ -137,7 +156,7 @@ export class ClaimStore {
     const claimed = [...unique].sort(byKey);
     completions.sort(byKey);
     const rows: Array<{ kind: 'claim' | 'done'; key: string; token: string | null; claimed: boolean; state: string | null; event_id: string | null }> =
-      await rawQuery(
+      await againIfDeadlocked(() => rawQuery(
         this.ds,
         `WITH input AS (
            SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::int[]) AS i(key, clinic_id, event_id, token, lease_ms)
@@ -179,7 +198,7 @@ export class ClaimStore {
         // Prepared: parsing and planning this statement was ~0.2 ms of Postgres CPU per claim, a claim per event at
         // moderate rates. Its generic plan probes the key index for every key on connections with CLAIM_SESSION_SETTINGS.
         { name: 'dedupe_claim', timeoutMs: this.statementTimeoutMs },
-      );
+      ));
     const claimRows = new Map<string, (typeof rows)[number]>();
     /** The keys this statement completed, with the token that completed each (only the holder's matches). */
     const completed = new Map<string, { token: string; eventId: string }>();
