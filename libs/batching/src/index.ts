@@ -1,3 +1,4 @@
 export * from './micro-batcher';
 export * from './lookup-cache';
 export * from './with-timeout';
+export * from './pending-work';
