@@ -1,4 +1,4 @@
-import { MAX_CLAIM_LEASE_MS, loadConfig, parseDuration, parseSchedule, senderRetrySpanMs } from './index';
+import { MAX_CLAIM_LEASE_MS, fanoutDrainMs, loadConfig, longestAttemptMs, parseDuration, parseSchedule, senderRetrySpanMs } from './index';
 
 describe('config', () => {
   it('defaults to the loopback services and Nimbus retry schedule', () => {
@@ -35,6 +35,15 @@ describe('config', () => {
     expect(parseDuration('1.5s')).toBe(1500);
     expect(parseSchedule('10ms, 20ms,1h')).toEqual([10, 20, 3_600_000]);
     expect(() => parseSchedule('')).toThrow(/empty/);
+  });
+
+  it("bounds a stopping fan-out's drain by the longest attempt any subscriber may have", () => {
+    // An operator may raise a clinic's ceiling to 30 s (half of the 60 s lease), above CLINIC_MAX_TIMEOUT.
+    expect(longestAttemptMs(loadConfig({}))).toBe(30_000);
+    expect(fanoutDrainMs(loadConfig({}))).toBe(30_000 + 500 + 2_000);
+    // A shorter lease caps what an operator may set; the default ceiling stays the floor.
+    expect(longestAttemptMs(loadConfig({ DELIVERY_LEASE: '20s', DELIVERY_TIMEOUT: '5s', CLINIC_MAX_TIMEOUT: '5s' }))).toBe(10_000);
+    expect(longestAttemptMs(loadConfig({ DELIVERY_LEASE: '2m', CLINIC_MAX_TIMEOUT: '45s' }))).toBe(30_000);
   });
 
   describe('refuses combinations that break a guarantee', () => {

@@ -52,6 +52,41 @@ export function senderRetrySpanMs(schedule: number[]): number {
  */
 export const MAX_CLAIM_LEASE_MS = 3_600_000;
 
+/** The longest `timeout_ms` a subscriber may have, whatever its clinic's ceiling (the admin API's bound). */
+export const MAX_SUBSCRIBER_TIMEOUT_MS = 30_000;
+
+/**
+ * The highest timeout ceiling (`max_timeout_ms`) an operator may give a clinic: MAX_SUBSCRIBER_TIMEOUT_MS, and
+ * half of DELIVERY_LEASE (a longer attempt could outlive its delivery's lease and be delivered twice).
+ */
+export function timeoutCeilingLimitMs(deliveryLeaseMs: number): number {
+  return Math.min(MAX_SUBSCRIBER_TIMEOUT_MS, Math.floor(deliveryLeaseMs / 2));
+}
+
+/**
+ * The longest one delivery attempt may last: DELIVERY_TIMEOUT (subscribers that set no `timeout_ms`), or a
+ * subscriber's own, which its clinic's ceiling bounds (CLINIC_MAX_TIMEOUT, or one an operator set, at most
+ * timeoutCeilingLimitMs) and MAX_SUBSCRIBER_TIMEOUT_MS too.
+ */
+export function longestAttemptMs(c: Pick<AppConfig, 'DELIVERY_TIMEOUT' | 'CLINIC_MAX_TIMEOUT' | 'DELIVERY_LEASE'>): number {
+  const ceiling = Math.max(c.CLINIC_MAX_TIMEOUT, timeoutCeilingLimitMs(c.DELIVERY_LEASE));
+  return Math.max(c.DELIVERY_TIMEOUT, Math.min(MAX_SUBSCRIBER_TIMEOUT_MS, ceiling));
+}
+
+/** What a stopping fan-out allows itself beyond its messages' fast-path wait and the longest attempt, to store and record them. */
+export const FANOUT_DRAIN_WRITE_MS = 2_000;
+
+/**
+ * How long a stopping fan-out waits for the work under way before it gives its in-flight slots back and
+ * closes its connections (FanoutShutdown): an attempt may have started just before (longestAttemptMs), a
+ * message being handled waits DELIVERY_FAST_PATH_WAIT for its first attempts before its store, and the
+ * store or the attempt's record takes a moment (FANOUT_DRAIN_WRITE_MS). With the defaults 32.5 s: a pod's
+ * terminationGracePeriodSeconds must cover its preStop sleep, this and a second or two to close.
+ */
+export function fanoutDrainMs(c: Pick<AppConfig, 'DELIVERY_TIMEOUT' | 'CLINIC_MAX_TIMEOUT' | 'DELIVERY_LEASE' | 'DELIVERY_FAST_PATH_WAIT'>): number {
+  return longestAttemptMs(c) + c.DELIVERY_FAST_PATH_WAIT + FANOUT_DRAIN_WRITE_MS;
+}
+
 /** One data key of SECRETS_KEYS: an id stored with every value it encrypts, and 32 bytes in base64. */
 export interface SecretKeyConfig {
   id: string;

@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { z } from 'zod';
+import { timeoutCeilingLimitMs } from '@switchyard/config';
 
 /**
  * An operator's overrides of a clinic's ceilings; null puts one back to its default. A subscriber's timeout
  * may not exceed half the delivery lease (or its attempt could outlive the lease and be delivered twice).
  */
 export const updateLimitsSchema = (deliveryLeaseMs: number) => {
-  const longestTimeout = Math.min(30_000, Math.floor(deliveryLeaseMs / 2));
+  const longestTimeout = timeoutCeilingLimitMs(deliveryLeaseMs);
   return z
     .object({
       max_subscribers: z.number().int().min(0).max(100_000).nullable().optional(),
