@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PendingWork } from '@switchyard/batching';
 import type { DeliveryJob, DeliveryRepository } from '@switchyard/persistence';
 import type { Metrics } from '@switchyard/observability';
 import { AttemptReport, AttemptRunner } from './attempt-runner';
@@ -37,7 +38,12 @@ export class DeliveryDispatcher {
   private readonly byClinic = new Map<string, number>();
   /** Attempts under way whose rows are stored `delivering` by this process (their leases are renewed). */
   private readonly leased = new Set<string>();
-  private readonly running = new Set<Promise<unknown>>();
+  /** Attempts under way, and records of attempts (see drain). */
+  private readonly running = new PendingWork();
+  /** Cleared when the process stops: no new delivery's first attempt starts (see stopAdmitting). */
+  private admitting = true;
+  /** Cleared once shutdown's drain is over: an attempt that ends later is not written down (see drain). */
+  private recording = true;
   /** New deliveries waiting for a place in this process (it is at DELIVERY_CONCURRENCY, or their clinic at its share). */
   private readonly places = new WaitQueue<string, true>();
 
@@ -100,6 +106,7 @@ export class DeliveryDispatcher {
    */
   async admitNew(jobs: DeliveryJob[], deadline: number): Promise<Admission[]> {
     const out: Admission[] = jobs.map(() => ({ kind: 'queued', delayMs: 0 }));
+    if (!this.admitting) return out;
     const wanted = new Map<string, number>();
     for (const job of jobs) if (!this.waiting.has(job.subscriber.id)) wanted.set(job.subscriber.id, (wanted.get(job.subscriber.id) ?? 0) + 1);
     await Promise.all([...wanted].map(([sid, n]) => this.flow.acquire(sid, n - this.flow.idle(sid))));
@@ -108,6 +115,10 @@ export class DeliveryDispatcher {
         if (this.waiting.has(job.subscriber.id)) return;
         const permit = await this.admitOne(job, deadline);
         if (!permit) return;
+        if (!this.admitting) {
+          this.release(permit);
+          return;
+        }
         const rate = job.subscriber.rateLimitPerSecond;
         if (rate) {
           const { granted, retryInMs } = await this.flow.tokens(job.subscriber.id, 1, rate);
@@ -203,14 +214,11 @@ export class DeliveryDispatcher {
    */
   recordWhenDone(job: DeliveryJob, finished: Promise<AttemptReport>): void {
     this.leased.add(job.deliveryId);
-    const p = finished
-      .then((report) => this.record(job, report))
+    const recorded = finished
+      .then((report) => (this.recording ? this.record(job, report) : undefined))
       .catch((err) => this.log.error({ err, delivery_id: job.deliveryId }, 'recording an attempt failed; the delivery is retried when its lease runs out'))
-      .finally(() => {
-        this.leased.delete(job.deliveryId);
-        this.running.delete(p);
-      });
-    this.running.add(p);
+      .finally(() => this.leased.delete(job.deliveryId));
+    this.running.track(recorded);
   }
 
   /**
@@ -235,19 +243,38 @@ export class DeliveryDispatcher {
     return [...this.leased];
   }
 
-  /** Waits for attempts under way (up to `graceMs`). */
-  async drain(graceMs: number): Promise<void> {
-    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+  /**
+   * Shutdown, as it begins: new deliveries start no attempt from now on (`admitNew` queues them, also one
+   * that was waiting for a slot or a place), so the next replica attempts them. Leased work still runs.
+   */
+  stopAdmitting(): void {
+    this.admitting = false;
+  }
+
+  /** Attempts and records under way. */
+  get underWay(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Shutdown, once nothing new can start: waits until no attempt and no record of one is under way —
+   * those that started after this was called included — or until `deadline` (performance.now() clock);
+   * whether it got there. From then on nothing is written: an attempt still under way is not recorded
+   * (its delivery, stored `delivering`, is attempted again when its lease runs out).
+   */
+  async drain(deadline: number): Promise<boolean> {
+    const drained = await this.running.settled(deadline);
+    this.recording = false;
+    return drained;
   }
 
   private start(job: DeliveryJob, permit: RunPermit): Promise<AttemptReport> {
     this.metrics.deliveriesInFlight.inc();
-    const finished = this.runner.run(job, permit.ticket.lost, () => {
-      this.metrics.deliveriesInFlight.dec();
-      this.release(permit);
-    });
-    const tracked = finished.catch(() => undefined).finally(() => this.running.delete(tracked));
-    this.running.add(tracked);
-    return finished;
+    return this.running.track(
+      this.runner.run(job, permit.ticket.lost, () => {
+        this.metrics.deliveriesInFlight.dec();
+        this.release(permit);
+      }),
+    );
   }
 }

@@ -49,7 +49,10 @@ describe('DeliveryScheduler polling', () => {
     const runner = new AttemptRunner(new WebhookSender({ dispatcher: new Agent(), defaultTimeoutMs: 1_000 }), new RetryPolicy([60_000], 0), metrics, log, true);
     const dispatcher = new DeliveryDispatcher(flow, runner, repo, { concurrency: 16, perClinic: 16 }, metrics, log);
     const s = new DeliveryScheduler(repo, dispatcher, flow, async () => storedThrough, { leaseMs: 60_000, defaultMaxInFlight: 10, pollIntervalMs: 1_000, idlePollMs: 1_000 }, metrics, log);
-    stopping.push(() => s.stop(0));
+    stopping.push(async () => {
+      await s.stop();
+      await flow.stop();
+    });
     return { scheduler: s, repo };
   }
 

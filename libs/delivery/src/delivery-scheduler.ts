@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ROOT_CONTEXT, context } from '@opentelemetry/api';
+import { PendingWork } from '@switchyard/batching';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import type { DeliveryJob, DeliveryRepository, DueSubscriber, LeaseRequest, UnreadableDelivery } from '@switchyard/persistence';
 import { Metrics, eventTypeLabel } from '@switchyard/observability';
@@ -38,6 +39,8 @@ export class DeliveryScheduler {
   private reaper?: NodeJS.Timeout;
   private stopped = true;
   private polling = false;
+  /** The poll and the lease renewal under way, if any (stop waits for them). */
+  private readonly underWay = new PendingWork();
   private again = false;
   /** Whether the last poll left due work behind for lack of room (so freed room should poll). */
   private backlog = false;
@@ -76,17 +79,22 @@ export class DeliveryScheduler {
     this.stopped = false;
     this.flow.start();
     this.schedule(0);
-    this.reaper = setInterval(() => void this.reap(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    this.reaper = setInterval(() => void this.underWay.track(this.reap()), Math.max(100, Math.floor(this.options.leaseMs / 3)));
     this.reaper.unref();
   }
 
-  /** Stops taking work, waits for attempts under way (up to `graceMs`), gives the in-flight slots back. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /**
+   * Starts no poll and no lease renewal from now on, and waits (until `deadline`, performance.now() clock)
+   * for one under way: what a poll under way leased is started on the dispatcher, whose drain waits for it.
+   * The leases of attempts under way need no renewal meanwhile: renewed every third of DELIVERY_LEASE, each
+   * has two thirds of it left, more than an attempt may last (at most half of it). The in-flight slots stay
+   * held: they are given back once the attempts on them are over (FlowControl.stop).
+   */
+  async stop(deadline = Infinity): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.reaper);
-    await this.dispatcher.drain(graceMs);
-    await this.flow.stop();
+    await this.underWay.settled(deadline);
   }
 
   /** Whether due-work announcements are heard (sleeps may then be long). */
@@ -127,7 +135,7 @@ export class DeliveryScheduler {
     clearTimeout(this.timer);
     this.dueAt = performance.now() + Math.max(0, delayMs);
     // Timers inherit the async context they are created in: the poller belongs to no request's trace.
-    this.timer = context.with(ROOT_CONTEXT, () => setTimeout(() => void this.poll(), Math.max(0, delayMs)));
+    this.timer = context.with(ROOT_CONTEXT, () => setTimeout(() => void this.underWay.track(this.poll()), Math.max(0, delayMs)));
     this.timer.unref();
   }
 

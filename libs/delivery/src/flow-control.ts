@@ -1,4 +1,4 @@
-import { MicroBatcher, withTimeout } from '@switchyard/batching';
+import { MicroBatcher, PendingWork, withTimeout } from '@switchyard/batching';
 import type { DeliveryFlowRepository, SlotKey, TokenGrant } from '@switchyard/persistence';
 import { Cancellation } from './cancellation';
 import { WaitQueue } from './wait-queue';
@@ -56,6 +56,8 @@ export class FlowControl {
   private renewTimer?: NodeJS.Timeout;
   private lingerTimer?: NodeJS.Timeout;
   private stopped = false;
+  /** Renewals and hand-backs under way (stop waits for them before it gives every slot back). */
+  private readonly writes = new PendingWork();
   private readonly now: () => number;
   private readonly acquirer: MicroBatcher<{ subscriberId: string; want: number }, void>;
   private readonly tokenTaker: MicroBatcher<{ subscriberId: string; want: number; rate: number }, { granted: number; grant: TokenGrant }>;
@@ -157,14 +159,20 @@ export class FlowControl {
     this.stopped = false;
   }
 
-  /** Aborts nothing: stops renewing and gives every slot back (requests under way have finished by then). */
+  /**
+   * Stops renewing and gives every slot back, once the renewals and hand-backs under way are over. Requests
+   * under way have normally ended by then (shutdown drains them first); one still open (the drain ran out)
+   * is called off, as on a lost slot: a slot given back may be another replica's at once.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.renewTimer);
     clearTimeout(this.lingerTimer);
     this.renewTimer = this.lingerTimer = undefined;
+    for (const slots of this.held.values()) for (const s of slots) s.lost.cancel();
     this.held.clear();
     for (const queue of this.waiting.values()) queue.clear();
+    await this.writes.settled();
     await this.repo.release(this.options.holder, null).catch((err) => this.onError(err, 'giving back in-flight slots'));
   }
 
@@ -217,7 +225,7 @@ export class FlowControl {
     if (this.renewTimer || this.stopped) return;
     this.renewTimer = setTimeout(() => {
       this.renewTimer = undefined;
-      void this.renew();
+      void this.writes.track(this.renew());
     }, Math.max(50, Math.floor(delayMs)));
     this.renewTimer.unref();
   }
@@ -284,8 +292,8 @@ export class FlowControl {
   }
 
   /** Gives slots back now (retired ones, idle): a failure leaves them to run out their lease. */
-  private giveBack(slots: SlotKey[]): void {
-    if (slots.length > 0) this.repo.release(this.options.holder, slots).catch((err) => this.onError(err, 'giving back retired slots'));
+  private giveBack(slots: SlotKey[], what = 'giving back retired slots'): void {
+    if (slots.length > 0) void this.writes.track(this.repo.release(this.options.holder, slots).catch((err) => this.onError(err, what)));
   }
 
   private scheduleLinger(): void {
@@ -315,7 +323,7 @@ export class FlowControl {
       if (keep.length > 0) this.held.set(subscriberId, keep);
       else this.held.delete(subscriberId);
     }
-    if (released.length > 0) this.repo.release(this.options.holder, released).catch((err) => this.onError(err, 'giving back idle slots'));
+    this.giveBack(released, 'giving back idle slots');
     if (idleLeft) this.scheduleLinger();
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { DeliveryScheduler } from '@switchyard/delivery';
 import { DELIVERIES_DUE_CHANNEL, PgListener, payloadFor } from '@switchyard/persistence';
@@ -6,12 +6,12 @@ import { LOGGER, Logger } from '@switchyard/observability';
 import { FLOW_HOLDER } from './delivery.providers';
 
 /**
- * Starts the scheduler and the listening connection with the app; on shutdown lets attempts under way
- * finish and gives this process's in-flight slots back. Due-work announcements from other replicas and
- * the admin API (`<schema>:<holder>`, never our own) wake the scheduler.
+ * Starts the scheduler and the listening connection with the app (FanoutShutdown stops them, in its order).
+ * Due-work announcements from other replicas and the admin API (`<schema>:<holder>`, never our own) wake
+ * the scheduler.
  */
 @Injectable()
-export class DispatcherLifecycle implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+export class DispatcherLifecycle implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     private readonly scheduler: DeliveryScheduler,
     private readonly listener: PgListener,
@@ -37,10 +37,5 @@ export class DispatcherLifecycle implements OnModuleInit, OnApplicationBootstrap
 
   onApplicationBootstrap() {
     this.scheduler.start();
-  }
-
-  async onApplicationShutdown() {
-    await this.scheduler.stop();
-    await this.listener.stop();
   }
 }

@@ -1,6 +1,7 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { ROOT_CONTEXT, Span, SpanKind, context, propagation, trace } from '@opentelemetry/api';
 import { JsMsg } from '@nats-io/jetstream';
+import { settledBy } from '@switchyard/batching';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
 import { LOGGER, Logger, Metrics, tracingActive } from '@switchyard/observability';
@@ -18,10 +19,11 @@ const tracer = trace.getTracer('switchyard-fanout');
  * acknowledged only after its event and deliveries are committed (the ack floor then says it is stored:
  * see AckFloor); a database failure naks it with a delay so it comes back; a message that can never be
  * processed (unknown schema, missing headers) is terminated and logged. Many messages are handled at once
- * (their first attempts overlap, their events are stored together).
+ * (their first attempts overlap, their events are stored together). At shutdown (FanoutShutdown) it stops
+ * taking messages, then lets those being handled finish.
  */
 @Injectable()
-export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class InboundConsumer implements OnApplicationBootstrap {
   private messages?: DurableConsumer;
   private lagTimer?: NodeJS.Timeout;
   /** Messages being handled, with when their handling began. */
@@ -45,6 +47,10 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
   private readonly maxConcurrent = 1_024;
   /** No attempt ended within the fast-path wait (they hang): messages are taken without waiting for room until some frees. */
   private roomStalled = false;
+  /** Set at shutdown: a message the loop gets from now on is handed back (see stopTaking). */
+  private stopping = false;
+  /** Set once shutdown's drain ran out: messages still being handled are neither acked nor nak'ed (see drain). */
+  private abandoned = false;
 
   constructor(
     private readonly nats: NatsLink,
@@ -82,32 +88,64 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
     this.workingTimer.unref();
   }
 
-  async onApplicationShutdown() {
+  /**
+   * Shutdown, first step: takes no more messages. The pull stops; the messages the client had already
+   * received are nak'ed without a delay as the loop gets them, so JetStream hands them to another replica
+   * at once (as redeliveries: stored before they are attempted), and so is one the loop held while it
+   * waited for room. Messages already being handled go on (see drain).
+   */
+  async stopTaking(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.lagTimer);
-    clearInterval(this.workingTimer);
     await this.messages?.close().catch(() => undefined);
-    await Promise.allSettled([...this.inFlight.keys()]);
+  }
+
+  /** Messages being handled. */
+  get handling(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Shutdown, once no message is taken: waits until the messages being handled are stored and acked (or
+   * nak'ed), or until `deadline` (performance.now() clock); whether they all were. One still being handled
+   * then is left alone: not acked, it comes back after FANOUT_ACK_WAIT (to a replica that finds it stored,
+   * if its store went through).
+   */
+  async drain(deadline: number): Promise<boolean> {
+    const drained = await settledBy(this.inFlight, deadline);
+    this.abandoned = !drained;
+    clearInterval(this.workingTimer);
+    return drained;
   }
 
   private async loop(messages: DurableConsumer) {
     for await (const m of messages) {
       const index = ++this.yielded;
-      if (this.inFlight.size >= this.maxConcurrent) await Promise.race(this.inFlight.keys());
-      // Take the next message once few are still waiting for their first attempts to start: a burst (a
-      // backlog, a stream coming back) is then taken at the pace deliveries go out, each straight from its
-      // message, instead of queueing in Postgres.
-      while (this.admitting >= ADMITTING_MESSAGES) await new Promise<void>((r) => this.admissionDone.push(r));
-      // And once this process has room for its attempts (see FanOutEventUseCase.hasRoom). When no attempt
-      // ends within the fast-path wait (attempts hang), intake stops waiting for room until some frees:
-      // messages then go on being taken and queued as before, so stuck attempts do not stop intake. Room
-      // that frees and goes to others (queued work owed it) is not a stall: intake goes on waiting its turn.
-      // (Taken for one, it let intake fill every place freed for the queue, which then waited for the
-      // stream to run dry — bench/RESULTS.md, tenth round.)
-      if (this.fanOut.hasRoom()) this.roomStalled = false;
-      else if (!this.roomStalled && (await this.fanOut.waitForRoom(performance.now() + this.config.DELIVERY_FAST_PATH_WAIT)) === 'stalled') this.roomStalled = true;
+      if (!this.stopping) await this.turn();
+      if (this.stopping) {
+        m.nak();
+        continue;
+      }
       const p = this.handle(m, index).finally(() => this.inFlight.delete(p));
       this.inFlight.set(p, { m, since: performance.now() });
     }
+  }
+
+  /** Waits until the next message may be handled. */
+  private async turn(): Promise<void> {
+    if (this.inFlight.size >= this.maxConcurrent) await Promise.race(this.inFlight.keys());
+    // Take the next message once few are still waiting for their first attempts to start: a burst (a
+    // backlog, a stream coming back) is then taken at the pace deliveries go out, each straight from its
+    // message, instead of queueing in Postgres.
+    while (this.admitting >= ADMITTING_MESSAGES) await new Promise<void>((r) => this.admissionDone.push(r));
+    // And once this process has room for its attempts (see FanOutEventUseCase.hasRoom). When no attempt
+    // ends within the fast-path wait (attempts hang), intake stops waiting for room until some frees:
+    // messages then go on being taken and queued as before, so stuck attempts do not stop intake. Room
+    // that frees and goes to others (queued work owed it) is not a stall: intake goes on waiting its turn.
+    // (Taken for one, it let intake fill every place freed for the queue, which then waited for the
+    // stream to run dry — bench/RESULTS.md, tenth round.)
+    if (this.fanOut.hasRoom()) this.roomStalled = false;
+    else if (!this.roomStalled && (await this.fanOut.waitForRoom(performance.now() + this.config.DELIVERY_FAST_PATH_WAIT)) === 'stalled') this.roomStalled = true;
   }
 
   private handle(m: JsMsg, index: number): Promise<void> {
@@ -159,6 +197,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
         this.admissionDone.splice(0).forEach((r) => r());
       };
       const result = await this.fanOut.execute(event, this.firstDelivery(m, index), onAdmitted).finally(onAdmitted);
+      if (this.abandoned) return;
       m.ack();
       // A first delivery stored as new is routine (the event and its deliveries are in Postgres, and
       // `switchyard_fanout_events_total` counts it): `debug`, like a successful attempt. A redelivered
@@ -173,6 +212,7 @@ export class InboundConsumer implements OnApplicationBootstrap, OnApplicationShu
       }
     } catch (err) {
       span?.recordException(err as Error);
+      if (this.abandoned) return;
       // The step says what failed: looking up the clinic's subscribers, flow control's slots or rate tokens, or
       // the store. Each is a Postgres statement, and nothing was stored: the whole event comes back.
       const step = err instanceof FanOutStepFailed ? err.step : 'unknown';
