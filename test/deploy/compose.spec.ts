@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { loadConfig } from '@switchyard/config';
+import { fanoutDrainMs, loadConfig, parseDuration } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, ensureStreams } from '@switchyard/messaging';
 import { freePort } from '../support/free-port';
@@ -97,6 +97,10 @@ describe('docker-compose.yml', () => {
       expect(env.KEY_PEPPER).toBeDefined();
       expect(env.OTEL_SERVICE_NAME).toBe(`switchyard-${name}`);
     }
+  });
+
+  it('lets a stopping fan-out drain: its stop_grace_period covers fanoutDrainMs and 2 s to close', () => {
+    expect(parseDuration(String(services.fanout.stop_grace_period))).toBeGreaterThanOrEqual(fanoutDrainMs(loadConfig(envOf('fanout'))) + 2_000);
   });
 
   it('publishes and health-checks each app on its libs/config default port', () => {

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { loadConfig } from '@switchyard/config';
+import { fanoutDrainMs, loadConfig } from '@switchyard/config';
 import {
   AppName,
   Obj,
@@ -345,6 +345,12 @@ describe('configuration values', () => {
       expect({ key, value: parsed[key] }).toEqual({ key, value: (defaults as Record<string, unknown>)[key] });
     }
     expect(values.config.NODE_ENV).toBe('production');
+  });
+
+  it('lets a stopping fan-out drain: terminationGracePeriodSeconds covers the preStop sleep, fanoutDrainMs and 2 s to close', () => {
+    const env = Object.fromEntries(Object.entries(values.config as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    const drainMs = fanoutDrainMs(loadConfig({ ...env, NODE_ENV: 'development' }));
+    expect(values.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(values.preStopSleepSeconds * 1000 + drainMs + 2_000);
   });
 });
 
