@@ -9,7 +9,7 @@
  */
 import './launcher-tracing';
 import { ChildProcess, fork } from 'node:child_process';
-import { AppConfig, EXIT_CONFIG, loadConfigOrExit } from '@switchyard/config';
+import { AppConfig, EXIT_CONFIG, fanoutDrainMs, loadConfigOrExit } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { MessagingLog, connectNats, ensureStreams, redactNatsUrl, streamSettingsFrom } from '@switchyard/messaging';
 import { createDataSource, highestStoredSequence, redactUrl, reencryptSecrets, runMigrations } from '@switchyard/persistence';
@@ -121,8 +121,12 @@ async function runApp(app: App, config: AppConfig): Promise<void> {
   await starters[app]()(config);
 }
 
-/** Runs the four apps as child processes and restarts one that exits unexpectedly, with backoff. */
-function supervise(): void {
+/**
+ * Runs the four apps as child processes and restarts one that exits unexpectedly, with backoff. Stopped, it
+ * waits for them as long as fan-out's drain may take (fanoutDrainMs: an attempt under way ends and is
+ * recorded) and a few seconds more, then exits whatever is left.
+ */
+function supervise(config: AppConfig): void {
   const children = new Map<App, ChildProcess>();
   let stopping = false;
   const start = (app: App, restarts: number) => {
@@ -150,7 +154,7 @@ function supervise(): void {
     stopping = true;
     say(`${signal}: stopping all apps`);
     for (const child of children.values()) child.kill('SIGTERM');
-    setTimeout(() => process.exit(0), 15_000).unref();
+    setTimeout(() => process.exit(0), fanoutDrainMs(config) + 5_000).unref();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -165,7 +169,7 @@ async function main() {
     await reencrypt(config);
   } else if (command === 'all') {
     await setup(config);
-    supervise();
+    supervise(config);
     say(`Switchyard is starting: ingress http://127.0.0.1:${config.INGRESS_PORT}/webhooks/nimbus, admin http://127.0.0.1:${config.ADMIN_PORT}/docs`);
   } else if (APPS.includes(command as App)) {
     await runApp(command as App, config);
