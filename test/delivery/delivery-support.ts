@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DELIVERIES_DUE_CHANNEL } from '@switchyard/persistence';
 import { clone, nimbusFixtures } from '../fixtures/nimbus';
 import { TestReceiver } from '../support/receiver';
-import { TestStack, eventually } from '../support/stack';
+import { StackOptions, TestStack, eventually } from '../support/stack';
 
 /** A valid shipment:created body about one shipment (distinct ids are distinct events). */
 export function shipment(shipmentId: string, status = 'pending') {
@@ -83,10 +83,10 @@ export async function sendStatusChange(stack: TestStack, apiKey: string, orderId
  * One stack for the spec file (started before its tests, stopped after) with the given scaled settings.
  * `receivers` are started with it and stopped after it; receivers pushed into the array later are stopped too.
  */
-export function useStack(testFile: string, env: Record<string, string>, receivers: TestReceiver[] = []): { stack: TestStack } {
+export function useStack(testFile: string, env: Record<string, string>, receivers: TestReceiver[] = [], options: StackOptions = {}): { stack: TestStack } {
   const ctx = {} as { stack: TestStack };
   beforeAll(async () => {
-    ctx.stack = await TestStack.start(testFile, env);
+    ctx.stack = await TestStack.start(testFile, env, undefined, options);
     await Promise.all(receivers.map((r) => r.start()));
   });
   afterAll(async () => {

@@ -18,7 +18,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
   const otherClinicId = randomUUID();
 
   const subscriber = (clinic: string, eventTypes: string[], url = 'https://example.test/hook') => newSubscriber(clinic, eventTypes, url);
-  const urls = async (clinic = clinicId, event = 'shipment:created') => (await cache.findSubscribersFor(clinic, event)).map((t) => t.url).sort();
+  const urls = async (clinic = clinicId, event = 'shipment:created') => (await cache.findSubscribersFor(clinic, event)).targets.map((t) => t.url).sort();
 
   beforeAll(async () => {
     db = await testDatabase(__filename);
@@ -52,7 +52,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
     expect(cache.isListening).toBe(true);
     loads = 0;
     for (const event of ['shipment:created', 'medication:updated']) {
-      const direct = (await repo.findSubscribersFor(clinicId, event)).map((t) => t.url).sort();
+      const direct = (await repo.findSubscribersFor(clinicId, event)).targets.map((t) => t.url).sort();
       expect(await urls(clinicId, event)).toEqual(direct);
     }
     expect(await urls(clinicId, 'medication:updated')).toEqual(['https://a.example.test/', 'https://b.example.test/']);
@@ -61,7 +61,7 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
 
   it('hands every event the same target, and drops a rotated-out secret when its overlap ends without being told', async () => {
     const rotating = await repo.create(subscriber(otherClinicId, ['*'], 'https://rotating.example.test/'));
-    const targetOf = async () => (await cache.findSubscribersFor(otherClinicId, 'shipment:created')).find((t) => t.id === rotating.id)!;
+    const targetOf = async () => (await cache.findSubscribersFor(otherClinicId, 'shipment:created')).targets.find((t) => t.id === rotating.id)!;
     await eventually(async () => (await targetOf()) !== undefined);
     // One object for every event while nothing changes: the sender keys its parsed URL on it.
     expect(await targetOf()).toBe(await targetOf());
@@ -106,5 +106,22 @@ describe('SubscriberCache (real Postgres, LISTEN/NOTIFY)', () => {
     expect(listening.slice(-2)).toEqual([false, true]);
     await repo.updateWithinCeilings(clinicId, changed.id, () => ({ url: 'https://back.example.test/' }));
     await eventually(async () => (await urls()).includes('https://back.example.test/'));
+  });
+
+  it("answers a subscriber whose secret cannot be read apart from the others, from memory and from Postgres alike, instead of throwing", async () => {
+    const lost = await repo.create(subscriber(otherClinicId, ['*'], 'https://retired-key.example.test/'));
+    // Encrypted under a key this deployment no longer holds (taken out of SECRETS_KEYS before re-encryption).
+    await db.ds.query(`UPDATE subscribers SET secret = 'enc:v1:retired:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' WHERE id = $1`, [lost.id]);
+    const unreadable = [{ id: lost.id, clinicId: otherClinicId, enabled: true, error: expect.stringMatching(/"retired".*SECRETS_KEYS/) }];
+    const readable = (await repo.findSubscribersFor(otherClinicId, 'shipment:created')).targets.map((t) => t.url).sort();
+    expect(readable).toContain('https://other.example.test/');
+    expect(readable).not.toContain('https://retired-key.example.test/');
+    await eventually(async () => (await cache.findSubscribersFor(otherClinicId, 'shipment:created')).unreadable.length === 1);
+    expect(cache.isListening).toBe(true);
+    for (const lookup of [cache, repo]) {
+      const answer = await lookup.findSubscribersFor(otherClinicId, 'shipment:created');
+      expect(answer.unreadable).toEqual(unreadable);
+      expect(answer.targets.map((t) => t.url).sort()).toEqual(readable);
+    }
   });
 });

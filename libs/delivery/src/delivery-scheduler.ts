@@ -18,6 +18,10 @@ export interface SchedulerOptions {
   idlePollMs: number;
 }
 
+/** What fan-out logs, at `error`, about deliveries it dead-letters because their subscriber's secret cannot be read. */
+export const UNREADABLE_SECRET_LOG =
+  "deliveries dead-lettered: their subscriber's signing secret cannot be read (is its key still in SECRETS_KEYS?); replay them once it is";
+
 /** Subscribers looked at per poll (each gets at most its in-flight room). */
 const DUE_SUBSCRIBERS_PER_POLL = 2_000;
 /** How soon to look again while an ordered delivery of this process waits for earlier messages to be stored. */
@@ -257,10 +261,7 @@ export class DeliveryScheduler {
   private deadLettered(dead: UnreadableDelivery[]): void {
     for (const d of dead) this.metrics.deadLetters.inc({ event_type: eventTypeLabel(d.eventName, KNOWN_EVENT_NAMES) });
     const subscribers = [...new Set(dead.map((d) => d.subscriberId))];
-    this.log.error(
-      { deliveries: dead.length, subscriber_ids: subscribers, err: { message: dead[0]!.error } },
-      'deliveries dead-lettered: their subscriber\'s signing secret cannot be read (is its key still in SECRETS_KEYS?); replay them once it is',
-    );
+    this.log.error({ deliveries: dead.length, subscriber_ids: subscribers, err: { message: dead[0]!.error } }, UNREADABLE_SECRET_LOG);
   }
 
   /** Whether queued work is owed this process's next free places (its last poll found too little room for it). */

@@ -134,7 +134,7 @@ export class Metrics {
   });
   readonly deliveriesCreated = new Counter({
     name: MetricNames.deliveriesCreated,
-    help: 'Deliveries created (one per matching subscriber and event), by how their first attempt goes: direct (straight from the consumed message), queued (through the scheduler: ordered, throttled, busy or a redelivered message) or parked (subscriber disabled).',
+    help: 'Deliveries created (one per matching subscriber and event), by how their first attempt goes: direct (straight from the consumed message), queued (through the scheduler: ordered, throttled, busy or a redelivered message), parked (subscriber disabled) or dead (the subscriber\'s signing secret cannot be read: dead-lettered at once).',
     labelNames: ['event_type', 'first_attempt'] as const,
     registers: [this.registry],
   });
@@ -166,7 +166,7 @@ export class Metrics {
   });
   readonly deadLetters = new Counter({
     name: MetricNames.deadLetters,
-    help: 'Deliveries dead-lettered after their last attempt failed.',
+    help: "Deliveries dead-lettered: their last attempt failed, or their subscriber's signing secret cannot be read.",
     labelNames: ['event_type'] as const,
     registers: [this.registry],
   });

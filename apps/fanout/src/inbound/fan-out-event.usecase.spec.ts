@@ -94,7 +94,7 @@ describe('FanOutEventUseCase.execute names the step that failed', () => {
   const down = () => Promise.reject(new Error('connection terminated'));
 
   function useCase(fail: 'subscriber lookup' | 'flow control' | 'store') {
-    const subscribers = { findSubscribersFor: () => (fail === 'subscriber lookup' ? down() : Promise.resolve([subscriber])) };
+    const subscribers = { findSubscribersFor: () => (fail === 'subscriber lookup' ? down() : Promise.resolve({ targets: [subscriber], unreadable: [] })) };
     const dispatcher = {
       whenCapacityFrees: () => undefined,
       admitNew: () => (fail === 'flow control' ? down() : Promise.resolve([{ kind: 'queued', delayMs: 0 }])),

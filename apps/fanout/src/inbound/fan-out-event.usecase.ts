@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
 import { MicroBatcher } from '@switchyard/batching';
 import { KNOWN_EVENT_NAMES, entityIdOf, eventDataOf } from '@switchyard/contracts';
-import { Admission, AttemptReport, DeliveryDispatcher, DeliveryScheduler } from '@switchyard/delivery';
+import { Admission, AttemptReport, DeliveryDispatcher, DeliveryScheduler, UNREADABLE_SECRET_LOG } from '@switchyard/delivery';
 import {
   DeliveryJob,
   DeliveryRepository,
@@ -10,6 +10,7 @@ import {
   NewDelivery,
   StoredEvent,
   SubscriberCache,
+  SubscriberLookup,
   newRowId,
 } from '@switchyard/persistence';
 import type { Span } from '@opentelemetry/api';
@@ -60,6 +61,12 @@ export type InboundEvent = Omit<StoredEvent, 'entityId'>;
  * a store has been under way longer than STORE_STALLED_MS (a database that hangs rather than fails). Every
  * event is then stored first and its deliveries queued, like a redelivered one; at most the events already
  * under way when Postgres went away are attempted twice (the same webhook-id both times).
+ *
+ * A subscriber whose signing secret cannot be read (its key taken out of SECRETS_KEYS) gets its delivery
+ * stored dead-lettered with that error, as the scheduler's lease does with queued ones (parked while it is
+ * disabled, like any disabled subscriber's), and counted as a dead letter; its clinic's other subscribers
+ * are served as usual. Thrown from the lookup, it failed every event of its clinic, each message coming back
+ * every 2 s for ever.
  */
 @Injectable()
 export class FanOutEventUseCase {
@@ -85,6 +92,8 @@ export class FanOutEventUseCase {
   /** Stores under way, oldest first, with when each was asked for (performance.now() clock). */
   private readonly storesUnderWay = new Set<{ since: number }>();
   private readonly recordWindowMs: number;
+  /** Subscribers whose secrets could not be read, logged once each, with the error logged (see noteUnreadable). */
+  private readonly unreadableLogged = new Map<string, string>();
 
   constructor(
     private readonly subscribers: SubscriberCache,
@@ -184,11 +193,12 @@ export class FanOutEventUseCase {
       streamSeq: inbound.streamSeq,
       data,
     };
-    const targets = await this.subscribers.findSubscribersFor(event.clinicId, event.eventName).catch((err) => {
+    const lookup = await this.subscribers.findSubscribersFor(event.clinicId, event.eventName).catch((err) => {
       admitted();
       throw new FanOutStepFailed('subscriber lookup', err);
     });
-    const jobs: DeliveryJob[] = targets.map((subscriber) => ({ deliveryId: newRowId(), attemptCount: 0, event, subscriber }));
+    if (lookup.unreadable.length > 0 || this.unreadableLogged.size > 0) this.noteUnreadable(lookup);
+    const jobs: DeliveryJob[] = lookup.targets.map((subscriber) => ({ deliveryId: newRowId(), attemptCount: 0, event, subscriber }));
 
     const fastPath = fresh && this.postgresStores();
     const direct = jobs.filter((j) => fastPath && j.subscriber.enabled && !j.subscriber.ordered);
@@ -222,12 +232,27 @@ export class FanOutEventUseCase {
         ),
       );
     }
+    // One record per job, in the same order (afterStore pairs them by index), then the unreadable subscribers'.
     const record: NewDelivery[] = jobs.map((job) => ({ id: job.deliveryId, subscriberId: job.subscriber.id, state: this.stateOf(job, admissions.get(job), done.get(job)) }));
+    for (const u of lookup.unreadable) record.push({ id: newRowId(), subscriberId: u.id, state: u.enabled ? { kind: 'unreadable', error: u.error } : { kind: 'parked' } });
     const span = startBatchMember('store event', { 'switchyard.event_id': event.id });
     storing();
     const created = await endBatchMember(span, this.stored({ event, deliveries: record }, span));
     this.afterStore(event, jobs, record, admissions, created);
-    return { created, deliveries: created ? jobs.length : 0 };
+    return { created, deliveries: created ? record.length : 0 };
+  }
+
+  /**
+   * Logs each subscriber whose secrets cannot be read once (its ids and the error, which names the key id,
+   * never a secret), not once per event, and again only if the error changes or after it was read again.
+   */
+  private noteUnreadable(lookup: SubscriberLookup): void {
+    for (const t of lookup.targets) this.unreadableLogged.delete(t.id);
+    for (const u of lookup.unreadable) {
+      if (!u.enabled || this.unreadableLogged.get(u.id) === u.error) continue;
+      this.unreadableLogged.set(u.id, u.error);
+      this.log.error({ clinic_id: u.clinicId, subscriber_id: u.id, err: { message: u.error } }, UNREADABLE_SECRET_LOG);
+    }
   }
 
   /** Whether Postgres is storing events: no store failed since the last that succeeded, and none hangs. */
@@ -280,6 +305,12 @@ export class FanOutEventUseCase {
         if (job.subscriber.ordered) this.scheduler.noteOrdered(event.streamSeq);
       }
     });
+    // The unreadable subscribers' deliveries, after the jobs': dead letters, or parked (disabled).
+    for (let i = jobs.length; i < record.length; i++) {
+      const dead = record[i]!.state.kind === 'unreadable';
+      this.metrics.deliveriesCreated.inc({ event_type: eventType, first_attempt: dead ? 'dead' : 'parked' });
+      if (dead) this.metrics.deadLetters.inc({ event_type: eventType });
+    }
     if (queued) this.scheduler.wake();
   }
 }

@@ -2,9 +2,9 @@ import { DataSource } from 'typeorm';
 import { MicroBatcher } from '@switchyard/batching';
 import { pgArray, rawQuery } from '../raw-query';
 import { AttemptOutcome, DeliveryStatus } from '../entities';
-import { KeyRing, SecretKeyError } from '@switchyard/secrets';
+import type { KeyRing } from '@switchyard/secrets';
 import { DELIVERIES_DUE_CHANNEL } from '../migrations';
-import { SubscriberTarget, TARGET_COLUMNS, toTarget } from './subscriber.repository';
+import { SubscriberTarget, TARGET_COLUMNS, readTarget } from './subscriber.repository';
 
 export interface StoredEvent {
   id: string;
@@ -59,7 +59,12 @@ export type NewDeliveryState =
   /** Its first attempt is still under way in this process, which holds it for `leaseMs`. */
   | { kind: 'attempting'; leaseMs: number }
   /** Its first attempt is over. */
-  | { kind: 'attempted'; attempt: AttemptRecord; resolution: AttemptResolution };
+  | { kind: 'attempted'; attempt: AttemptRecord; resolution: AttemptResolution }
+  /**
+   * Its subscriber's secret cannot be read (UnreadableSubscriber: `error` is why): nothing can be signed,
+   * so it is stored dead-lettered at once, with the error the lease gives a queued one (unreadableSecretError).
+   */
+  | { kind: 'unreadable'; error: string };
 
 export interface NewDelivery {
   id: string;
@@ -89,6 +94,11 @@ export interface DueSubscriber {
   more: boolean;
   firstDue: Date;
   rateLimitPerSecond: number | null;
+}
+
+/** The `last_error` of a delivery dead-lettered because its subscriber's secret cannot be read (`error` says why). */
+export function unreadableSecretError(error: string): string {
+  return `the subscriber's signing secret cannot be read: ${error}`;
 }
 
 /** A leased delivery dead-lettered because its subscriber's secret cannot be read (see DeliveryRepository.lease). */
@@ -162,6 +172,8 @@ function storedStatus(state: NewDeliveryState): DeliveryStatus {
       return 'delivering';
     case 'attempted':
       return RESOLVED_STATUS[state.resolution.kind];
+    case 'unreadable':
+      return 'dead';
   }
 }
 
@@ -258,7 +270,7 @@ export class DeliveryRepository {
           (d) => (d.state.kind === 'queued' ? d.state.delayMs : d.state.kind === 'attempted' && d.state.resolution.kind === 'retry' ? d.state.resolution.delayMs : null),
           (d) => (d.state.kind === 'attempting' ? d.state.leaseMs : null),
           (d) => (d.state.kind === 'attempted' ? d.state.attempt.statusCode : null),
-          (d) => (d.state.kind === 'attempted' ? d.state.attempt.error : null),
+          (d) => (d.state.kind === 'attempted' ? d.state.attempt.error : d.state.kind === 'unreadable' ? unreadableSecretError(d.state.error) : null),
         ),
         ...attemptColumns(attempts),
         announce ? `${announce.schema}:${announce.holder}` : null,
@@ -373,12 +385,9 @@ export class DeliveryRepository {
     const jobs: DeliveryJob[] = [];
     const unreadable: UnreadableDelivery[] = [];
     for (const r of rows) {
-      let subscriber: SubscriberTarget;
-      try {
-        subscriber = toTarget(r, this.keys);
-      } catch (err) {
-        if (!(err instanceof SecretKeyError)) throw err;
-        unreadable.push({ deliveryId: r.delivery_id, clinicId: r.event_clinic_id, subscriberId: r.id, eventName: r.event_name, error: err.message });
+      const read = readTarget(r, this.keys);
+      if ('unreadable' in read) {
+        unreadable.push({ deliveryId: r.delivery_id, clinicId: r.event_clinic_id, subscriberId: r.id, eventName: r.event_name, error: read.unreadable.error });
         continue;
       }
       jobs.push({
@@ -394,7 +403,7 @@ export class DeliveryRepository {
           traceParent: r.trace_parent,
           streamSeq: r.stream_seq === null ? null : Number(r.stream_seq),
         },
-        subscriber,
+        subscriber: read.target,
       });
     }
     if (unreadable.length > 0) {
@@ -408,8 +417,9 @@ export class DeliveryRepository {
    * Dead-letters leased deliveries whose subscriber's secret does not decrypt (its key was taken out of
    * SECRETS_KEYS, or the row was altered): they cannot be signed, and they are already leased. Thrown from
    * the lease, that one subscriber took every delivery of the same poll with it — any clinic's — leased
-   * and left until the lease ran out, then again at every poll. Dead letters say why and can be replayed
-   * once the key is back.
+   * and left until the lease ran out, then again at every poll. Dead letters say why (unreadableSecretError,
+   * as fan-out stores those of new events: NewDeliveryState 'unreadable') and can be replayed once the key
+   * is back.
    */
   private async deadLetterUnreadable(dead: UnreadableDelivery[]): Promise<void> {
     await rawQuery(
@@ -419,9 +429,9 @@ export class DeliveryRepository {
           WHERE d.status = 'delivering' ORDER BY d.id FOR NO KEY UPDATE
        )
        UPDATE deliveries d SET status = 'dead', dead_at = now(), lease_until = NULL, next_attempt_at = NULL,
-              last_error = 'the subscriber''s signing secret cannot be read: ' || locked.error, updated_at = now()
+              last_error = locked.error, updated_at = now()
          FROM locked WHERE d.id = locked.id`,
-      [dead.map((u) => u.deliveryId), dead.map((u) => u.error)],
+      [dead.map((u) => u.deliveryId), dead.map((u) => unreadableSecretError(u.error))],
     );
   }
 

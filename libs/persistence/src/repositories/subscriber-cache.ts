@@ -1,7 +1,7 @@
 import { LookupCache } from '@switchyard/batching';
 import { SUBSCRIBER_CHANGES_CHANNEL } from '../migrations';
 import { PgListener, payloadFor } from '../pg-listener';
-import { ClinicSubscriberRow, SubscriberRepository, SubscriberTarget, takesEvent } from './subscriber.repository';
+import { ClinicSubscriberRow, ReadTarget, SubscriberLookup, SubscriberRepository, lookupOf, takesEvent } from './subscriber.repository';
 
 export interface SubscriberCacheOptions {
   /** The process's listening connection; the cache registers for subscriber changes on it. */
@@ -42,13 +42,13 @@ export class SubscriberCache {
   }
 
   /** The same answer as SubscriberRepository.findSubscribersFor, from memory while listening. */
-  async findSubscribersFor(clinicId: string, eventName: string): Promise<SubscriberTarget[]> {
+  async findSubscribersFor(clinicId: string, eventName: string): Promise<SubscriberLookup> {
     if (!this.isListening) return this.repo.findSubscribersFor(clinicId, eventName);
     const cached = await this.entries.get(clinicId, async () => (await this.repo.findClinicSubscribers(clinicId)).map((r) => new CachedSubscriber(r)));
     const now = Date.now();
-    const targets: SubscriberTarget[] = [];
-    for (const c of cached) if (takesEvent(c.row, eventName)) targets.push(c.targetAt(this.repo, now));
-    return targets;
+    const read: ReadTarget[] = [];
+    for (const c of cached) if (takesEvent(c.row, eventName)) read.push(c.targetAt(this.repo, now));
+    return lookupOf(read);
   }
 
   private changed(payload: string): void {
@@ -63,15 +63,17 @@ export class SubscriberCache {
  * One cached subscriber and its target, built once (its secrets decrypted) and handed to every event until
  * the previous secret of a rotation expires, when it is built again without it. Every event getting the
  * same object is what lets the sender parse the subscriber's URL once. Nobody changes a target: it is shared.
+ * A row whose secrets cannot be read is remembered as such the same way (the key ring does not change while
+ * the process runs; a change to the row is announced and drops the entry).
  */
 class CachedSubscriber {
-  private target: SubscriberTarget | undefined;
+  private target: ReadTarget | undefined;
   /** When `target` stops being right (its previous secret expires), ms since the epoch. */
   private until = -Infinity;
 
   constructor(readonly row: ClinicSubscriberRow) {}
 
-  targetAt(repo: SubscriberRepository, now: number): SubscriberTarget {
+  targetAt(repo: SubscriberRepository, now: number): ReadTarget {
     if (this.target === undefined || now >= this.until) {
       this.target = repo.target(this.row, now);
       const expires = this.row.previous_secret_expires_at?.getTime() ?? -Infinity;

@@ -1,6 +1,6 @@
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { CeilingOverrides } from '@switchyard/ceilings';
-import { KeyRing } from '@switchyard/secrets';
+import { KeyRing, SecretKeyError } from '@switchyard/secrets';
 import { rawQuery } from '../raw-query';
 import { SubscriberEntity } from '../entities';
 import { lockClinic } from './clinic-lock';
@@ -72,6 +72,49 @@ export function toTarget(row: TargetRow, keys: KeyRing, now = Date.now()): Subsc
   };
 }
 
+/**
+ * A subscriber whose secrets do not decrypt: the key they were written under is not in SECRETS_KEYS (taken
+ * out before `reencrypt-secrets` had moved them), or the row was altered. Nothing can be signed for it.
+ */
+export interface UnreadableSubscriber {
+  id: string;
+  clinicId: string;
+  enabled: boolean;
+  /** The SecretKeyError's message: names the key id, never a secret. */
+  error: string;
+}
+
+/** A row as `toTarget` makes it, or why it cannot be: its secrets do not decrypt (any other error is thrown). */
+export type ReadTarget = { target: SubscriberTarget } | { unreadable: UnreadableSubscriber };
+
+export function readTarget(row: TargetRow, keys: KeyRing, now = Date.now()): ReadTarget {
+  try {
+    return { target: toTarget(row, keys, now) };
+  } catch (err) {
+    if (!(err instanceof SecretKeyError)) throw err;
+    return { unreadable: { id: row.id, clinicId: row.clinic_id, enabled: row.enabled, error: err.message } };
+  }
+}
+
+/**
+ * The subscribers an event goes to: those fan-out can send to, and those whose secrets cannot be read (their
+ * deliveries are dead-lettered with that error, as the lease does with queued ones: see DeliveryRepository).
+ */
+export interface SubscriberLookup {
+  targets: SubscriberTarget[];
+  unreadable: UnreadableSubscriber[];
+}
+
+/** Sorts read rows into a lookup's answer. */
+export function lookupOf(read: Iterable<ReadTarget>): SubscriberLookup {
+  const lookup: SubscriberLookup = { targets: [], unreadable: [] };
+  for (const r of read) {
+    if ('target' in r) lookup.targets.push(r.target);
+    else lookup.unreadable.push(r.unreadable);
+  }
+  return lookup;
+}
+
 /** Values asked for above the clinic's ceilings, as the caller's `decide` names them. */
 export type CeilingRefusal = { refused: 'ceiling'; problems: string[] };
 
@@ -127,9 +170,9 @@ export class SubscriberRepository {
     return this.ds.getRepository(SubscriberEntity);
   }
 
-  /** A row as the delivery side needs it, its secrets decrypted. */
-  target(row: TargetRow, now = Date.now()): SubscriberTarget {
-    return toTarget(row, this.keys, now);
+  /** A row as the delivery side needs it, its secrets decrypted, or why they cannot be. */
+  target(row: TargetRow, now = Date.now()): ReadTarget {
+    return readTarget(row, this.keys, now);
   }
 
   async create(s: NewSubscriber): Promise<SubscriberEntity> {
@@ -236,16 +279,18 @@ export class SubscriberRepository {
 
   /**
    * The clinic's subscribers an event goes to: not deleted, event filter matching the name or `*`.
-   * Disabled ones are included (their deliveries are parked until re-enabled).
+   * Disabled ones are included (their deliveries are parked until re-enabled). One whose secrets cannot be
+   * read is answered apart, not thrown: it held up every event of its clinic, and its other subscribers.
    */
-  async findSubscribersFor(clinicId: string, eventName: string): Promise<SubscriberTarget[]> {
+  async findSubscribersFor(clinicId: string, eventName: string): Promise<SubscriberLookup> {
     const rows: TargetRow[] = await rawQuery(
       this.ds,
       `SELECT ${TARGET_COLUMNS} FROM subscribers s
         WHERE s.clinic_id = $1 AND s.deleted_at IS NULL AND (s.event_types @> ARRAY['*'] OR s.event_types @> ARRAY[$2])`,
       [clinicId, eventName],
     );
-    return rows.map((r) => this.target(r));
+    const now = Date.now();
+    return lookupOf(rows.map((r) => this.target(r, now)));
   }
 
   /** Every subscriber of the clinic that is not deleted, with its event filter (what SubscriberCache keeps). */
