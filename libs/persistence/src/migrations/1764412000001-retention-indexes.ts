@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndexConcurrently } from './concurrent-index';
 
 /** The retention sweeper's questions, each answered from an index (RetentionRepository). */
 const INDEXES: Array<[name: string, definition: string]> = [
@@ -17,15 +18,7 @@ export class RetentionIndexes1764412000001 implements MigrationInterface {
   transaction = false;
 
   async up(q: QueryRunner): Promise<void> {
-    for (const [name, definition] of INDEXES) {
-      const invalid = await q.query(
-        `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-          WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid`,
-        [name],
-      );
-      if (invalid.length > 0) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-      await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON ${definition}`);
-    }
+    for (const [name, definition] of INDEXES) await createIndexConcurrently(q, name, definition);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndexConcurrently } from './concurrent-index';
 
 /**
  * The highest stream sequence stored (fan-out asks at start: a message at or below it may be stored
@@ -10,12 +11,7 @@ export class EventsStreamSeqIndex1764430000000 implements MigrationInterface {
   transaction = false;
 
   async up(q: QueryRunner): Promise<void> {
-    const invalid = await q.query(
-      `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        WHERE c.relname = 'events_stream_seq_idx' AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid`,
-    );
-    if (invalid.length > 0) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS events_stream_seq_idx`);
-    await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS events_stream_seq_idx ON events (stream_seq) WHERE stream_seq IS NOT NULL`);
+    await createIndexConcurrently(q, 'events_stream_seq_idx', `events (stream_seq) WHERE stream_seq IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {

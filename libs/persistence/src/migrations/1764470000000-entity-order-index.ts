@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndexConcurrently } from './concurrent-index';
 
 /**
  * The index an ordered lease probes for an earlier unfinished delivery about the same entity now covers
@@ -22,13 +23,7 @@ export class EntityOrderIndex1764470000000 implements MigrationInterface {
   }
 }
 
-/** Creates the partial index `name`, first dropping an invalid one an interrupted build left. */
+/** Creates the partial index `name` of the deliveries in `statuses` (an invalid one an interrupted build left is built again). */
 async function rebuild(q: QueryRunner, name: string, statuses: string): Promise<void> {
-  const invalid = await q.query(
-    `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-      WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid`,
-    [name],
-  );
-  if (invalid.length > 0) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-  await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON deliveries (subscriber_id, entity_id, stream_seq) WHERE ${statuses} AND entity_id IS NOT NULL`);
+  await createIndexConcurrently(q, name, `deliveries (subscriber_id, entity_id, stream_seq) WHERE ${statuses} AND entity_id IS NOT NULL`);
 }
