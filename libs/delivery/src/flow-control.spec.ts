@@ -31,7 +31,7 @@ describe('FlowControl', () => {
 
   async function subscriber(maxInFlight: number): Promise<string> {
     const id = randomUUID();
-    await ds.query(`INSERT INTO subscribers (id, clinic_id, url, secret, max_in_flight) VALUES ($1, $2, 'http://127.0.0.1:1/', 'whsec_x', $3)`, [id, clinicId, maxInFlight]);
+    await ds.query(`INSERT INTO subscribers (id, clinic_id, url, secret, max_in_flight) VALUES ($1, $2, $4, 'whsec_x', $3)`, [id, clinicId, maxInFlight, `http://127.0.0.1:1/${id}`]);
     return id;
   }
 

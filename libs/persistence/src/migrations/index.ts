@@ -10,10 +10,12 @@ import { AuthChangeNotify1764440000000 } from './1764440000000-auth-change-notif
 import { UnloggedClaims1764450000000 } from './1764450000000-unlogged-claims';
 import { StoreWithoutForeignKeys1764460000000 } from './1764460000000-store-without-foreign-keys';
 import { EntityOrderIndex1764470000000 } from './1764470000000-entity-order-index';
+import { LiveSubscriberUrlUnique1764480000000 } from './1764480000000-live-subscriber-url-unique';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
 export { DELIVERIES_DUE_CHANNEL } from './1764400000000-cluster-wide-delivery';
 export { AUTH_CHANGES_CHANNEL } from './1764440000000-auth-change-notify';
+export { LIVE_SUBSCRIBER_URL_INDEX } from './1764480000000-live-subscriber-url-unique';
 export const MIGRATIONS = [
   InitialSchema1732800000000,
   SchedulerIndexes1764360000000,
@@ -27,4 +29,5 @@ export const MIGRATIONS = [
   UnloggedClaims1764450000000,
   StoreWithoutForeignKeys1764460000000,
   EntityOrderIndex1764470000000,
+  LiveSubscriberUrlUnique1764480000000,
 ];

@@ -144,11 +144,12 @@ describe('DeliveryRepository: store, schedule and subscriber transitions', () =>
 
   async function subscriber(clinicId: string, extra: { ordered?: boolean; maxInFlight?: number } = {}): Promise<string> {
     const id = randomUUID();
-    await ds.query(`INSERT INTO subscribers (id, clinic_id, url, secret, ordered, max_in_flight) VALUES ($1, $2, 'http://127.0.0.1:1/', 'whsec_x', $3, $4)`, [
+    await ds.query(`INSERT INTO subscribers (id, clinic_id, url, secret, ordered, max_in_flight) VALUES ($1, $2, $5, 'whsec_x', $3, $4)`, [
       id,
       clinicId,
       extra.ordered ?? false,
       extra.maxInFlight ?? null,
+      `http://127.0.0.1:1/${id}`, // one live subscriber per URL of a clinic
     ]);
     return id;
   }
