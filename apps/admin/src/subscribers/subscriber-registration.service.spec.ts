@@ -3,7 +3,7 @@ import { loadConfig } from '@switchyard/config';
 import { ClinicLimitsRepository, ClinicRepository, DeliveryRepository, SubscriberRepository } from '@switchyard/persistence';
 import { KeyRing } from '@switchyard/secrets';
 import { ApiError } from '@switchyard/web';
-import { heldTransaction, lockWaits, newSubscriber, testDatabase } from '../../../../test/support/database';
+import { heldTransaction, lockWaits, newSubscriber, testDatabase, waitingOn } from '../../../../test/support/database';
 import { eventually } from '../../../../test/support/eventually';
 import { ClinicCeilingsService } from '../limits/clinic-ceilings.service';
 import { SubscriberRegistrationService } from './subscriber-registration.service';
@@ -117,6 +117,25 @@ describe('SubscriberRegistrationService checks under the clinic lock what it wri
 
     expect(await outcome(patching)).toEqual({ status: 409, code: 'webhook_exists', details: { webhook_id: taker } });
     expect(await liveOn(clinicId, url)).toEqual([taker]);
+  });
+
+  it.each([
+    ['a create', (clinicId: string, _other: string, url: string) => service.create(clinicId, { clinic_id: clinicId, webhook_url: url })],
+    ['a PATCH', async (clinicId: string, other: string, url: string) => service.update((await subscribers.get(clinicId, other))!, { webhook_url: url })],
+  ])('answers %s that a write past the clinic lock beats to the URL with the usual 409, from the unique index', async (_, writing) => {
+    const url = 'https://raced.example/hook';
+    const { clinicId, ids } = await clinicWith({ url: 'https://b.example/hook' }, { url: 'https://c.example/hook' });
+    const [b, c] = ids as [string, string];
+    // Something that does not take the clinic's lock (SQL, another tool) moves webhook c onto the URL, not committed
+    // yet. (An insert would wait for the lock: its foreign key takes a share of the clinic's row. An update does not.)
+    const taking = await heldTransaction(db.schema, `UPDATE subscribers SET url = $2 WHERE id = $1`, [c, url]);
+    // The request's check under the lock passes (c's new URL is not committed); its write then waits on the index for it.
+    const request = writing(clinicId, b, url);
+    await eventually(async () => (await waitingOn(db.ds, taking.pid)) >= 1);
+    await taking.commit();
+
+    expect(await outcome(request)).toEqual({ status: 409, code: 'webhook_exists', details: { webhook_id: c } });
+    expect(await liveOn(clinicId, url)).toEqual([c]);
   });
 
   it('never leaves a PATCHed max_in_flight above a ceiling an operator lowers meanwhile', async () => {

@@ -1,8 +1,9 @@
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull, QueryFailedError } from 'typeorm';
 import { CeilingOverrides } from '@switchyard/ceilings';
 import { KeyRing, SecretKeyError } from '@switchyard/secrets';
 import { rawQuery } from '../raw-query';
 import { SubscriberEntity } from '../entities';
+import { LIVE_SUBSCRIBER_URL_INDEX } from '../migrations';
 import { lockClinic } from './clinic-lock';
 
 export type NewSubscriber = Pick<
@@ -121,12 +122,30 @@ export type CeilingRefusal = { refused: 'ceiling'; problems: string[] };
 /** Why a subscriber was not created: the clinic's ceilings, or the URL is already one of its subscribers. */
 export type CreateRefusal =
   | { refused: 'limit'; limit: number }
-  | { refused: 'duplicate_url'; existingId: string }
+  | DuplicateUrl
   | { refused: 'no_clinic' }
   | CeilingRefusal;
 
 /** Why a subscriber was not changed: another live subscriber of its clinic has the URL, or the clinic's ceilings. */
-export type UpdateRefusal = { refused: 'duplicate_url'; existingId: string } | CeilingRefusal;
+export type UpdateRefusal = DuplicateUrl | CeilingRefusal;
+
+/** The refusal of a URL another live subscriber of the clinic has. */
+type DuplicateUrl = { refused: 'duplicate_url'; existingId: string };
+
+/** Whether `err` is Postgres refusing a second live subscriber on one URL of a clinic (its unique index). */
+function takenUrl(err: unknown): boolean {
+  const e = err instanceof QueryFailedError ? (err.driverError as { code?: string; constraint?: string }) : undefined;
+  return e?.code === '23505' && e.constraint === LIVE_SUBSCRIBER_URL_INDEX;
+}
+
+/** A live subscriber of the clinic on `url` other than `exceptId`, if there is one. */
+async function liveOnUrl(q: DataSource | EntityManager, clinicId: string, url: string, exceptId: string): Promise<string | null> {
+  const [other]: Array<{ id: string }> = await q.query(
+    `SELECT id FROM subscribers WHERE clinic_id = $1 AND url = $2 AND id <> $3 AND deleted_at IS NULL LIMIT 1`,
+    [clinicId, url, exceptId],
+  );
+  return other?.id ?? null;
+}
 
 /** What a clinic's live subscribers are brought down to when an operator lowers its ceilings (clampSubscribers). */
 export interface SubscriberClamp {
@@ -184,18 +203,21 @@ export class SubscriberRepository {
    * Creates the subscriber `decide` makes from the clinic's ceiling overrides, unless it refuses (a value above
    * a ceiling) or the clinic already has as many live subscribers as `decide` allows, or one with the same URL.
    * The clinic row is locked for the ceilings, the checks and the insert (lockClinic), so neither a concurrent
-   * create nor a lowered ceiling can slip between a check and the insert.
+   * create nor a lowered ceiling can slip between a check and the insert. A live row on the URL that something
+   * not taking the lock commits meanwhile is refused by the database's unique index: answered the same way.
    */
   async createWithinLimit(
     clinicId: string,
     decide: (overrides: CeilingOverrides) => { subscriber: NewSubscriber; maxSubscribers: number } | CeilingRefusal,
   ): Promise<SubscriberEntity | CreateRefusal> {
-    return this.ds.transaction(async (em) => {
+    let writing: { id: string; url: string } | undefined;
+    return this.refusingTakenUrl(clinicId, () => writing, () => this.ds.transaction(async (em) => {
       const overrides = await lockClinic(em, clinicId);
       if (!overrides) return { refused: 'no_clinic' as const };
       const decided = decide(overrides);
       if ('refused' in decided) return decided;
       const { subscriber: s, maxSubscribers } = decided;
+      writing = s;
       const [live]: Array<{ n: number; same_url: string | null }> = await em.query(
         `SELECT count(*)::int AS n, (array_agg(id) FILTER (WHERE url = $2))[1] AS same_url
            FROM subscribers WHERE clinic_id = $1 AND deleted_at IS NULL`,
@@ -205,7 +227,26 @@ export class SubscriberRepository {
       if (live!.n >= maxSubscribers) return { refused: 'limit' as const, limit: maxSubscribers };
       await em.getRepository(SubscriberEntity).insert(this.sealed(s));
       return em.getRepository(SubscriberEntity).findOneByOrFail({ id: s.id });
-    });
+    }));
+  }
+
+  /**
+   * Runs a create or change that writes the subscriber and URL `writing()` names (once `write` has decided
+   * them) and answers a violation of the unique index on live URLs with the refusal the check under the
+   * clinic's lock gives, naming the subscriber that has the URL. Only a write that does not take the lock (SQL,
+   * another tool) can commit the row this one then collides with. The error is thrown on if that row is gone
+   * again by the time it is looked for.
+   */
+  private async refusingTakenUrl<T>(clinicId: string, writing: () => { id: string; url: string } | undefined, write: () => Promise<T>): Promise<T | DuplicateUrl> {
+    try {
+      return await write();
+    } catch (err) {
+      const w = writing();
+      if (w === undefined || !takenUrl(err)) throw err;
+      const existingId = await liveOnUrl(this.ds, clinicId, w.url, w.id);
+      if (existingId === null) throw err;
+      return { refused: 'duplicate_url', existingId };
+    }
   }
 
   /** A subscriber's current signing secret, decrypted (the console's "show secret"; the entity holds it as stored). */
@@ -240,30 +281,31 @@ export class SubscriberRepository {
    * Applies the patch `decide` makes from the clinic's ceiling overrides, unless it refuses (a value above a
    * ceiling) or the patch's URL is another live subscriber's of the clinic. Under the clinic's row lock, as a
    * create and a change of the ceilings: a check made before the lock could pass against a URL a create was
-   * about to commit, or a ceiling an operator was lowering. Null when the subscriber is gone (or its clinic).
+   * about to commit, or a ceiling an operator was lowering. A URL taken meanwhile by something that does not
+   * take the lock is refused by the unique index, and answered the same way. Null when the subscriber is gone
+   * (or its clinic).
    */
   async updateWithinCeilings(
     clinicId: string,
     id: string,
     decide: (overrides: CeilingOverrides) => SubscriberPatch | CeilingRefusal,
   ): Promise<SubscriberEntity | UpdateRefusal | null> {
-    return this.ds.transaction(async (em) => {
+    let writing: { id: string; url: string } | undefined;
+    return this.refusingTakenUrl(clinicId, () => writing, () => this.ds.transaction(async (em) => {
       const overrides = await lockClinic(em, clinicId);
       if (!overrides) return null;
       const patch = decide(overrides);
       if ('refused' in patch) return patch;
       if (patch.url !== undefined) {
-        const [other]: Array<{ id: string }> = await em.query(
-          `SELECT id FROM subscribers WHERE clinic_id = $1 AND url = $2 AND id <> $3 AND deleted_at IS NULL LIMIT 1`,
-          [clinicId, patch.url, id],
-        );
-        if (other) return { refused: 'duplicate_url' as const, existingId: other.id };
+        writing = { id, url: patch.url };
+        const existingId = await liveOnUrl(em, clinicId, patch.url, id);
+        if (existingId !== null) return { refused: 'duplicate_url' as const, existingId };
       }
       const stored = patch.apiKey === undefined ? patch : { ...patch, apiKey: this.keys.encryptNullable(patch.apiKey, id) };
       const rows = em.getRepository(SubscriberEntity);
       if (Object.keys(stored).length > 0) await rows.update({ clinicId, id, deletedAt: IsNull() }, stored);
       return rows.findOneBy({ clinicId, id, deletedAt: IsNull() });
-    });
+    }));
   }
 
   /** The new secret signs from now on; the old one keeps signing (both are sent) for `overlapSeconds`. */
