@@ -60,7 +60,7 @@ export class DeliveriesController {
   }
 
   @Get('dead-letters')
-  @ApiOperation({ summary: 'List dead letters', description: 'Deliveries whose last scheduled attempt failed.' })
+  @ApiOperation({ summary: 'List dead letters', description: 'Deliveries given up on: their last scheduled attempt failed, their payload cannot be rendered in the subscriber\'s format, or their subscriber\'s signing secret cannot be read. Replay sends them again.' })
   @ApiQuery({ name: 'clinic_id', required: false })
   @ApiQuery({ name: 'webhook_id', required: false })
   @ApiQuery({ name: 'cursor', required: false })
