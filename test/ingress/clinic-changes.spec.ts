@@ -6,6 +6,7 @@ import { ClinicAuthenticator, generateApiKey, hashApiKey, keyHint } from '@switc
 import { ClinicIngressRates } from '../../apps/ingress/src/webhooks/clinic-ingress-rates';
 import { TEST_DATABASE_URL, testDatabase } from '../support/database';
 import { eventually } from '../support/stack';
+import { TcpProxy } from '../reliability/support/tcp-proxy';
 
 const PEPPER = 'test-pepper-0123456789';
 /** AUTH_CACHE_TTL: what a lookup may be kept for while changes go unheard. */
@@ -170,6 +171,41 @@ describe('ingress caches of key owners and ingress limits (real Postgres, LISTEN
     await accepted(clinic.apiKey); // the negative answer went when listening started again
     await accepted(clinic.apiKey);
     expect(ownerLookups).toHaveBeenCalledTimes(1);
+  });
+
+  it('notices a listening connection gone silent: a key revoked meanwhile is refused after AUTH_CACHE_TTL, not AUTH_CACHE_MAX_AGE', async () => {
+    // The listening connection behind a proxy that holds every byte of its open connections (a failover's old
+    // primary gone without closing them) while new ones get through; lookups go straight to Postgres. Nothing
+    // is emitted on a silent connection: the listener used to believe it listened, and the revoked key's owner
+    // stayed cached for AUTH_CACHE_MAX_AGE.
+    const pg = new URL(TEST_DATABASE_URL);
+    const proxy = await new TcpProxy(pg.hostname, Number(pg.port || 5432)).start();
+    const deafened = new PgListener({
+      connect: () => new Client({ connectionString: proxy.urlTo(TEST_DATABASE_URL), application_name: `auth-cache-silent-${db.schema}` }),
+      retryMs: 100,
+      probeIntervalMs: 100,
+      probeTimeoutMs: 300,
+    });
+    const silentChanges = new ClinicChanges({ listener: deafened, schema: db.schema, ttlMs: TTL_MS, maxAgeMs: MAX_AGE_MS });
+    const silentAuth = new ClinicAuthenticator(keys, PEPPER, silentChanges);
+    const heardHere: string[] = [];
+    silentChanges.onChange((clinicId) => heardHere.push(clinicId));
+    try {
+      await deafened.start();
+      const clinic = await newClinic();
+      expect(await silentAuth.authenticate(clinic.apiKey)).not.toBeNull();
+      proxy.freezeOpen();
+      expect(await keys.revoke(clinic.id, clinic.keyId)).toBe(true); // unheard by this listener
+      await eventually(async () => (await silentAuth.authenticate(clinic.apiKey)) === null, 5_000, 'the revoked key to be refused');
+      // Listening again, on a new connection: changes are heard at commit again.
+      await eventually(() => silentChanges.isListening, 5_000, 'the listener to listen again');
+      expect(proxy.connections).toBe(2);
+      const later = await newClinic();
+      await eventually(() => heardHere.includes(later.id), 1_000, 'a change after it listens again to be heard');
+    } finally {
+      await deafened.stop();
+      await proxy.stop();
+    }
   });
 
   it('keeps answers for AUTH_CACHE_TTL when it cannot connect at all', async () => {

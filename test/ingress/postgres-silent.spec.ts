@@ -1,6 +1,7 @@
 import { clone, nimbusFixtures } from '../fixtures/nimbus';
 import { TEST_DATABASE_URL } from '../support/database';
-import { TestStack } from '../support/stack';
+import { LogCapture } from '../support/log-capture';
+import { TestStack, eventually } from '../support/stack';
 import { TcpProxy, startAppThrough } from '../reliability/support/tcp-proxy';
 
 const PG = new URL(TEST_DATABASE_URL);
@@ -9,15 +10,17 @@ const PG = new URL(TEST_DATABASE_URL);
  * Ingress's Postgres goes silent without closing its connections (a failover's old primary gone, a network
  * that drops packets), while new connections reach a Postgres that answers. A key lookup on a silent
  * connection used to wait until the kernel gave up on the socket (~15 minutes): the sender got no answer at
- * all, and neither did anyone else whose request shared that lookup.
+ * all, and neither did anyone else whose request shared that lookup. Its LISTEN connection, silent too, emitted
+ * nothing: ingress believed it was listening and kept a key's owner for AUTH_CACHE_MAX_AGE (here 10 minutes).
  */
 describe('ingress while its Postgres connections go silent', () => {
   let stack: TestStack;
   let proxy: TcpProxy;
+  const logs = new LogCapture();
 
   beforeAll(async () => {
     proxy = await new TcpProxy(PG.hostname, Number(PG.port || 5432)).start();
-    stack = await TestStack.start(__filename, {}, ['dedupe', 'admin']);
+    stack = await TestStack.start(__filename, { AUTH_CACHE_TTL: '1s', AUTH_CACHE_MAX_AGE: '10m', LOG_LEVEL: 'info' }, ['dedupe', 'admin'], { logs });
     await startAppThrough(stack, 'ingress', proxy);
   });
   afterAll(async () => {
@@ -32,6 +35,38 @@ describe('ingress while its Postgres connections go silent', () => {
     body.event_data.shipment_id = `silent-${process.pid}-${++seq}`;
     return body;
   };
+
+  /** How many times ingress logged `msg`. */
+  const ingressLogs = (msg: string) =>
+    logs.lines.filter((l) => {
+      const line = JSON.parse(l);
+      return line.app === 'ingress' && line.msg === msg;
+    }).length;
+  const LISTENING = 'listening for key, clinic and ingress limit changes';
+  const NOT_LISTENING = 'not listening for key, clinic and ingress limit changes; their lookups are kept for AUTH_CACHE_TTL only';
+
+  it('refuses a key revoked while its LISTEN connection was silent after AUTH_CACHE_TTL, not AUTH_CACHE_MAX_AGE, and listens again', async () => {
+    const clinic = await stack.createClinic('Revoked unheard');
+    expect((await stack.send(clinic.apiKey, event())).status).toBe(200); // its owner is cached
+    expect([ingressLogs(LISTENING), ingressLogs(NOT_LISTENING)]).toEqual([1, 0]);
+    proxy.freezeOpen();
+    const keyId = (await stack.admin('GET', `/admin/clinics/${clinic.id}`)).body.keys[0].key_id;
+    expect((await stack.admin('DELETE', `/admin/clinics/${clinic.id}/keys/${keyId}`)).status).toBe(204);
+    // The listener's probe notices the silence within LISTEN_PROBE_INTERVAL_MS + LISTEN_PROBE_TIMEOUT_MS (8 s); the
+    // lookup may then meet a silent pool connection first (503 after LOOKUP_TIMEOUT_MS) before a new one answers.
+    const answers: number[] = [];
+    await eventually(
+      async () => {
+        answers.push((await stack.send(clinic.apiKey, event())).status);
+        return answers.at(-1) === 401;
+      },
+      30_000,
+      'ingress to refuse the key revoked while it was deaf',
+    );
+    expect(answers.every((s) => s === 200 || s === 503 || s === 401)).toBe(true);
+    expect(ingressLogs(NOT_LISTENING)).toBeGreaterThan(0);
+    await eventually(() => ingressLogs(LISTENING) === 2, 10_000, 'ingress to listen again on a new connection');
+  });
 
   it('answers 503 with Retry-After within the sender\'s 5 s, then accepts on a new connection', async () => {
     const warm = await stack.createClinic('Warm');
