@@ -6,6 +6,7 @@ import { Metrics } from '@switchyard/observability';
 import { DeliveryFlowRepository, DeliveryRepository } from '@switchyard/persistence';
 import { KeyRing } from '@switchyard/secrets';
 import { testDatabase } from '../../../test/support/database';
+import { eventually } from '../../../test/support/eventually';
 import { AttemptRunner } from './attempt-runner';
 import { DeliveryDispatcher } from './delivery-dispatcher';
 import { DeliveryScheduler } from './delivery-scheduler';
@@ -42,13 +43,13 @@ describe('DeliveryScheduler polling', () => {
   afterAll(() => db?.drop());
 
   /** A scheduler of its own process (its own slot holder) whose ack floor is `storedThrough`. */
-  function scheduler(storedThrough: number): { scheduler: DeliveryScheduler; repo: CountedPolls } {
+  function scheduler(storedThrough: number, idlePollMs = 1_000): { scheduler: DeliveryScheduler; repo: CountedPolls } {
     const repo = new CountedPolls(db.ds, KeyRing.fromConfig(loadConfig({})));
     const flow = new FlowControl(new DeliveryFlowRepository(db.ds), { holder: randomUUID(), leaseMs: 60_000, defaultMaxInFlight: 10, lingerMs: 5_000 }, () => undefined);
     const metrics = new Metrics('fanout');
     const runner = new AttemptRunner(new WebhookSender({ dispatcher: new Agent(), defaultTimeoutMs: 1_000 }), new RetryPolicy([60_000], 0), metrics, log, true);
     const dispatcher = new DeliveryDispatcher(flow, runner, repo, { concurrency: 16, perClinic: 16 }, metrics, log);
-    const s = new DeliveryScheduler(repo, dispatcher, flow, async () => storedThrough, { leaseMs: 60_000, defaultMaxInFlight: 10, pollIntervalMs: 1_000, idlePollMs: 1_000 }, metrics, log);
+    const s = new DeliveryScheduler(repo, dispatcher, flow, async () => storedThrough, { leaseMs: 60_000, defaultMaxInFlight: 10, pollIntervalMs: 1_000, idlePollMs }, metrics, log);
     stopping.push(async () => {
       await s.stop();
       await flow.stop();
@@ -87,5 +88,18 @@ describe('DeliveryScheduler polling', () => {
     // The ack floor (50) is behind it: it may not go before messages 51–99 are stored.
     const polls = await pollsAfterNoting(scheduler(50), 100, 800);
     expect(polls).toBeGreaterThanOrEqual(10);
+  });
+
+  it('looks at once when due-work announcements stop being heard, not after the sleep it began while listening', async () => {
+    // Announcements sent while the connection was silent, before its probe noticed, were missed; a sleep
+    // begun while listening lasts up to DELIVERY_IDLE_POLL_INTERVAL.
+    const s = scheduler(0, 60_000);
+    s.scheduler.setListening(true);
+    s.scheduler.start();
+    await eventually(() => s.repo.polls >= 1, 2_000, 'the first poll'); // it found nothing: the next in 2 s
+    await new Promise((r) => setTimeout(r, 100));
+    const before = s.repo.polls;
+    s.scheduler.setListening(false);
+    await eventually(() => s.repo.polls > before, 1_000, 'a poll once announcements are not heard');
   });
 });

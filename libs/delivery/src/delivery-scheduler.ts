@@ -101,10 +101,16 @@ export class DeliveryScheduler {
     await this.underWay.settled(deadline);
   }
 
-  /** Whether due-work announcements are heard (sleeps may then be long). */
+  /**
+   * Whether due-work announcements are heard (sleeps may then be long). Once they stop being heard, it looks
+   * at once: announcements may have gone unheard before the loss was noticed (a connection gone silent is
+   * only noticed by its probe), and a sleep begun while listening could last DELIVERY_IDLE_POLL_INTERVAL.
+   */
   setListening(listening: boolean): void {
+    const lost = this.listening && !listening;
     this.listening = listening;
     if (!listening) this.idleMs = this.options.pollIntervalMs;
+    if (lost) this.wake();
   }
 
   /** Look for due work now (work was queued or announced). */
