@@ -184,21 +184,27 @@ describe('ingress caches of key owners and ingress limits (real Postgres, LISTEN
       connect: () => new Client({ connectionString: proxy.urlTo(TEST_DATABASE_URL), application_name: `auth-cache-silent-${db.schema}` }),
       retryMs: 100,
       probeIntervalMs: 100,
-      probeTimeoutMs: 300,
+      probeTimeoutMs: 1_000,
     });
     const silentChanges = new ClinicChanges({ listener: deafened, schema: db.schema, ttlMs: TTL_MS, maxAgeMs: MAX_AGE_MS });
     const silentAuth = new ClinicAuthenticator(keys, PEPPER, silentChanges);
     const heardHere: string[] = [];
     silentChanges.onChange((clinicId) => heardHere.push(clinicId));
+    const told: boolean[] = [];
+    deafened.watch((listening) => told.push(listening));
     try {
       await deafened.start();
       const clinic = await newClinic();
+      // Its announcement would forget the answer cached next: wait until this listener heard it too.
+      await eventually(() => heardHere.includes(clinic.id), 1_000, 'this listener to hear of the new clinic');
       expect(await silentAuth.authenticate(clinic.apiKey)).not.toBeNull();
       proxy.freezeOpen();
       expect(await keys.revoke(clinic.id, clinic.keyId)).toBe(true); // unheard by this listener
       await eventually(async () => (await silentAuth.authenticate(clinic.apiKey)) === null, 5_000, 'the revoked key to be refused');
+      expect(told.slice(0, 2)).toEqual([true, false]); // refused because the silence was noticed
       // Listening again, on a new connection: changes are heard at commit again.
-      await eventually(() => silentChanges.isListening, 5_000, 'the listener to listen again');
+      await eventually(() => told.length >= 3 && silentChanges.isListening, 5_000, 'the listener to listen again');
+      expect(told).toEqual([true, false, true]);
       expect(proxy.connections).toBe(2);
       const later = await newClinic();
       await eventually(() => heardHere.includes(later.id), 1_000, 'a change after it listens again to be heard');
