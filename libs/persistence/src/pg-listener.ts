@@ -78,14 +78,18 @@ export class PgListener {
     await this.listen();
   }
 
-  /** Stops listening and closes the connection: politely, or at once if it does not close within the probe timeout. */
+  /**
+   * Stops listening and closes the connection: politely, or at once if it does not close within the probe
+   * timeout. Watchers are not told: the process is stopping, and each would warn that it no longer hears
+   * changes at every deploy.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.probeTimer);
     const client = this.client;
     this.client = undefined;
-    this.setListening(false);
+    this.listening = false;
     if (!client) return;
     client.on('error', () => undefined);
     let timer!: NodeJS.Timeout;
