@@ -115,10 +115,6 @@ export class DeliveryDispatcher {
         if (this.waiting.has(job.subscriber.id)) return;
         const permit = await this.admitOne(job, deadline);
         if (!permit) return;
-        if (!this.admitting) {
-          this.release(permit);
-          return;
-        }
         const rate = job.subscriber.rateLimitPerSecond;
         if (rate) {
           const { granted, retryInMs } = await this.flow.tokens(job.subscriber.id, 1, rate);
@@ -127,6 +123,11 @@ export class DeliveryDispatcher {
             out[i] = { kind: 'queued', delayMs: retryInMs[0]! };
             return;
           }
+        }
+        // Checked last: the stop may have begun while this waited for its slot, its place or its token.
+        if (!this.admitting) {
+          this.release(permit);
+          return;
         }
         out[i] = { kind: 'started', finished: this.start(job, permit) };
       }),

@@ -80,16 +80,18 @@ describe('FlowControl', () => {
 
   it('lets the request on a slot of a subscriber disabled meanwhile finish, takes no new one on it, then gives it back', async () => {
     const errors: unknown[] = [];
-    const flow = new FlowControl(new DeliveryFlowRepository(ds), { holder: 'r5', leaseMs: 300, defaultMaxInFlight: 10, lingerMs: 60_000 }, (err) => errors.push(err));
+    // Renewals every 300 ms, each allowed 300 ms: a slow one on a busy machine is not a lost slot.
+    const flow = new FlowControl(new DeliveryFlowRepository(ds), { holder: 'r5', leaseMs: 900, defaultMaxInFlight: 10, lingerMs: 60_000 }, (err) => errors.push(err));
     flow.start();
     const s = await subscriber(2);
     await flow.acquire(s, 2);
     const ticket = flow.take(s)!;
     await ds.query(`UPDATE subscribers SET enabled = false WHERE id = $1`, [s]);
-    await new Promise((r) => setTimeout(r, 250)); // a renewal (every 100 ms) has seen it
+    await new Promise((r) => setTimeout(r, 700)); // a renewal has seen it
     expect(ticket.lost.cancelled).toBe(false);
     expect(flow.take(s)).toBeNull();
     expect(flow.holds(s)).toBe(0);
+    await new Promise((r) => setTimeout(r, 400)); // past the first lease: the busy slot's was renewed
     // The idle slot was given back at once; the busy one is still ours (renewed past its first lease), so
     // nobody takes it while the request on it runs, enabled again or not.
     await ds.query(`UPDATE subscribers SET enabled = true WHERE id = $1`, [s]);

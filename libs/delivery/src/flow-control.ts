@@ -15,6 +15,9 @@ export interface FlowControlOptions {
   now?: () => number;
 }
 
+/** How long a stop waits for the renewals under way, and then for the hand-back of every slot. */
+const STOP_WAIT_MS = 1_000;
+
 /** A slot this process holds: the right to have one request open to its subscriber. */
 interface HeldSlot {
   slot: number;
@@ -160,9 +163,11 @@ export class FlowControl {
   }
 
   /**
-   * Stops renewing and gives every slot back, once the renewals and hand-backs under way are over. Requests
-   * under way have normally ended by then (shutdown drains them first); one still open (the drain ran out)
-   * is called off, as on a lost slot: a slot given back may be another replica's at once.
+   * Stops renewing and gives every slot back, once the renewals and hand-backs under way are over (waited
+   * for up to STOP_WAIT_MS, and the hand-back too: against a Postgres that stopped answering, the slots are
+   * left to run out their leases rather than holding up the stop). Requests under way have normally ended by
+   * then (shutdown drains them first); one still open (the drain ran out) is called off, as on a lost slot: a
+   * slot given back may be another replica's at once.
    */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -172,8 +177,8 @@ export class FlowControl {
     for (const slots of this.held.values()) for (const s of slots) s.lost.cancel();
     this.held.clear();
     for (const queue of this.waiting.values()) queue.clear();
-    await this.writes.settled();
-    await this.repo.release(this.options.holder, null).catch((err) => this.onError(err, 'giving back in-flight slots'));
+    await this.writes.settled(performance.now() + STOP_WAIT_MS);
+    await withTimeout(this.repo.release(this.options.holder, null), STOP_WAIT_MS).catch((err) => this.onError(err, 'giving back in-flight slots'));
   }
 
   private async acquireBatch(batch: Array<{ subscriberId: string; want: number }>): Promise<void[]> {
@@ -232,21 +237,28 @@ export class FlowControl {
 
   private async renew(): Promise<void> {
     const keys: SlotKey[] = [];
-    for (const [subscriberId, slots] of this.held) for (const s of slots) keys.push({ subscriberId, slot: s.slot });
+    // The slots asked about, as objects: one given back and taken again while the renewal runs is a new
+    // object with the same key, and has a fresh lease of its own (by key, the renewal's answer from before
+    // the hand-back would call off the request on it).
+    const asked = new Set<HeldSlot>();
+    for (const [subscriberId, slots] of this.held) {
+      for (const s of slots) {
+        keys.push({ subscriberId, slot: s.slot });
+        asked.add(s);
+      }
+    }
     if (keys.length === 0) return;
     const sent = this.now();
     try {
       // A renewal that hangs (Postgres unreachable without an error) counts as failed after a third of the lease.
       const renewed = await withTimeout(this.repo.renew(this.options.holder, keys, this.options.defaultMaxInFlight, this.options.leaseMs), Math.max(50, this.options.leaseMs / 3));
-      const asked = new Set(keys.map((k) => `${k.subscriberId}/${k.slot}`));
       const kept = new Map(renewed.map((k) => [`${k.subscriberId}/${k.slot}`, k.retired]));
       const retired: SlotKey[] = [];
       for (const [subscriberId, slots] of this.held) {
         for (const s of [...slots]) {
-          const key = `${subscriberId}/${s.slot}`;
           // Only the slots this renewal asked about: one taken while it ran has a fresh lease of its own.
-          if (!asked.has(key)) continue;
-          const retire = kept.get(key);
+          if (!asked.has(s)) continue;
+          const retire = kept.get(`${subscriberId}/${s.slot}`);
           if (retire === undefined) {
             this.lose(subscriberId, s);
             continue;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { testDatabase } from '../../../../test/support/database';
-import { DeliveryFlowRepository } from './delivery-flow.repository';
+import { DeliveryFlowRepository, RenewedSlot } from './delivery-flow.repository';
 
 /** Integration: real Postgres. Two "replicas" are two holders on the same tables. */
 describe('DeliveryFlowRepository: in-flight slots and rate tokens shared by replicas', () => {
@@ -52,7 +52,8 @@ describe('DeliveryFlowRepository: in-flight slots and rate tokens shared by repl
     const s = await subscriber(3);
     const slots = await repo.acquire('r1', [{ subscriberId: s, want: 3 }], 10, 60_000);
     await ds.query(`UPDATE subscribers SET max_in_flight = 1 WHERE id = $1`, [s]);
-    expect(await repo.renew('r1', slots, 10, 60_000)).toEqual([
+    const bySlot = (rows: RenewedSlot[]) => [...rows].sort((x, y) => x.slot - y.slot); // RETURNING promises no order
+    expect(bySlot(await repo.renew('r1', slots, 10, 60_000))).toEqual([
       { subscriberId: s, slot: 0, retired: false },
       { subscriberId: s, slot: 1, retired: true },
       { subscriberId: s, slot: 2, retired: true },
