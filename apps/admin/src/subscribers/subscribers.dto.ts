@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { z } from 'zod';
+import { MAX_SUBSCRIBER_TIMEOUT_MS } from '@switchyard/config';
 import { SUBSCRIBER_FORMATS } from '@switchyard/contracts';
 
 /**
@@ -18,7 +19,7 @@ const subscriberFields = {
   event_types: eventTypes.optional(),
   format: z.enum(SUBSCRIBER_FORMATS as [string, ...string[]]).optional(),
   api_key: headerValue.nullable().optional(),
-  timeout_ms: z.number().int().min(100).max(30_000).nullable().optional(),
+  timeout_ms: z.number().int().min(100).max(MAX_SUBSCRIBER_TIMEOUT_MS).nullable().optional(),
   ordered: z.boolean().optional(),
   max_in_flight: z.number().int().min(1).max(1000).nullable().optional(),
   rate_limit_per_second: z.number().positive().max(10_000).nullable().optional(),

@@ -92,8 +92,8 @@ export class FanOutEventUseCase {
   /** Stores under way, oldest first, with when each was asked for (performance.now() clock). */
   private readonly storesUnderWay = new Set<{ since: number }>();
   private readonly recordWindowMs: number;
-  /** Subscribers whose secrets could not be read, logged once each, with the error logged (see noteUnreadable). */
-  private readonly unreadableLogged = new Map<string, string>();
+  /** Per clinic, its subscribers whose secrets could not be read, logged once each, with the error logged (see noteUnreadable). */
+  private readonly unreadableLogged = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly subscribers: SubscriberCache,
@@ -197,7 +197,7 @@ export class FanOutEventUseCase {
       admitted();
       throw new FanOutStepFailed('subscriber lookup', err);
     });
-    if (lookup.unreadable.length > 0 || this.unreadableLogged.size > 0) this.noteUnreadable(lookup);
+    if (lookup.unreadable.length > 0 || this.unreadableLogged.has(event.clinicId)) this.noteUnreadable(event.clinicId, lookup);
     const jobs: DeliveryJob[] = lookup.targets.map((subscriber) => ({ deliveryId: newRowId(), attemptCount: 0, event, subscriber }));
 
     const fastPath = fresh && this.postgresStores();
@@ -246,13 +246,16 @@ export class FanOutEventUseCase {
    * Logs each subscriber whose secrets cannot be read once (its ids and the error, which names the key id,
    * never a secret), not once per event, and again only if the error changes or after it was read again.
    */
-  private noteUnreadable(lookup: SubscriberLookup): void {
-    for (const t of lookup.targets) this.unreadableLogged.delete(t.id);
+  private noteUnreadable(clinicId: string, lookup: SubscriberLookup): void {
+    const noted = this.unreadableLogged.get(clinicId) ?? new Map<string, string>();
+    for (const t of lookup.targets) noted.delete(t.id); // read again
     for (const u of lookup.unreadable) {
-      if (!u.enabled || this.unreadableLogged.get(u.id) === u.error) continue;
-      this.unreadableLogged.set(u.id, u.error);
+      if (!u.enabled || noted.get(u.id) === u.error) continue;
+      noted.set(u.id, u.error);
       this.log.error({ clinic_id: u.clinicId, subscriber_id: u.id, err: { message: u.error } }, UNREADABLE_SECRET_LOG);
     }
+    if (noted.size > 0) this.unreadableLogged.set(clinicId, noted);
+    else this.unreadableLogged.delete(clinicId);
   }
 
   /** Whether Postgres is storing events: no store failed since the last that succeeded, and none hangs. */
