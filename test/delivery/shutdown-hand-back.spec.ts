@@ -10,7 +10,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Messages sent: the first is under way at the stop, the second waits in the loop for room, the rest are buffered. */
 const EVENTS = 6;
 /** How long the receiver holds the stopping fan-out's only attempt. */
-const HOLD_MS = 6_000;
+const HOLD_MS = 10_000;
 
 /**
  * A fan-out that stops hands the messages its client took but had not started handling back to JetStream at
@@ -29,7 +29,7 @@ describe('fan-out shutdown hands back the messages it took and did not start', (
       // One attempt at a time, and a fast-path wait longer than the held attempt, so the loop waits for room
       // (it never gives up on it as stalled and goes on taking) while the rest stay buffered. An ack wait far
       // past the test's bound: a message left un-nak'ed comes back only after it.
-      { DELIVERY_CONCURRENCY: '1', DELIVERY_FAST_PATH_WAIT: '15s', FANOUT_ACK_WAIT: '60s' },
+      { DELIVERY_CONCURRENCY: '1', DELIVERY_FAST_PATH_WAIT: '15s', FANOUT_ACK_WAIT: '60s', DELIVERY_TIMEOUT: '15s' },
       ['dedupe', 'ingress', 'admin', 'fanout'],
     );
   });
@@ -65,8 +65,9 @@ describe('fan-out shutdown hands back the messages it took and did not start', (
 
     const stopAt = Date.now();
     const closing = stack.stopApp('fanout');
-    // With the nak they come back as soon as A's loop gets them (once its held attempt ends); without it,
-    // only after FANOUT_ACK_WAIT (60 s). 25 s leaves room for a loaded machine on both sides.
+    // The stop wakes A's loop from its wait for room, so the held and buffered messages are nak'ed at once and
+    // B delivers them while A's attempt is still held (until stopAt + HOLD_MS at the latest). Waking only when
+    // room freed, they came back after the held attempt; without the nak, only after FANOUT_ACK_WAIT (60 s).
     await waitForDeliveries(stack, sub.id, 'succeeded', EVENTS, 25_000);
     const tookMs = Date.now() - stopAt;
     await closing;
@@ -74,9 +75,12 @@ describe('fan-out shutdown hands back the messages it took and did not start', (
 
     const ids = receiver.requests.map((r) => String(r.headers['webhook-id']));
     // eslint-disable-next-line no-console
-    console.log(`after the stop, every event was delivered within ${tookMs} ms (A's attempt held ${HOLD_MS} ms, FANOUT_ACK_WAIT 60 s); ${ids.length} requests`);
+    console.log(`after the stop, every event was delivered within ${tookMs} ms (A's attempt held ${HOLD_MS} ms, FANOUT_ACK_WAIT 60 s); ${ids.length} requests, the handed-back ones at ${receiver.requests.slice(1).map((r) => r.at - stopAt).join(", ")} ms`);
     for (const id of sent) expect(ids.filter((x) => x === id)).toHaveLength(1);
     expect(ids).toHaveLength(EVENTS);
+    // Every message A had not started reached the receiver through B well before A's held attempt ended.
+    const handedBack = receiver.requests.slice(1).map((r) => r.at - stopAt);
+    expect(Math.max(...handedBack)).toBeLessThan(HOLD_MS - 4_000);
     expect(tookMs).toBeLessThan(25_000);
     const info = await consumer();
     expect(info.num_ack_pending).toBe(0);

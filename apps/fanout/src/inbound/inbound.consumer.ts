@@ -49,6 +49,9 @@ export class InboundConsumer implements OnApplicationBootstrap {
   private roomStalled = false;
   /** Set at shutdown: a message the loop gets from now on is handed back (see stopTaking). */
   private stopping = false;
+  private signalStop: () => void = () => undefined;
+  /** Resolves as the stop begins: the loop stops waiting for its turn (room, admissions) and hands back what it holds. */
+  private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
   /** Set once shutdown's drain ran out: messages still being handled are neither acked nor nak'ed (see drain). */
   private abandoned = false;
 
@@ -92,10 +95,12 @@ export class InboundConsumer implements OnApplicationBootstrap {
    * Shutdown, first step: takes no more messages. The pull stops; the messages the client had already
    * received are nak'ed without a delay as the loop gets them, so JetStream hands them to another replica
    * at once (as redeliveries: stored before they are attempted), and so is one the loop held while it
-   * waited for room. Messages already being handled go on (see drain).
+   * waited for room: it stops waiting then, not when room frees (an attempt under way may hold it up to its
+   * timeout). Messages already being handled go on (see drain).
    */
   async stopTaking(): Promise<void> {
     this.stopping = true;
+    this.signalStop();
     clearInterval(this.lagTimer);
     await this.messages?.close().catch(() => undefined);
   }
@@ -121,7 +126,7 @@ export class InboundConsumer implements OnApplicationBootstrap {
   private async loop(messages: DurableConsumer) {
     for await (const m of messages) {
       const index = ++this.yielded;
-      if (!this.stopping) await this.turn();
+      if (!this.stopping) await Promise.race([this.turn(), this.stopSignal]);
       if (this.stopping) {
         m.nak();
         continue;
