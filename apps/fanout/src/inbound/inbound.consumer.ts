@@ -49,9 +49,8 @@ export class InboundConsumer implements OnApplicationBootstrap {
   private roomStalled = false;
   /** Set at shutdown: a message the loop gets from now on is handed back (see stopTaking). */
   private stopping = false;
-  private signalStop: () => void = () => undefined;
-  /** Resolves as the stop begins: the loop stops waiting for its turn (room, admissions) and hands back what it holds. */
-  private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
+  /** Ends the loop's wait for its turn (room, admissions) under way, if any: the stop hands back what it holds. */
+  private endTurnWait?: () => void;
   /** Set once shutdown's drain ran out: messages still being handled are neither acked nor nak'ed (see drain). */
   private abandoned = false;
 
@@ -100,7 +99,7 @@ export class InboundConsumer implements OnApplicationBootstrap {
    */
   async stopTaking(): Promise<void> {
     this.stopping = true;
-    this.signalStop();
+    this.endTurnWait?.();
     clearInterval(this.lagTimer);
     await this.messages?.close().catch(() => undefined);
   }
@@ -126,7 +125,15 @@ export class InboundConsumer implements OnApplicationBootstrap {
   private async loop(messages: DurableConsumer) {
     for await (const m of messages) {
       const index = ++this.yielded;
-      if (!this.stopping) await Promise.race([this.turn(), this.stopSignal]);
+      // One promise per wait, not a race with one promise that settles at the stop: each race would leave a
+      // reaction on that promise until then, a few hundred bytes per message for the life of the process.
+      if (!this.stopping) {
+        await new Promise<void>((resolve, reject) => {
+          this.endTurnWait = resolve;
+          this.turn().then(resolve, reject);
+        });
+        this.endTurnWait = undefined;
+      }
       if (this.stopping) {
         m.nak();
         continue;
