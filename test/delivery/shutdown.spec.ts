@@ -3,7 +3,7 @@ import { subjectsFor } from '@switchyard/contracts';
 import { LogCapture } from '../support/log-capture';
 import { TestReceiver } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
-import { sendShipment, waitForDeliveries } from './delivery-support';
+import { sendShipment, useStack, waitForDeliveries } from './delivery-support';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,20 +22,16 @@ describe('fan-out shutdown', () => {
    */
   const fanoutErrors = () => logs.lines.map((l) => JSON.parse(l)).filter((l) => l.app === 'fanout' && ['warn', 'error', 'fatal'].includes(l.level));
 
-  beforeAll(async () => {
-    await receiver.start();
-    stack = await TestStack.start(
-      __filename,
-      // A fast-path wait long enough for the second message to wait for the subscriber's only slot; a lease
-      // short enough that a delivery left `delivering` would come back (a duplicate) within the test.
-      { LOG_LEVEL: 'warn', DELIVERY_FAST_PATH_WAIT: '2s', DELIVERY_TIMEOUT: '5s', CLINIC_MAX_TIMEOUT: '5s', DELIVERY_LEASE: '10s', FANOUT_ACK_WAIT: '3s' },
-      ['dedupe', 'ingress', 'admin', 'fanout'],
-      { logs },
-    );
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    await receiver.stop();
+  // A fast-path wait long enough for the second message to wait for the subscriber's only slot; a lease short
+  // enough that a delivery left `delivering` would come back (a duplicate) within the test.
+  const ctx = useStack(
+    __filename,
+    { LOG_LEVEL: 'warn', DELIVERY_FAST_PATH_WAIT: '2s', DELIVERY_TIMEOUT: '5s', CLINIC_MAX_TIMEOUT: '5s', DELIVERY_LEASE: '10s', FANOUT_ACK_WAIT: '3s' },
+    [receiver],
+    { logs },
+  );
+  beforeAll(() => {
+    stack = ctx.stack;
   });
 
   it('records every attempt that reached the subscriber once, acks its message, releases its slots and writes nothing after close', async () => {

@@ -1,7 +1,7 @@
 import { LookupCache } from '@switchyard/batching';
 import { SUBSCRIBER_CHANGES_CHANNEL } from '../migrations';
 import { PgListener, payloadFor } from '../pg-listener';
-import { ClinicSubscriberRow, ReadTarget, SubscriberLookup, SubscriberRepository, lookupOf, takesEvent } from './subscriber.repository';
+import { ClinicSubscriberRow, ReadTarget, SubscriberLookup, SubscriberRepository, addToLookup, takesEvent } from './subscriber.repository';
 
 export interface SubscriberCacheOptions {
   /** The process's listening connection; the cache registers for subscriber changes on it. */
@@ -46,9 +46,9 @@ export class SubscriberCache {
     if (!this.isListening) return this.repo.findSubscribersFor(clinicId, eventName);
     const cached = await this.entries.get(clinicId, async () => (await this.repo.findClinicSubscribers(clinicId)).map((r) => new CachedSubscriber(r)));
     const now = Date.now();
-    const read: ReadTarget[] = [];
-    for (const c of cached) if (takesEvent(c.row, eventName)) read.push(c.targetAt(this.repo, now));
-    return lookupOf(read);
+    const lookup: SubscriberLookup = { targets: [], unreadable: [] };
+    for (const c of cached) if (takesEvent(c.row, eventName)) addToLookup(lookup, c.targetAt(this.repo, now));
+    return lookup;
   }
 
   private changed(payload: string): void {

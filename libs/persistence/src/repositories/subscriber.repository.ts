@@ -109,11 +109,14 @@ export interface SubscriberLookup {
 /** Sorts read rows into a lookup's answer. */
 export function lookupOf(read: Iterable<ReadTarget>): SubscriberLookup {
   const lookup: SubscriberLookup = { targets: [], unreadable: [] };
-  for (const r of read) {
-    if ('target' in r) lookup.targets.push(r.target);
-    else lookup.unreadable.push(r.unreadable);
-  }
+  for (const r of read) addToLookup(lookup, r);
   return lookup;
+}
+
+/** Puts one read row into a lookup's answer (the cache's per-event path, without an array of them first). */
+export function addToLookup(lookup: SubscriberLookup, r: ReadTarget): void {
+  if ('target' in r) lookup.targets.push(r.target);
+  else lookup.unreadable.push(r.unreadable);
 }
 
 /** Values asked for above the clinic's ceilings, as the caller's `decide` names them. */
