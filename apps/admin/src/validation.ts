@@ -11,6 +11,17 @@ export function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, what = 
 
 export const uuid = z.string().uuid('must be a UUID');
 
+/**
+ * An ISO-8601 date-time with an offset (`Z`, `+05:30`) that names an instant. zod's datetime check takes any two
+ * digits as the offset's hours and minutes (`+99:99`, `-24:00`), which name none: as a Date it was Invalid and
+ * reached Postgres as `0NaN-NaN-…`, a 500.
+ */
+export const isoDateTime = (message = 'must be an ISO-8601 date-time') =>
+  z
+    .string()
+    .datetime({ offset: true, message })
+    .refine((v) => !Number.isNaN(Date.parse(v)), message);
+
 /** Path ids: a malformed id cannot exist, so it is a 404 like any unknown id. */
 export function pathId(value: string, what: string): string {
   if (!uuid.safeParse(value).success) throw ApiError.notFound(what);

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { z } from 'zod';
-import { uuid } from '../validation';
+import { isoDateTime, uuid } from '../validation';
 
 export const AUDIT_ACTORS = ['operator', 'clinic_key', 'portal_session'] as const;
 
@@ -10,8 +10,8 @@ export const auditQuery = z
     actor: z.enum(AUDIT_ACTORS).optional(),
     method: z.enum(['POST', 'PUT', 'PATCH', 'DELETE']).optional(),
     target_id: uuid.optional(),
-    since: z.string().datetime({ offset: true, message: 'must be an ISO 8601 time' }).optional(),
-    until: z.string().datetime({ offset: true, message: 'must be an ISO 8601 time' }).optional(),
+    since: isoDateTime('must be an ISO 8601 time').optional(),
+    until: isoDateTime('must be an ISO 8601 time').optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
     cursor: z.string().regex(/^[1-9][0-9]{0,17}$/, 'is not valid').optional(),
   })

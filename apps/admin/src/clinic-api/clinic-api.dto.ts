@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { DELIVERY_STATUSES } from '@switchyard/persistence';
 import { KNOWN_EVENT_NAMES } from '@switchyard/contracts';
 import { DeliveryDto } from '../deliveries/deliveries.dto';
-import { uuid } from '../validation';
+import { isoDateTime, uuid } from '../validation';
 
-const timestamp = z.string().datetime({ offset: true, message: 'must be an ISO-8601 date-time' }).transform((v) => new Date(v));
+const timestamp = isoDateTime().transform((v) => new Date(v));
 const eventName = z.string().max(100).regex(/^[a-z0-9_.-]+(:[a-z0-9_.-]+)*$/i, 'must be an event name like shipment:created');
 const beforeUntil = (q: { since?: Date; until?: Date }) => !q.since || !q.until || q.since < q.until;
 

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { z } from 'zod';
 import { DELIVERY_STATUSES } from '@switchyard/persistence';
-import { uuid } from '../validation';
+import { isoDateTime, uuid } from '../validation';
 
 export const listQuery = z.object({
   clinic_id: uuid.optional(),
@@ -16,8 +16,8 @@ export const replayBody = z
     ids: z.array(uuid).min(1).max(10_000).optional(),
     clinic_id: uuid.optional(),
     webhook_id: uuid.optional(),
-    since: z.string().datetime({ offset: true }).optional(),
-    until: z.string().datetime({ offset: true }).optional(),
+    since: isoDateTime().optional(),
+    until: isoDateTime().optional(),
   })
   .strict()
   .refine((b) => b.ids || b.clinic_id || b.webhook_id || b.since || b.until, 'give ids or at least one filter (clinic_id, webhook_id, since, until)');
