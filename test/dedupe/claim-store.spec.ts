@@ -105,13 +105,30 @@ describe('ClaimStore (real Postgres)', () => {
     await expect(store.complete(first.key, retry.token)).resolves.toBe(true);
   });
 
+  it('keeps a pending claim whose lease outlasts the TTL until the lease runs out: neither re-claimed nor swept', async () => {
+    // A lease longer than DEDUPE_TTL (a short SENDER_RETRY_SCHEDULE allows a TTL under DEDUPE_LEASE; a client's
+    // lease_ms may be up to an hour): the claim expired while its claimer was still publishing, and a resend
+    // was answered new and published the event a second time, or the sweep deleted the claim under it.
+    const short = new ClaimStore(ds, 50, 30_000);
+    const first = input(randomUUID(), 400);
+    const held = await short.claim(first);
+    await new Promise((r) => setTimeout(r, 150)); // past the TTL, within the lease
+    expect((await short.claim(input(first.key))).outcome).toBe('in_progress');
+    await short.deleteExpired();
+    expect(await ds.query(`SELECT token FROM idempotency_claims WHERE key = $1`, [first.key])).toEqual([{ token: held.token }]);
+    await new Promise((r) => setTimeout(r, 350)); // the lease has run out: the key is free again
+    expect((await short.claim(input(first.key))).outcome).toBe('new');
+  });
+
   it('treats an expired completed claim as new, and deletes expired claims', async () => {
     const short = new ClaimStore(ds, 50, 30_000);
     const first = input();
     const claim = await short.claim(first);
     await short.complete(first.key, claim.token);
     await new Promise((r) => setTimeout(r, 120));
-    expect((await short.claim(input(first.key))).outcome).toBe('new');
+    const again = await short.claim(input(first.key));
+    expect(again.outcome).toBe('new');
+    await short.complete(first.key, again.token); // a pending claim is swept only once its lease has run out too
     await new Promise((r) => setTimeout(r, 120));
     expect(await short.deleteExpired()).toBeGreaterThanOrEqual(1);
     const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM idempotency_claims WHERE key = $1`, [first.key]);

@@ -83,8 +83,10 @@ export const CLAIM_STATEMENT_TIMEOUT_MS = 10_000;
 export const CLAIM_SESSION_SETTINGS: Readonly<Record<string, string>> = { enable_seqscan: 'off', plan_cache_mode: 'force_generic_plan' };
 
 /**
- * Idempotency claims in Postgres. A key is free when it has no row, its row expired (TTL), or it is a
- * `pending` claim whose lease ran out (the claimer crashed before publishing). The claims and completions
+ * Idempotency claims in Postgres. A key is free when it has no row, its `done` row expired (TTL), or it is a
+ * `pending` claim whose lease ran out (the claimer crashed before publishing). A pending claim whose lease
+ * outlasts the TTL (a TTL under DEDUPE_LEASE, or a client's longer `lease_ms`) is held until the lease runs
+ * out: neither a resend nor the expiry sweep takes the key from a claimer that may still be publishing. The claims and completions
  * made in one turn of the event loop are written in one statement (see MicroBatcher), completions first:
  * a claim of a key completed in the same statement is a duplicate.
  */
@@ -122,14 +124,16 @@ export class ClaimStore {
   }
 
   /**
-   * Deletes expired claims, a bounded number per call; returns how many. Passes over keys a claim statement
+   * Deletes expired claims, a bounded number per call; returns how many (a pending one only once its lease
+   * has run out as well: its claimer may still be publishing). Passes over keys a claim statement
    * holds (it is re-claiming them) instead of waiting: locking them in `expires_at` order while claims lock
    * in key order could deadlock the two.
    */
   async deleteExpired(limit = 10_000): Promise<number> {
     const [, affected] = await rawQuery(
       this.ds,
-      `DELETE FROM idempotency_claims WHERE key IN (SELECT key FROM idempotency_claims WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      `DELETE FROM idempotency_claims WHERE key IN (
+         SELECT key FROM idempotency_claims WHERE expires_at <= now() AND (state = 'done' OR lease_until <= now()) LIMIT $1 FOR UPDATE SKIP LOCKED)`,
       [limit],
       { timeoutMs: this.statementTimeoutMs },
     );
@@ -175,7 +179,7 @@ export class ClaimStore {
            ON CONFLICT (key) DO UPDATE SET
              clinic_id = EXCLUDED.clinic_id, event_id = EXCLUDED.event_id, state = 'pending', token = EXCLUDED.token,
              lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at, created_at = now()
-           WHERE c.expires_at <= now() OR (c.state = 'pending' AND c.lease_until <= now())
+           WHERE (c.state = 'done' AND c.expires_at <= now()) OR (c.state = 'pending' AND c.lease_until <= now())
            RETURNING c.key
          )
          SELECT 'claim' AS kind, i.key, NULL::text AS token, (u.key IS NOT NULL) AS claimed,
