@@ -11,6 +11,7 @@ import { UnloggedClaims1764450000000 } from './1764450000000-unlogged-claims';
 import { StoreWithoutForeignKeys1764460000000 } from './1764460000000-store-without-foreign-keys';
 import { EntityOrderIndex1764470000000 } from './1764470000000-entity-order-index';
 import { LiveSubscriberUrlUnique1764480000000 } from './1764480000000-live-subscriber-url-unique';
+import { DeadLetterListIndexes1764490000000 } from './1764490000000-dead-letter-list-indexes';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
 export { DELIVERIES_DUE_CHANNEL } from './1764400000000-cluster-wide-delivery';
@@ -30,4 +31,5 @@ export const MIGRATIONS = [
   StoreWithoutForeignKeys1764460000000,
   EntityOrderIndex1764470000000,
   LiveSubscriberUrlUnique1764480000000,
+  DeadLetterListIndexes1764490000000,
 ];
