@@ -183,6 +183,23 @@ describe('console API: clinic-scoped routes and portal sessions', () => {
     expect((await stack.admin('GET', '/api/external/delivery-stats?hours=168&bucket_minutes=1', undefined, key)).status).toBe(400);
   });
 
+  it('refuses a time whose UTC offset is out of range (400 naming the field), in the delivery log and in a replay', async () => {
+    const r = await receiver();
+    const hook = await stack.createSubscriber(clinic.id, r.url);
+    // well-formed to the eye (zod's date-time pattern takes any two-digit offset), but no instant
+    for (const bad of ['2026-01-01T00:00:00+99:99', '2026-01-01T00:00:00-24:30']) {
+      for (const field of ['since', 'until']) {
+        const list = await asClinic('GET', `/api/external/deliveries?${field}=${encodeURIComponent(bad)}`);
+        expect(list).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.stringContaining(field) } } });
+        const replay = await asClinic('POST', `/api/external/webhook/${hook.id}/replay`, { [field]: bad, dry_run: true });
+        expect(replay).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.stringContaining(field) } } });
+      }
+    }
+    // a real offset still works, and means what it says
+    const ok = await asClinic('GET', `/api/external/deliveries?since=${encodeURIComponent('2026-01-01T00:00:00+05:30')}`);
+    expect(ok.status).toBe(200);
+  });
+
   it('reveals the current signing secret, and during a rotation until when the previous one signs', async () => {
     const r = await receiver();
     const hook = await stack.createSubscriber(clinic.id, r.url);
