@@ -356,6 +356,33 @@ describe('console in a browser', () => {
     expect(good.requests[before + 1]!.headers['webhook-id']).toBe(good.requests[before]!.headers['webhook-id']);
   });
 
+  /** A fresh clinic with a webhook, and a page holding its console session. */
+  async function freshClinicPage(name: string) {
+    const c = await stack.createClinic(name);
+    const hook = await stack.createSubscriber(c.id, good.url);
+    const issued = (await stack.admin('POST', `/admin/clinics/${c.id}/portal-sessions`, {})).body;
+    const page = await newPage();
+    await page.goto(issued.url);
+    await opened(page, 'Webhooks');
+    return { clinic: c, hook, sessionId: issued.id as string, page };
+  }
+
+  it('takes a clinic whose session ended (revoked, expired) back to the start with that said, and signs it out', async () => {
+    const revoked = await freshClinicPage('Revoked Session Clinic');
+    expect((await stack.admin('DELETE', `/admin/clinics/${revoked.clinic.id}/portal-sessions/${revoked.sessionId}`)).status).toBe(204);
+    await revoked.page.getByRole('button', { name: 'Refresh' }).click();
+    await opened(revoked.page, 'Switchyard console');
+    await revoked.page.getByText(/console session has ended/).waitFor();
+    expect(await revoked.page.getByTestId('who').count()).toBe(0);
+
+    // signing out of a session that has already expired: the page leaves it instead of showing an error
+    const expired = await freshClinicPage('Expired Session Clinic');
+    await stack.db.query(`UPDATE portal_sessions SET expires_at = now() - interval '1 second' WHERE id = $1`, [expired.sessionId]);
+    await expired.page.getByRole('button', { name: 'Sign out' }).click();
+    await opened(expired.page, 'Switchyard console');
+    expect(await expired.page.getByTestId('who').count()).toBe(0);
+  });
+
   it('renders the operator and clinic overviews at 1280 and 390 px', async () => {
     await operator.getByRole('link', { name: 'Riverside Family Clinic' }).click();
     await operator.getByRole('heading', { name: 'API keys' }).waitFor();

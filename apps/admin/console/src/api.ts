@@ -17,6 +17,16 @@ export class ApiFailure extends Error {
   }
 }
 
+/**
+ * Told when the server stops taking a session's credential (401): a clinic's session expired, was revoked or
+ * its clinic disabled; an operator's token was changed. The page then leaves that session instead of
+ * showing its pages with every call failing (and a sign-out that fails too).
+ */
+let onSessionEnded: ((session: Session) => void) | null = null;
+export function whenSessionEnds(handler: ((session: Session) => void) | null): void {
+  onSessionEnded = handler;
+}
+
 async function request<T>(session: Session | null, method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -36,6 +46,7 @@ async function request<T>(session: Session | null, method: string, path: string,
   } catch {
     json = undefined;
   }
+  if (res.status === 401 && session) onSessionEnded?.(session);
   if (!res.ok) throw new ApiFailure(res.status, json?.error?.message ?? `The server answered ${res.status}.`, json?.error?.code);
   return json as T;
 }

@@ -1,6 +1,6 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { Api, Session, currentPortalSession, openPortalLink, operatorSession } from './api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { Api, Session, currentPortalSession, openPortalLink, operatorSession, whenSessionEnds } from './api';
 import { DeliveriesPage, DeliveryPage } from './clinic/deliveries-page';
 import { EventTypesPage } from './clinic/event-types-page';
 import { NewWebhookPage, WebhooksPage } from './clinic/webhooks-page';
@@ -21,6 +21,21 @@ import { ErrorNotice, Field, Form, Loading, PageTitle, value } from './ui/widget
 function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [problem, setProblem] = useState<string | null>(null);
+  const shown = useRef(session);
+  shown.current = session;
+  useEffect(() => {
+    whenSessionEnds((ended) => {
+      // only the session on screen: a late answer to an earlier session's call (or a wrong token typed at sign-in) changes nothing
+      if (shown.current !== ended) return;
+      setSession(null);
+      setProblem(
+        ended.kind === 'clinic'
+          ? 'Your console session has ended: it expired or was revoked, or your clinic was disabled. Ask your Switchyard operator for a new console link.'
+          : 'The admin token is no longer accepted. Sign in again.',
+      );
+    });
+    return () => whenSessionEnds(null);
+  }, []);
   useEffect(() => {
     const m = /^#portal=([A-Za-z0-9_-]+)$/.exec(location.hash);
     if (m) {
