@@ -383,6 +383,22 @@ describe('console in a browser', () => {
     expect(await expired.page.getByTestId('who').count()).toBe(0);
   });
 
+  it('clears the delivery filters on the page when Clear clears them from the address', async () => {
+    const { page } = await freshClinicPage('Filter Clear Clinic');
+    await page.goto('/console#/deliveries');
+    await opened(page, 'Deliveries');
+    await page.getByLabel('Status').selectOption('dead');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/status=dead/);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.waitForURL(/#\/deliveries$/);
+    await eventually(async () => (await page.getByLabel('Status').inputValue()) === '', 3_000, 'the Status filter to show "any"');
+    // Apply after Clear lists everything, as the form says
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForTimeout(200);
+    expect(page.url()).not.toContain('status=');
+  });
+
   it('renders the operator and clinic overviews at 1280 and 390 px', async () => {
     await operator.getByRole('link', { name: 'Riverside Family Clinic' }).click();
     await operator.getByRole('heading', { name: 'API keys' }).waitFor();

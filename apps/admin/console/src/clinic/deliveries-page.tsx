@@ -92,7 +92,11 @@ export function DeliveriesPage({ api, route }: { api: Api; route: Route }) {
 }
 
 function DeliveryFilters({ filters, webhooks, catalog }: { filters: Filters; webhooks: Webhook[]; catalog: EventType[] }) {
-  const [f, setF] = useState<Filters>({ ...filters, since: filters.since && isoToLocal(filters.since), until: filters.until && isoToLocal(filters.until) });
+  const fromAddress = (): Filters => ({ ...filters, since: filters.since && isoToLocal(filters.since), until: filters.until && isoToLocal(filters.until) });
+  const [f, setF] = useState<Filters>(fromAddress);
+  // The form follows the filters in the address when they change (Clear, back, a link), keeping the focus where it is.
+  const inAddress = JSON.stringify(filters);
+  useEffect(() => setF(fromAddress()), [inAddress]); // eslint-disable-line react-hooks/exhaustive-deps
   const set = (k: keyof Filters) => (e: Event) => setF({ ...f, [k]: value(e) || undefined });
   const apply = () => navigate(href('deliveries') + query({ ...f, since: localToIso(f.since ?? ''), until: localToIso(f.until ?? '') }));
   return (
