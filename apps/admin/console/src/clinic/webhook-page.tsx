@@ -103,7 +103,11 @@ function Settings({ api, w, catalog, onSaved }: { api: Api; w: Webhook; catalog:
 function SigningSecret({ api, w }: { api: Api; w: Webhook }) {
   const [overlap, setOverlap] = useState('86400');
   const show = useAction(() => api.get<{ secret: string; previous_secret_expires_at: string | null }>(`/api/external/webhook/${w.webhook_id}/secret`));
-  const rotate = useAction(() => api.post<{ data: { secret: string }; message: string }>(`/api/external/webhook/${w.webhook_id}/rotate-secret`, { overlap_seconds: Number(overlap) }));
+  const rotate = useAction(async () => {
+    const rotated = await api.post<{ data: { secret: string }; message: string }>(`/api/external/webhook/${w.webhook_id}/rotate-secret`, { overlap_seconds: Number(overlap) });
+    show.reset(); // the secret shown before is the previous one now
+    return rotated;
+  });
   return (
     <section class="panel" aria-labelledby="secret-h">
       <h2 id="secret-h">Signing secret</h2>

@@ -20,7 +20,10 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   return { data, error, reload };
 }
 
-/** Runs an action (a button's): `busy` while it runs, its error message, and what it answered. */
+/**
+ * Runs an action (a button's): `busy` while it runs, its error message, and what it answered. Each run
+ * starts with neither: a success notice of the run before must not stand beside (or for) this run's failure.
+ */
 export function useAction<A extends unknown[], T>(run: (...args: A) => Promise<T>) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -28,6 +31,7 @@ export function useAction<A extends unknown[], T>(run: (...args: A) => Promise<T
   const go = async (...args: A): Promise<T | undefined> => {
     setBusy(true);
     setError(null);
+    setResult(undefined);
     try {
       const r = await run(...args);
       setResult(() => r);
