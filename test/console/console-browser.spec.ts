@@ -429,6 +429,43 @@ describe('console in a browser', () => {
     expect(page.url()).not.toContain('status=');
   });
 
+  it('lists only what the filters in force match: no rows of earlier filters after a refused filter or a late answer', async () => {
+    const { clinic, hook, page } = await freshClinicPage('Late Answer Clinic');
+    const key = { authorization: '', 'x-api-key': clinic.apiKey };
+    expect((await stack.admin('POST', `/api/external/webhook/${hook.id}/test`, {}, key)).status).toBe(202);
+    await page.getByRole('link', { name: 'Deliveries' }).click();
+    await opened(page, 'Deliveries');
+    const rows = page.getByTestId('deliveries').locator('tbody tr');
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(1);
+
+    // a range the server refuses: the error, and none of the unfiltered rows as if they matched it
+    await page.getByLabel('From').fill('2030-01-02T00:00');
+    await page.getByLabel('Until').fill('2030-01-01T00:00');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByRole('alert').getByText(/must be before until/).waitFor();
+    expect(await rows.count()).toBe(0);
+    expect(await page.getByText('No deliveries match.').count()).toBe(0);
+    expectedAnswers(page, /status of 400/);
+
+    // the unfiltered list answers late (a slow connection, a big clinic); the dead-only list asked for after it answers first
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.waitForURL(/#\/deliveries$/);
+    await rows.first().waitFor();
+    await page.route(/\/api\/external\/deliveries\?limit=25$/, async (route) => {
+      await new Promise((r) => setTimeout(r, 1_500));
+      await route.continue().catch(() => undefined);
+    });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByLabel('Status').selectOption('dead');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('No deliveries match.').waitFor();
+    await page.waitForTimeout(2_000); // the late answer has come by now
+    expect(await rows.count()).toBe(0);
+    expect(page.url()).toContain('status=dead');
+    await page.unroute(/\/api\/external\/deliveries/);
+  });
+
   it('renders the operator and clinic overviews at 1280 and 390 px', async () => {
     await operator.getByRole('link', { name: 'Riverside Family Clinic' }).click();
     await operator.getByRole('heading', { name: 'API keys' }).waitFor();

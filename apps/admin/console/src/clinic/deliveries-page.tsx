@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { Api, Attempt, Delivery, EventType, Page, Stats, Webhook, query } from '../api';
 import { TEST_EVENT_NAME, isoToLocal, localToIso, when } from '../format';
 import { Route, href, navigate } from '../router';
@@ -21,13 +21,26 @@ export function DeliveriesPage({ api, route }: { api: Api; route: Route }) {
   const stats = useLoad(() => api.get<Stats>(`/api/external/delivery-stats${query({ webhook_id: filters.webhook_id })}`), [filters.webhook_id]);
   const [items, setItems] = useState<Delivery[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
+  // Only the latest load shows: an earlier one answering late (a refresh, other filters) is dropped.
+  const latest = useRef(0);
   const more = useAction(async (from: string | null) => {
-    const page = await api.get<Page<Delivery>>(`/api/external/deliveries${query({ ...filters, limit: 25, cursor: from })}`);
-    setItems((prev) => (from ? [...prev, ...page.items] : page.items));
-    setCursor(page.next_cursor);
-    return page;
+    const mine = ++latest.current;
+    try {
+      const page = await api.get<Page<Delivery>>(`/api/external/deliveries${query({ ...filters, limit: 25, cursor: from })}`);
+      if (mine === latest.current) {
+        setItems((prev) => (from ? [...prev, ...page.items] : page.items));
+        setCursor(page.next_cursor);
+      }
+      return page;
+    } catch (err) {
+      if (mine === latest.current) throw err;
+      return undefined;
+    }
   });
   useEffect(() => {
+    // other filters: the rows of the previous ones go at once (they do not match these, even if this load fails)
+    setItems([]);
+    setCursor(null);
     void more.go(null);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
@@ -48,7 +61,7 @@ export function DeliveriesPage({ api, route }: { api: Api; route: Route }) {
         <DeliveryFilters filters={filters} webhooks={hooks.data?.data ?? []} catalog={catalog.data?.items ?? []} />
       </section>
       <section class="panel table-wrap" aria-label="Delivery log">
-        {items.length === 0 && !more.busy ? <p>No deliveries match.</p> : null}
+        {items.length === 0 && !more.busy && !more.error ? <p>No deliveries match.</p> : null}
         {items.length > 0 ? (
           <table class="stack" data-testid="deliveries">
             <thead>
