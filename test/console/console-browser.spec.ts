@@ -466,6 +466,31 @@ describe('console in a browser', () => {
     await page.unroute(/\/api\/external\/deliveries/);
   });
 
+  it('deletes a webhook from the keyboard: the confirmation takes the focus, Cancel gives it back', async () => {
+    const { clinic, hook, page } = await freshClinicPage('Keyboard Delete Clinic');
+    await page.goto(`/console#/webhooks/${hook.id}`);
+    await opened(page, 'Webhook');
+    await page.getByRole('heading', { name: 'Settings' }).waitFor();
+    const focused = () =>
+      page.evaluate(() => {
+        const d = (globalThis as any).document;
+        return d.activeElement && d.activeElement !== d.body ? d.activeElement.textContent.trim() : '(nothing: the page itself)';
+      });
+    await tabTo(page, /^BUTTON Delete webhook/, 80);
+    await page.keyboard.press('Enter');
+    await page.getByRole('group', { name: 'Confirm deletion' }).waitFor();
+    expect(await focused()).toBe('Cancel');
+    await page.keyboard.press('Enter');
+    expect(await focused()).toBe('Delete webhook…');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Shift+Tab'); // from Cancel to the button that deletes
+    expect(await focused()).toBe('Yes, delete it');
+    await page.keyboard.press('Enter');
+    await opened(page, 'Webhooks');
+    const left = await stack.admin('GET', `/api/external/webhook?clinic_id=${clinic.id}`);
+    expect(left.body.data).toEqual([]);
+  });
+
   it('renders the operator and clinic overviews at 1280 and 390 px', async () => {
     await operator.getByRole('link', { name: 'Riverside Family Clinic' }).click();
     await operator.getByRole('heading', { name: 'API keys' }).waitFor();

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { Api, EventType, Health, Stats, Webhook } from '../api';
 import { isoToLocal, localToIso, percent, when } from '../format';
 import { href, navigate } from '../router';
@@ -224,6 +224,17 @@ function Replay({ api, w }: { api: Api; w: Webhook }) {
 
 function DeleteWebhook({ api, w }: { api: Api; w: Webhook }) {
   const [asking, setAsking] = useState(false);
+  // The button pressed goes away: the focus moves to the confirmation's safe answer, and back after Cancel
+  // (else it fell to the page itself, and a keyboard or screen reader user started over from the top). In the
+  // render's own task, as PageTitle does, so a key pressed at once lands there.
+  const cancel = useRef<HTMLButtonElement>(null);
+  const start = useRef<HTMLButtonElement>(null);
+  const asked = useRef(false);
+  useLayoutEffect(() => {
+    if (asking) cancel.current?.focus();
+    else if (asked.current) start.current?.focus();
+    asked.current = asking;
+  }, [asking]);
   const remove = useAction(async () => {
     await api.del(`/api/external/webhook/${w.webhook_id}`);
     navigate(href('webhooks'));
@@ -239,12 +250,12 @@ function DeleteWebhook({ api, w }: { api: Api; w: Webhook }) {
           <button type="button" class="danger" onClick={() => void remove.go()} disabled={remove.busy}>
             Yes, delete it
           </button>
-          <button type="button" onClick={() => setAsking(false)}>
+          <button type="button" ref={cancel} onClick={() => setAsking(false)}>
             Cancel
           </button>
         </div>
       ) : (
-        <button type="button" class="danger" onClick={() => setAsking(true)}>
+        <button type="button" class="danger" ref={start} onClick={() => setAsking(true)}>
           Delete webhook…
         </button>
       )}
