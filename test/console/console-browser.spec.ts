@@ -364,7 +364,7 @@ describe('console in a browser', () => {
     const page = await newPage();
     await page.goto(issued.url);
     await opened(page, 'Webhooks');
-    return { clinic: c, hook, sessionId: issued.id as string, page };
+    return { clinic: c, hook, sessionId: issued.id as string, url: issued.url as string, page };
   }
 
   it('takes a clinic whose session ended (revoked, expired) back to the start with that said, and signs it out', async () => {
@@ -489,6 +489,37 @@ describe('console in a browser', () => {
     await opened(page, 'Webhooks');
     const left = await stack.admin('GET', `/api/external/webhook?clinic_id=${clinic.id}`);
     expect(left.body.data).toEqual([]);
+  });
+
+  it('opens the console again from a link already used in this browser while its session lasts, saying so', async () => {
+    const { url, page } = await freshClinicPage('Link Clicked Twice Clinic');
+    // the e-mail's link clicked once more: a new tab of the same browser
+    const again = await page.context().newPage();
+    problemsOf.set(again, watchProblems(again));
+    await again.goto(url);
+    await opened(again, 'Webhooks');
+    expect(await again.getByTestId('who').textContent()).toBe('Link Clicked Twice Clinic');
+    await again.getByRole('status').getByText(/already opened/).waitFor();
+    expect(again.url()).not.toContain('swp_');
+    // a browser without that session: the same link cannot be opened
+    const other = await newPage();
+    await other.goto(url);
+    await other.getByText(/This console link cannot be opened/).waitFor();
+  });
+
+  it('opens a new link pasted into a tab that has the console open: swapped, and out of the address', async () => {
+    const { clinic, sessionId, page } = await freshClinicPage('Pasted Link Clinic');
+    expect((await stack.admin('DELETE', `/admin/clinics/${clinic.id}/portal-sessions/${sessionId}`)).status).toBe(204);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByText(/console session has ended/).waitFor();
+    // the operator sends a new link; the clinic pastes it into the same tab (only the fragment changes: no reload)
+    const fresh = (await stack.admin('POST', `/admin/clinics/${clinic.id}/portal-sessions`, {})).body;
+    await page.goto(fresh.url);
+    await opened(page, 'Webhooks');
+    expect(await page.getByTestId('who').textContent()).toBe('Pasted Link Clinic');
+    expect(page.url()).toBe(`${stack.adminUrl}/console#/webhooks`);
+    const listed = (await stack.admin('GET', `/admin/clinics/${clinic.id}/portal-sessions`)).body.items;
+    expect(listed.find((l: any) => l.id === fresh.id)).toMatchObject({ exchanged_at: expect.any(String) });
   });
 
   it('renders the operator and clinic overviews at 1280 and 390 px', async () => {

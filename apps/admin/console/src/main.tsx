@@ -11,7 +11,7 @@ import { ClinicsPage } from './operator/clinics-page';
 import { DeadLettersPage } from './operator/dead-letters-page';
 import { Route, href, navigate, useRoute } from './router';
 import { useAction } from './ui/use-load';
-import { ErrorNotice, Field, Form, Loading, PageTitle, value } from './ui/widgets';
+import { ErrorNotice, Field, Form, Loading, Notice, PageTitle, value } from './ui/widgets';
 
 /**
  * The Switchyard console. A clinic arrives through a portal link (`/console#portal=swp_…`): the token is
@@ -21,6 +21,7 @@ import { ErrorNotice, Field, Form, Loading, PageTitle, value } from './ui/widget
 function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [problem, setProblem] = useState<string | null>(null);
+  const [note, setNote] = useState<string | null>(null);
   const shown = useRef(session);
   shown.current = session;
   useEffect(() => {
@@ -28,6 +29,7 @@ function App() {
       // only the session on screen: a late answer to an earlier session's call (or a wrong token typed at sign-in) changes nothing
       if (shown.current !== ended) return;
       setSession(null);
+      setNote(null);
       setProblem(
         ended.kind === 'clinic'
           ? 'Your console session has ended: it expired or was revoked, or your clinic was disabled. Ask your Switchyard operator for a new console link.'
@@ -37,25 +39,46 @@ function App() {
     return () => whenSessionEnds(null);
   }, []);
   useEffect(() => {
-    const m = /^#portal=([A-Za-z0-9_-]+)$/.exec(location.hash);
-    if (m) {
+    const open = (token: string) => {
       // First thing: the token leaves the address bar and the history entry.
       history.replaceState(null, '', `${location.pathname}${href('webhooks')}`);
-      openPortalLink(m[1]!).then(setSession, (err: Error) => {
-        setProblem(`This console link cannot be opened: ${err.message}`);
+      setSession(undefined);
+      setNote(null);
+      openPortalLink(token).then(
+        (s) => (setProblem(null), setSession(s)),
+        async (err: Error) => {
+          // A link opens once; clicked again while its session lasts, this browser is still signed in: say so, and go on.
+          const live = await currentPortalSession().catch(() => null);
+          if (live) {
+            setNote(`This console link was already opened; you are still signed in to ${live.kind === 'clinic' ? live.clinic.name : 'the console'} in this browser.`);
+            setSession(live);
+            return;
+          }
+          setProblem(`This console link cannot be opened: ${err.message}`);
+          setSession(null);
+        },
+      );
+    };
+    const linkToken = () => /^#portal=([A-Za-z0-9_-]+)$/.exec(location.hash)?.[1];
+    // A link pasted into a tab that has the console open changes only the fragment: no reload, so it is watched for.
+    const onHashChange = () => {
+      const token = linkToken();
+      if (token) open(token);
+    };
+    addEventListener('hashchange', onHashChange);
+    const token = linkToken();
+    if (token) open(token);
+    else
+      currentPortalSession().then(setSession, (err: Error) => {
+        setProblem(err.message);
         setSession(null);
       });
-      return;
-    }
-    currentPortalSession().then(setSession, (err: Error) => {
-      setProblem(err.message);
-      setSession(null);
-    });
+    return () => removeEventListener('hashchange', onHashChange);
   }, []);
 
   if (session === undefined) return <Loading what="the console" />;
   if (session === null) return <SignIn problem={problem} onSignedIn={setSession} />;
-  return <Shell session={session} onSignOut={() => (setSession(null), setProblem(null), navigate(''))} />;
+  return <Shell session={session} note={note} onSignOut={() => (setSession(null), setProblem(null), setNote(null), navigate(''))} />;
 }
 
 function SignIn({ problem, onSignedIn }: { problem: string | null; onSignedIn: (s: Session) => void }) {
@@ -94,7 +117,7 @@ const OPERATOR_NAV = [
   ['dead-letters', 'Dead letters'],
 ] as const;
 
-function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
+function Shell({ session, note, onSignOut }: { session: Session; note: string | null; onSignOut: () => void }) {
   const route = useRoute();
   const api = new Api(session);
   const nav = session.kind === 'clinic' ? CLINIC_NAV : OPERATOR_NAV;
@@ -126,6 +149,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         </button>
       </header>
       <main id="main">
+        {note ? <Notice kind="info">{note}</Notice> : null}
         <ErrorNotice error={signOut.error} />
         {session.kind === 'clinic' ? (
           <ClinicRoutes api={api} route={route} clinicId={session.clinic.id} expiresAt={session.expiresAt} />
