@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { sendShipment } from '../delivery/delivery-support';
+import { sendShipment, waitForDeliveries } from '../delivery/delivery-support';
 import { ReceivedRequest, TestReceiver, signedBy as verifies } from '../support/receiver';
 import { TestStack, eventually } from '../support/stack';
 import { launchBrowser, watchProblems } from './support/browser';
@@ -520,6 +520,35 @@ describe('console in a browser', () => {
     expect(page.url()).toBe(`${stack.adminUrl}/console#/webhooks`);
     const listed = (await stack.admin('GET', `/admin/clinics/${clinic.id}/portal-sessions`)).body.items;
     expect(listed.find((l: any) => l.id === fresh.id)).toMatchObject({ exchanged_at: expect.any(String) });
+  });
+
+  it("lists the one clinic's dead letters the operator picked, even when the list of all answers late", async () => {
+    const picked = await stack.createClinic('Picked Dead Letter Clinic');
+    const others = await stack.createClinic('Other Dead Letter Clinic');
+    for (const c of [picked, others]) {
+      const hook = await stack.createSubscriber(c.id, 'http://127.0.0.1:9/refused');
+      await sendShipment(stack, c.apiKey, `dead-${c.id}`);
+      await waitForDeliveries(stack, hook.id, 'dead');
+    }
+    const op = await newPage();
+    await op.goto('/console');
+    await op.getByLabel('Admin token').fill(stack.config.ADMIN_TOKEN);
+    await op.getByRole('button', { name: 'Sign in' }).click();
+    await op.getByRole('heading', { name: 'Clinics' }).waitFor();
+    await op.getByRole('link', { name: 'Dead letters' }).click();
+    const rows = op.getByTestId('dead-letters').locator('tbody tr');
+    await rows.filter({ hasText: 'Other Dead Letter Clinic' }).waitFor();
+    await op.route(/\/admin\/dead-letters\?limit=50$/, async (route) => {
+      await new Promise((r) => setTimeout(r, 1_500));
+      await route.continue().catch(() => undefined);
+    });
+    await op.getByRole('button', { name: 'Refresh' }).click();
+    await op.getByLabel('Clinic', { exact: true }).selectOption(picked.id);
+    await rows.first().waitFor();
+    await op.waitForTimeout(2_000); // the late answer of all clinics has come by now
+    const clinics = await rows.locator('td[data-label="Clinic"]').allTextContents();
+    expect(clinics).toEqual(['Picked Dead Letter Clinic']);
+    await op.unroute(/\/admin\/dead-letters/);
   });
 
   it('renders the operator and clinic overviews at 1280 and 390 px', async () => {

@@ -1,9 +1,9 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { Api, Attempt, Delivery, EventType, Page, Stats, Webhook, query } from '../api';
 import { TEST_EVENT_NAME, isoToLocal, localToIso, when } from '../format';
 import { Route, href, navigate } from '../router';
 import { DeliveryChart } from '../ui/chart';
-import { useAction, useLoad } from '../ui/use-load';
+import { useAction, useLatestLoad, useLoad } from '../ui/use-load';
 import { Badge, ErrorNotice, Field, Form, Loading, Notice, PageTitle, value } from '../ui/widgets';
 
 const STATUSES = ['pending', 'delivering', 'succeeded', 'dead', 'parked', 'cancelled'];
@@ -21,19 +21,18 @@ export function DeliveriesPage({ api, route }: { api: Api; route: Route }) {
   const stats = useLoad(() => api.get<Stats>(`/api/external/delivery-stats${query({ webhook_id: filters.webhook_id })}`), [filters.webhook_id]);
   const [items, setItems] = useState<Delivery[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  // Only the latest load shows: an earlier one answering late (a refresh, other filters) is dropped.
-  const latest = useRef(0);
+  const loads = useLatestLoad();
   const more = useAction(async (from: string | null) => {
-    const mine = ++latest.current;
+    const mine = loads.begin();
     try {
       const page = await api.get<Page<Delivery>>(`/api/external/deliveries${query({ ...filters, limit: 25, cursor: from })}`);
-      if (mine === latest.current) {
+      if (loads.isLatest(mine)) {
         setItems((prev) => (from ? [...prev, ...page.items] : page.items));
         setCursor(page.next_cursor);
       }
       return page;
     } catch (err) {
-      if (mine === latest.current) throw err;
+      if (loads.isLatest(mine)) throw err;
       return undefined;
     }
   });

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Api, Clinic, Delivery, Page, query } from '../api';
 import { when } from '../format';
-import { useAction, useLoad } from '../ui/use-load';
+import { useAction, useLatestLoad, useLoad } from '../ui/use-load';
 import { ErrorNotice, Field, Form, Notice, PageTitle, checked, value } from '../ui/widgets';
 
 /** Operators: dead letters across clinics (or of one), replayed by selection. */
@@ -11,12 +11,23 @@ export function DeadLettersPage({ api }: { api: Api }) {
   const [items, setItems] = useState<Delivery[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  // Only the latest load shows (an earlier list answering late is dropped), and another clinic's rows go at once:
+  // else the operator could pick and replay dead letters of clinics other than the one chosen.
+  const loads = useLatestLoad();
   const load = useAction(async (from: string | null) => {
-    const page = await api.get<Page<Delivery>>(`/admin/dead-letters${query({ clinic_id: clinicId, limit: 50, cursor: from })}`);
-    setItems((prev) => (from ? [...prev, ...page.items] : page.items));
-    setCursor(page.next_cursor);
-    if (!from) setSelected(new Set());
-    return page;
+    const mine = loads.begin();
+    try {
+      const page = await api.get<Page<Delivery>>(`/admin/dead-letters${query({ clinic_id: clinicId, limit: 50, cursor: from })}`);
+      if (loads.isLatest(mine)) {
+        setItems((prev) => (from ? [...prev, ...page.items] : page.items));
+        setCursor(page.next_cursor);
+        if (!from) setSelected(new Set());
+      }
+      return page;
+    } catch (err) {
+      if (loads.isLatest(mine)) throw err;
+      return undefined;
+    }
   });
   const replay = useAction(async () => {
     const r = await api.post<{ queued: number }>('/admin/dead-letters/replay', { ids: [...selected] });
@@ -24,6 +35,9 @@ export function DeadLettersPage({ api }: { api: Api }) {
     return r;
   });
   useEffect(() => {
+    setItems([]);
+    setCursor(null);
+    setSelected(new Set());
     void load.go(null);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [clinicId]);
@@ -62,7 +76,7 @@ export function DeadLettersPage({ api }: { api: Api }) {
         </Form>
       </section>
       <section class="panel table-wrap" aria-label="Dead letters">
-        {items.length === 0 && !load.busy ? <p>No dead letters.</p> : null}
+        {items.length === 0 && !load.busy && !load.error ? <p>No dead letters.</p> : null}
         {items.length > 0 ? (
           <table class="stack" data-testid="dead-letters">
             <thead>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 
 /** Loads data for a view: `data` (last good answer), `error` (a message), `reload()`; re-runs when `deps` change. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
@@ -44,4 +44,14 @@ export function useAction<A extends unknown[], T>(run: (...args: A) => Promise<T
     }
   };
   return { go, busy, error, result, reset: () => (setResult(undefined), setError(null)) };
+}
+
+/**
+ * For loads that can overlap (a refresh, then other filters): `begin()` marks a load, `isLatest(mark)` says
+ * whether no load began since. Only the latest may show its answer or its error; an earlier one that
+ * answers late is dropped (it showed what the filters in force do not match).
+ */
+export function useLatestLoad() {
+  const latest = useRef(0);
+  return { begin: () => ++latest.current, isLatest: (mark: number) => mark === latest.current };
 }
