@@ -183,7 +183,7 @@ describe('console API: clinic-scoped routes and portal sessions', () => {
     expect((await stack.admin('GET', '/api/external/delivery-stats?hours=168&bucket_minutes=1', undefined, key)).status).toBe(400);
   });
 
-  it('refuses a time whose UTC offset is out of range (400 naming the field), in the delivery log and in a replay', async () => {
+  it('refuses a time whose UTC offset is out of range (400 naming the field): delivery log, replays, audit trails', async () => {
     const r = await receiver();
     const hook = await stack.createSubscriber(clinic.id, r.url);
     // well-formed to the eye (zod's date-time pattern takes any two-digit offset), but no instant
@@ -195,9 +195,16 @@ describe('console API: clinic-scoped routes and portal sessions', () => {
         expect(replay).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.stringContaining(field) } } });
       }
     }
-    // a real offset still works, and means what it says
-    const ok = await asClinic('GET', `/api/external/deliveries?since=${encodeURIComponent('2026-01-01T00:00:00+05:30')}`);
-    expect(ok.status).toBe(200);
+    // the same in the clinic's audit trail, and in the operator's audit and dead-letter replay (the console's Dead letters)
+    const bad = encodeURIComponent('2026-01-01T00:00:00+99:99');
+    expect(await asClinic('GET', `/api/external/audit?since=${bad}`)).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.stringContaining('since') } } });
+    expect(await stack.admin('GET', `/admin/audit?until=${bad}`)).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.stringContaining('until') } } });
+    const replayAll = await stack.admin('POST', '/admin/dead-letters/replay', { clinic_id: clinic.id, since: '2026-01-01T00:00:00+99:99' });
+    expect(replayAll).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.stringContaining('since') } } });
+    // a real offset still works
+    for (const path of ['/api/external/deliveries', '/api/external/audit']) {
+      expect((await asClinic('GET', `${path}?since=${encodeURIComponent('2026-01-01T00:00:00+05:30')}`)).status).toBe(200);
+    }
   });
 
   it('reveals the current signing secret, and during a rotation until when the previous one signs', async () => {
