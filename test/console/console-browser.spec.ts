@@ -499,12 +499,24 @@ describe('console in a browser', () => {
     await again.goto(url);
     await opened(again, 'Webhooks');
     expect(await again.getByTestId('who').textContent()).toBe('Link Clicked Twice Clinic');
-    await again.getByRole('status').getByText(/already opened/).waitFor();
+    await again.getByRole('status').getByText(/still signed in to Link Clicked Twice Clinic/).waitFor();
     expect(again.url()).not.toContain('swp_');
+    // another clinic's link that was revoked: not opened, and not said to be this clinic's link opened again
+    const other = await stack.createClinic('Revoked Link Clinic');
+    const revoked = (await stack.admin('POST', `/admin/clinics/${other.id}/portal-sessions`, {})).body;
+    expect((await stack.admin('DELETE', `/admin/clinics/${other.id}/portal-sessions/${revoked.id}`)).status).toBe(204);
+    const third = await page.context().newPage();
+    problemsOf.set(third, watchProblems(third));
+    await third.goto(revoked.url);
+    await opened(third, 'Webhooks');
+    const note = (await third.getByRole('status').filter({ hasText: /signed in/ }).textContent()) ?? '';
+    expect(note).toMatch(/cannot be opened/);
+    expect(note).toMatch(/still signed in to Link Clicked Twice Clinic/);
+    expect(note).not.toMatch(/already opened/);
     // a browser without that session: the same link cannot be opened
-    const other = await newPage();
-    await other.goto(url);
-    await other.getByText(/This console link cannot be opened/).waitFor();
+    const elsewhere = await newPage();
+    await elsewhere.goto(url);
+    await elsewhere.getByText(/This console link cannot be opened/).waitFor();
   });
 
   it('opens a new link pasted into a tab that has the console open: swapped, and out of the address', async () => {

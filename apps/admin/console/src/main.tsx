@@ -48,9 +48,11 @@ function App() {
         (s) => (setProblem(null), setSession(s)),
         async (err: Error) => {
           // A link opens once; clicked again while its session lasts, this browser is still signed in: say so, and go on.
+          // The answer does not say why the link failed (used, expired, revoked) nor whose it was: the note claims neither.
           const live = await currentPortalSession().catch(() => null);
           if (live) {
-            setNote(`This console link was already opened; you are still signed in to ${live.kind === 'clinic' ? live.clinic.name : 'the console'} in this browser.`);
+            const name = live.kind === 'clinic' ? live.clinic.name : 'the console';
+            setNote(`This console link cannot be opened (a link opens once, and expires). This browser is still signed in to ${name}: that is what is shown.`);
             setSession(live);
             return;
           }
