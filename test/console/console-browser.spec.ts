@@ -362,8 +362,13 @@ describe('console in a browser', () => {
     const hook = await stack.createSubscriber(c.id, good.url);
     const issued = (await stack.admin('POST', `/admin/clinics/${c.id}/portal-sessions`, {})).body;
     const page = await newPage();
+    // Its loads answered: one still under way when a test then ends the session would take the page to the start first.
+    const loaded = ['/api/external/webhook', '/api/external/webhook-health'].map((path) =>
+      page.waitForResponse((r) => new URL(r.url()).pathname === path),
+    );
     await page.goto(issued.url);
     await opened(page, 'Webhooks');
+    await Promise.all(loaded);
     return { clinic: c, hook, sessionId: issued.id as string, url: issued.url as string, page };
   }
 

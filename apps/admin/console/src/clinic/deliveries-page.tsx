@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { Api, Attempt, Delivery, EventType, Page, Stats, Webhook, query } from '../api';
 import { TEST_EVENT_NAME, isoToLocal, localToIso, when } from '../format';
 import { Route, href, navigate } from '../router';
@@ -107,8 +107,15 @@ function DeliveryFilters({ filters, webhooks, catalog }: { filters: Filters; web
   const fromAddress = (): Filters => ({ ...filters, since: filters.since && isoToLocal(filters.since), until: filters.until && isoToLocal(filters.until) });
   const [f, setF] = useState<Filters>(fromAddress);
   // The form follows the filters in the address when they change (Clear, back, a link), keeping the focus where it is.
+  // Only when they change: an effect runs after the browser paints, so on a busy machine the one of the first render
+  // came after the user had already picked a filter, and put the form back to the address's (Apply then applied none).
   const inAddress = JSON.stringify(filters);
-  useEffect(() => setF(fromAddress()), [inAddress]); // eslint-disable-line react-hooks/exhaustive-deps
+  const synced = useRef(inAddress);
+  useEffect(() => {
+    if (synced.current === inAddress) return;
+    synced.current = inAddress;
+    setF(fromAddress());
+  }, [inAddress]); // eslint-disable-line react-hooks/exhaustive-deps
   const set = (k: keyof Filters) => (e: Event) => setF({ ...f, [k]: value(e) || undefined });
   const apply = () => navigate(href('deliveries') + query({ ...f, since: localToIso(f.since ?? ''), until: localToIso(f.until ?? '') }));
   return (
