@@ -35,7 +35,7 @@ export async function startAdmin(config: AppConfig, options: StartOptions = {}) 
   echoRequestIds(fastify);
   app.useGlobalFilters(new HttpErrorFilter(log));
   const ds = app.get(DataSource);
-  registerOpsRoutes(fastify, metrics, async () => ({ postgres: await postgresAnswers(ds) }));
+  registerOpsRoutes(fastify, metrics, () => ({ postgres: postgresAnswers(ds) }));
   const openapi = setUpOpenApi(app);
   registerConsoleRoutes(fastify);
   app.enableShutdownHooks();

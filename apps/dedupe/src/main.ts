@@ -34,8 +34,8 @@ export async function startDedupe(config: AppConfig, options: StartOptions = {})
   await orClose(app, () => app.listen());
   const ds = app.get(DataSource);
   const ops = await orClose(app, () =>
-    startOpsServer(config.DEDUPE_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
-      postgres: await postgresAnswers(ds),
+    startOpsServer(config.DEDUPE_HTTP_PORT, config.HTTP_HOST, metrics, () => ({
+      postgres: postgresAnswers(ds),
     })),
   );
   log.info({ grpc_port: config.DEDUPE_GRPC_PORT, http_port: config.DEDUPE_HTTP_PORT }, 'dedupe service listening');

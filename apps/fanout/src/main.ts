@@ -26,8 +26,8 @@ export async function startFanout(config: AppConfig, options: StartOptions = {})
   const ds = app.get(DataSource);
   const nats = app.get(NatsLink);
   const ops = await orClose(app, () =>
-    startOpsServer(config.FANOUT_HTTP_PORT, config.HTTP_HOST, metrics, async () => ({
-      postgres: await postgresAnswers(ds),
+    startOpsServer(config.FANOUT_HTTP_PORT, config.HTTP_HOST, metrics, () => ({
+      postgres: postgresAnswers(ds),
       // Connected, and the inbound consumer attached (not while it waits out a leader election).
       nats: nats.isReady(),
     })),

@@ -51,9 +51,9 @@ export async function startIngress(config: AppConfig, options: StartOptions = {}
   app.enableShutdownHooks();
   await orClose(app, () => app.listen(config.INGRESS_PORT, config.HTTP_HOST));
   const ops = await orClose(app, () =>
-    startOpsServer(config.INGRESS_OPS_PORT, config.HTTP_HOST, metrics, async () => ({
+    startOpsServer(config.INGRESS_OPS_PORT, config.HTTP_HOST, metrics, () => ({
       nats: nats.isReady(),
-      dedupe: await dedupe.ready(500),
+      dedupe: dedupe.ready(500),
     })),
   );
   log.info({ port: config.INGRESS_PORT, ops_port: config.INGRESS_OPS_PORT }, 'ingress listening');

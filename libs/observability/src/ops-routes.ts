@@ -4,8 +4,12 @@ import { Metrics } from './metrics';
 
 const READINESS_TIMEOUT_MS = 2_000;
 
-/** A readiness check names each dependency and whether it is usable now. */
-export type ReadinessCheck = () => Promise<Record<string, boolean>>;
+/**
+ * A readiness check names each dependency and whether it is usable now: a boolean, or a promise of one for
+ * a dependency that must be asked. Each dependency gets its own timeout, so a slow one is reported down on
+ * its own and never takes the others with it.
+ */
+export type ReadinessCheck = () => Record<string, boolean | Promise<boolean>>;
 
 /**
  * Counts every request the instance answers in switchyard_http_requests_total and
@@ -30,17 +34,14 @@ export function recordRequestMetrics(app: FastifyInstance, metrics: Metrics): vo
 export function registerOpsRoutes(app: FastifyInstance, metrics: Metrics, readiness: ReadinessCheck): void {
   // Readiness runs on every /readyz and every scrape, and its answer is exported as
   // switchyard_dependency_up{dependency}, so an alert can name the dependency that is down.
-  // A check that hangs (a flush while NATS reconnects) must not hang the scrape: after the timeout every
-  // dependency seen before counts as down.
-  const known = new Set<string>();
+  // A check that hangs (SELECT 1 waiting for a busy pool, a flush while NATS reconnects) must not hang the
+  // scrape: after the timeout that dependency, and only that one, counts as down.
   const check = async (): Promise<Record<string, boolean>> => {
-    let checks: Record<string, boolean>;
-    try {
-      checks = await withTimeout(readiness(), READINESS_TIMEOUT_MS, 'readiness check');
-    } catch {
-      checks = known.size > 0 ? Object.fromEntries([...known].map((d) => [d, false])) : { readiness: false };
-    }
-    for (const dependency of Object.keys(checks)) known.add(dependency);
+    const asked = Object.entries(readiness());
+    const answers = await Promise.all(
+      asked.map(([, up]) => (typeof up === 'boolean' ? up : withTimeout(up, READINESS_TIMEOUT_MS, 'readiness check').then(Boolean, () => false))),
+    );
+    const checks = Object.fromEntries(asked.map(([dependency], i) => [dependency, answers[i]!]));
     for (const [dependency, up] of Object.entries(checks)) metrics.dependencyUp.set({ dependency }, up ? 1 : 0);
     return checks;
   };
