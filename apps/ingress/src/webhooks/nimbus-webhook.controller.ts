@@ -28,7 +28,9 @@ export class NimbusWebhookController {
       clinic = await this.authenticator.authenticate(req.headers['x-api-key']);
     } catch {
       // The key store (Postgres) is unreachable: not the sender's fault, and it must retry (not a 401 or a 500).
-      throw this.rejected('unavailable', ApiError.unavailable('cannot verify the API key right now; retry later', 5));
+      // Counted with the other 503s (dedupe, jetstream), where the runbook looks for their cause.
+      this.metrics.eventsReceived.inc({ event_type: 'other', result: 'unavailable', reason: 'postgres' });
+      throw ApiError.unavailable('cannot verify the API key right now; retry later', 5);
     }
     if (!clinic) throw this.rejected('unauthorized', ApiError.unauthorized('missing or invalid X-API-Key'));
     if (!req.rawBody || req.rawBody.length === 0) {
