@@ -1,9 +1,15 @@
 /**
+ * Series of one panel share its axis, so they must be in the same unit.
+ *
  * A panel whose unit is seconds shows every series as a duration: a series that is not one (a mean batch
  * size, a rate of errors) must carry its own unit in an override, or Grafana prints "12 s" for a batch of
  * twelve, and scales the latency lines, milliseconds high, against it until they lie flat on the axis.
  * Durations are what Switchyard exports in seconds: a quantile of a `_seconds` histogram, a `_seconds_sum`
  * over its count, or a `_seconds` gauge; a rate of a `_seconds_count` is a number per second, not a duration.
+ *
+ * Likewise a panel does not draw a rate() (per second) beside an increase() (per $__rate_interval, a window
+ * that grows as the dashboard zooms out) on one axis: one dead letter a minute read as 1, 5 or 60 beside
+ * retries read as 0.017, depending on the zoom.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +47,11 @@ function panels(file: string): any[] {
   return out;
 }
 
+/** Whether a query counts over its window (increase) rather than per second (rate, irate). */
+function isIncrease(expr: string): boolean {
+  return /\bincrease\s*\(/.test(expr);
+}
+
 describe('dashboards: series in a seconds panel are durations, or have their own unit', () => {
   it('tells durations from other series', () => {
     expect(isDuration('histogram_quantile(0.99, sum by (le) (rate(switchyard_x_seconds_bucket[5m])))')).toBe(true);
@@ -61,6 +72,20 @@ describe('dashboards: series in a seconds panel are durations, or have their own
         for (const t of (panel.targets ?? []) as Target[]) {
           if (!isDuration(t.expr) && !overriddenUnit(panel, t)) wrong.push(`${file}: ${panel.title}: ${t.legendFormat ?? t.refId}`);
         }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('draws no rate beside an increase on one axis, unless one of them has a unit of its own', () => {
+    expect(isIncrease('sum(increase(switchyard_x_total[$__rate_interval]))')).toBe(true);
+    expect(isIncrease('sum(rate(switchyard_x_total[$__rate_interval]))')).toBe(false);
+    const wrong: string[] = [];
+    for (const file of dashboardFiles()) {
+      for (const panel of panels(file)) {
+        const targets = ((panel.targets ?? []) as Target[]).filter((t) => !overriddenUnit(panel, t));
+        const kinds = new Set(targets.map((t) => isIncrease(t.expr)));
+        if (kinds.size > 1) wrong.push(`${file}: ${panel.title}`);
       }
     }
     expect(wrong).toEqual([]);
