@@ -169,7 +169,9 @@ export class InboundConsumer implements OnApplicationBootstrap {
     const receivedAt = h?.get(MessageHeaders.receivedAt) ?? '';
     if (schema !== INBOUND_SCHEMA_V1 || !/^[0-9a-f-]{36}$/.test(eventId) || !isSafeSubjectToken(clinicId) || !eventName || !receivedAt) {
       this.log.error({ seq: m.seq, subject: m.subject, schema }, 'inbound message cannot be processed; terminated');
-      m.term('unknown schema or missing headers');
+      // No reason: nats-server before 2.10.4 reads `+TERM <reason>` as no acknowledgement at all, and the
+      // message came back every FANOUT_ACK_WAIT for ever (the log line above says why it was terminated).
+      m.term();
       return Promise.resolve();
     }
     const event: InboundEvent = { id: eventId, clinicId, eventName, payload: m.string(), receivedAt: new Date(receivedAt), traceParent: h?.get('traceparent') || null, streamSeq: m.seq };
