@@ -3,8 +3,8 @@ import { ROOT_CONTEXT, Span, SpanKind, context, propagation, trace } from '@open
 import { JsMsg } from '@nats-io/jetstream';
 import { settledBy } from '@switchyard/batching';
 import { APP_CONFIG, AppConfig } from '@switchyard/config';
-import { INBOUND_SCHEMA_V1, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
-import { LOGGER, Logger, Metrics, tracingActive } from '@switchyard/observability';
+import { INBOUND_SCHEMA_V1, KNOWN_EVENT_NAMES, MessageHeaders, isSafeSubjectToken, subjectsFor } from '@switchyard/contracts';
+import { LOGGER, Logger, Metrics, eventTypeLabel, tracingActive } from '@switchyard/observability';
 import { DurableConsumer, NatsLink, consumeInbound } from '@switchyard/messaging';
 import { DeliveryRepository } from '@switchyard/persistence';
 import { FanOutEventUseCase, FanOutStepFailed, InboundEvent } from './fan-out-event.usecase';
@@ -172,6 +172,8 @@ export class InboundConsumer implements OnApplicationBootstrap {
       // No reason: nats-server before 2.10.4 reads `+TERM <reason>` as no acknowledgement at all, and the
       // message came back every FANOUT_ACK_WAIT for ever (the log line above says why it was terminated).
       m.term();
+      // Its event is dropped for good: counted, so that it can be seen and alerted on.
+      this.metrics.fanoutEvents.inc({ event_type: eventTypeLabel(eventName, KNOWN_EVENT_NAMES), result: 'invalid' });
       return Promise.resolve();
     }
     const event: InboundEvent = { id: eventId, clinicId, eventName, payload: m.string(), receivedAt: new Date(receivedAt), traceParent: h?.get('traceparent') || null, streamSeq: m.seq };
