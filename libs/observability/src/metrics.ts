@@ -32,11 +32,13 @@ type MetricKey = keyof typeof MetricNames;
 
 /**
  * Which app exports which metric. Every app can record any metric (code shared between apps never needs
- * to ask), but /metrics only shows the ones the app owns, so ingress does not export an idle
- * `switchyard_deliveries_in_flight 0`. An app not listed here (e.g. admin) exports everything.
+ * to ask), but /metrics only shows the ones the app owns, so ingress or admin does not export an idle
+ * `switchyard_deliveries_in_flight 0` (a line per pod on the "Deliveries in flight" panel, like a fan-out
+ * that delivers nothing). An app not listed here (a test's) exports everything.
  */
 const COMMON: readonly MetricKey[] = ['httpRequests', 'httpDuration', 'dependencyUp'];
 export const METRICS_BY_APP: Readonly<Record<string, readonly MetricKey[]>> = {
+  admin: COMMON,
   ingress: [...COMMON, 'eventsReceived', 'publishDuration', 'dedupeClaims', 'dedupeClaimDuration'],
   dedupe: [...COMMON, 'dedupeClaims', 'dedupeClaimDuration', 'dedupeBatchSize'],
   fanout: [
