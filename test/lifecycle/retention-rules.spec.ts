@@ -111,7 +111,7 @@ describe('retention rules (RetentionSweeper on RetentionRepository)', () => {
     expect(await exists('subscribers', recentlyDeleted)).toBe(true);
     expect(await exists('subscribers', live)).toBe(true);
     // a second sweep finds nothing more
-    expect(await sweeper.sweep()).toEqual({ deliveries: 0, events: 0, subscribers: 0, auditEntries: 0, idempotencyKeys: 0 });
+    expect(await sweeper.sweep()).toEqual({ deliveries: 0, events: 0, subscribers: 0, auditEntries: 0, idempotencyKeys: 0, portalSessions: 0 });
   });
 
   it('deletes audit entries past their window and expired Idempotency-Key answers', async () => {
@@ -126,6 +126,23 @@ describe('retention rules (RetentionSweeper on RetentionRepository)', () => {
     expect(await sweeper.sweep()).toEqual(expect.objectContaining({ auditEntries: 1, idempotencyKeys: 1 }));
     expect((await db.ds.query(`SELECT request_id FROM audit_log`)).map((r: { request_id: string }) => r.request_id)).toEqual(['new']);
     expect((await db.ds.query(`SELECT key FROM request_idempotency`)).map((r: { key: string }) => r.key)).toEqual(['live']);
+  });
+
+  it('deletes console (portal) sessions that ended longer ago than the audit window, expired or revoked, and keeps the rest', async () => {
+    const session = async (name: string, expiresAgo: string, revokedAgo: string | null) =>
+      db.ds.query(
+        `INSERT INTO portal_sessions (id, clinic_id, link_hash, expires_at, revoked_at, created_at)
+         VALUES ($1, $2, $3, now() - $4::interval, now() - $5::interval, now() - interval '3 days')`,
+        [randomUUID(), clinicId, name, expiresAgo, revokedAgo],
+      );
+    await session('expired-long-ago', '2 days', null);
+    await session('revoked-long-ago', '-1 hour', '2 days'); // revoked 2 days ago, before it would have expired
+    await session('expired-recently', '1 hour', null);
+    await session('revoked-recently', '-1 hour', '1 hour');
+    await session('live', '-1 hour', null);
+    expect(await sweeper.sweep()).toEqual(expect.objectContaining({ portalSessions: 2 }));
+    const left = (await db.ds.query(`SELECT link_hash FROM portal_sessions ORDER BY link_hash`)).map((r: { link_hash: string }) => r.link_hash);
+    expect(left).toEqual(['expired-recently', 'live', 'revoked-recently']);
   });
 
   it('passes over rows another transaction holds instead of waiting for them, and takes them on a later sweep', async () => {

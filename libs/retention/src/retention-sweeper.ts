@@ -15,13 +15,15 @@ export interface SweepResult {
   subscribers: number;
   auditEntries: number;
   idempotencyKeys: number;
+  portalSessions: number;
 }
 
 /**
  * Keeps storage bounded (docs/OPERATIONS.md#retention): deletes, in batches of `batchSize` rows (one short
  * statement each, rows held by others skipped), what has been finished for longer than its window —
  * succeeded deliveries, dead letters, deliveries of long-deleted subscribers, events without deliveries,
- * old audit entries, expired Idempotency-Key answers. A delivery that is pending, under way or parked is
+ * old audit entries, expired Idempotency-Key answers, console sessions that ended longer than the audit window
+ * ago (while an audit entry names a session, the session can be looked up). A delivery that is pending, under way or parked is
  * never deleted, nor is an event that still has any delivery. Safe to run in several processes at once.
  */
 export class RetentionSweeper {
@@ -33,7 +35,7 @@ export class RetentionSweeper {
   /** One sweep; `stopping` is asked before each batch (the process is shutting down: the rest waits for the next sweep). */
   async sweep(stopping: () => boolean = () => false): Promise<SweepResult> {
     const { deliveredMs, deadMs, auditMs, batchSize } = this.windows;
-    const total: SweepResult = { deliveries: 0, events: 0, subscribers: 0, auditEntries: 0, idempotencyKeys: 0 };
+    const total: SweepResult = { deliveries: 0, events: 0, subscribers: 0, auditEntries: 0, idempotencyKeys: 0, portalSessions: 0 };
     const deliveriesWithEvents = async (batch: () => Promise<{ deliveries: number; events: number }>) => {
       while (!stopping()) {
         const r = await batch();
@@ -65,6 +67,7 @@ export class RetentionSweeper {
     }
     total.auditEntries = await rows(() => this.repo.deleteAuditEntries(auditMs, batchSize));
     total.idempotencyKeys = await rows(() => this.repo.deleteExpiredIdempotencyKeys(batchSize));
+    total.portalSessions = await rows(() => this.repo.deleteEndedPortalSessions(auditMs, batchSize));
     return total;
   }
 }

@@ -116,6 +116,20 @@ export class RetentionRepository {
     return affected;
   }
 
+  /**
+   * Deletes console (portal) sessions that ended — expired, or revoked before that — longer than `olderThanMs`
+   * ago. Operators issue them by hand, so the table stays small and is read whole.
+   */
+  async deleteEndedPortalSessions(olderThanMs: number, limit: number): Promise<number> {
+    const [, affected] = await rawQuery(
+      this.ds,
+      `DELETE FROM portal_sessions WHERE id IN (
+         SELECT id FROM portal_sessions WHERE LEAST(expires_at, COALESCE(revoked_at, expires_at)) < now() - ${ms('$1')} LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [olderThanMs, limit],
+    );
+    return affected;
+  }
+
   /** Deletes remembered `Idempotency-Key` answers whose TTL ran out. */
   async deleteExpiredIdempotencyKeys(limit: number): Promise<number> {
     const [, affected] = await rawQuery(
