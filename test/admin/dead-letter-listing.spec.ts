@@ -1,15 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
 import { DeliveryQueryRepository } from '@switchyard/persistence';
 import { testDatabase } from '../support/database';
-
-interface PlanNode {
-  'Node Type': string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-}
+import { plannedCall, rowsRead } from '../support/query-plan';
 
 /**
  * The dead letters pages (`GET /admin/dead-letters`, every clinic's or one's, the operator console's Dead
@@ -42,18 +34,8 @@ describe('dead letters listing reads its page from an index', () => {
 
   /** The statement the repository sends for `filter`, run under EXPLAIN ANALYZE; its page, and the plan. */
   async function planOf(filter: Parameters<DeliveryQueryRepository['list']>[0]) {
-    const sent: Array<[string, unknown[]]> = [];
-    const recording = { query: (sql: string, params: unknown[]) => (sent.push([sql, params]), db.ds.query(sql, params)) } as unknown as DataSource;
-    const page = await new DeliveryQueryRepository(recording).list(filter);
-    const [sql, params] = sent[0]!;
-    const [{ 'QUERY PLAN': [{ Plan }] }] = await db.ds.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
-    return { page, plan: Plan as PlanNode };
-  }
-
-  /** Rows the plan's scans read: returned by a scan node, or passed over by its filter. */
-  function rowsRead(node: PlanNode): number {
-    const own = /Scan/.test(node['Node Type']) ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops'] : 0;
-    return own + (node.Plans ?? []).reduce((sum, p) => sum + rowsRead(p), 0);
+    const { answer: page, plan } = await plannedCall(db.ds, (ds) => new DeliveryQueryRepository(ds).list(filter));
+    return { page, plan };
   }
 
   it.each([

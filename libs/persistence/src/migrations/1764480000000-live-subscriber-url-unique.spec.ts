@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { testDatabase } from '../../../../test/support/database';
-import { LIVE_SUBSCRIBER_URL_INDEX } from './1764480000000-live-subscriber-url-unique';
+import { LIVE_SUBSCRIBER_URL_INDEX, LiveSubscriberUrlUnique1764480000000 } from './1764480000000-live-subscriber-url-unique';
+import { MIGRATIONS } from './index';
 
 /**
  * Integration: real Postgres, a schema of its own. The migration is undone, the schema seeded with what a
@@ -65,7 +66,8 @@ describe('migration 1764480000000: one live subscriber per URL per clinic', () =
   it('keeps the copy the receiver most likely knows, gives it what the others were owed, deletes them as the admin API does (audited), and builds a valid unique index', async () => {
     // 'none': TypeORM's undo wraps 'each' migration in a transaction whatever it asks, and CONCURRENTLY refuses one.
     // The migrations after this one first (each undone, then run again with it).
-    const after = ['DeadLetterListIndexes1764490000000'];
+    const after = MIGRATIONS.slice(MIGRATIONS.indexOf(LiveSubscriberUrlUnique1764480000000) + 1).map((m) => m.name);
+    expect(MIGRATIONS).toContain(LiveSubscriberUrlUnique1764480000000);
     for (let i = 0; i <= after.length; i++) await db.ds.undoLastMigration({ transaction: 'none' });
     expect(await index()).toEqual([]);
 

@@ -12,6 +12,7 @@ import { StoreWithoutForeignKeys1764460000000 } from './1764460000000-store-with
 import { EntityOrderIndex1764470000000 } from './1764470000000-entity-order-index';
 import { LiveSubscriberUrlUnique1764480000000 } from './1764480000000-live-subscriber-url-unique';
 import { DeadLetterListIndexes1764490000000 } from './1764490000000-dead-letter-list-indexes';
+import { SubscriberRecentDeliveriesIndex1764500000000 } from './1764500000000-subscriber-recent-deliveries-index';
 
 export { SUBSCRIBER_CHANGES_CHANNEL } from './1764380000000-subscriber-change-notify';
 export { DELIVERIES_DUE_CHANNEL } from './1764400000000-cluster-wide-delivery';
@@ -32,4 +33,5 @@ export const MIGRATIONS = [
   EntityOrderIndex1764470000000,
   LiveSubscriberUrlUnique1764480000000,
   DeadLetterListIndexes1764490000000,
+  SubscriberRecentDeliveriesIndex1764500000000,
 ];

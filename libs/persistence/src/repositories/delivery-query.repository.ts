@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { DeliveryStatus } from '../entities';
+import { DELIVERY_STATUSES, DeliveryStatus } from '../entities';
 import { UUID_PATTERN } from '../row-id';
 
 export interface DeliveryFilter {
@@ -197,7 +197,10 @@ export class DeliveryQueryRepository {
 
   /**
    * Health of the clinic's webhooks (or one): attempts and successes in the last 24 h, the latest attempt
-   * (of the most recently attempted delivery), and how many deliveries wait, are parked or dead now.
+   * (of the most recently attempted delivery), and how many deliveries wait, are parked or dead now. A
+   * delivery attempted in the last 24 h was updated then: both are read from
+   * `deliveries_subscriber_status_updated_idx`, a range of `updated_at` per status (`$3`, every status), so a
+   * page reads the last day's deliveries, not every one the webhook had.
    */
   async webhookHealth(clinicId: string, subscriberId?: string): Promise<WebhookHealth[]> {
     const rows = await this.ds.query(
@@ -205,9 +208,15 @@ export class DeliveryQueryRepository {
               la.status_code AS last_status_code, n.waiting, n.parked, n.dead
          FROM subscribers s
          CROSS JOIN LATERAL (
-           SELECT count(*)::int AS attempts, count(*) FILTER (WHERE t.outcome = 'success')::int AS successes
-             FROM deliveries d JOIN delivery_attempts t ON t.delivery_id = d.id
-            WHERE d.subscriber_id = s.id AND d.updated_at > now() - interval '24 hours' AND t.started_at > now() - interval '24 hours'
+           SELECT coalesce(sum(t.n), 0)::int AS attempts, coalesce(sum(t.ok), 0)::int AS successes
+             FROM deliveries d
+             -- Counted per delivery (an aggregate is not flattened into a join): its attempts by delivery_attempts_delivery_idx,
+             -- never a scan of every clinic's attempts.
+             CROSS JOIN LATERAL (
+               SELECT count(*) AS n, count(*) FILTER (WHERE t.outcome = 'success') AS ok
+                 FROM delivery_attempts t WHERE t.delivery_id = d.id AND t.started_at > now() - interval '24 hours'
+             ) t
+            WHERE d.subscriber_id = s.id AND d.status = ANY($3::text[]) AND d.updated_at > now() - interval '24 hours'
          ) a
          CROSS JOIN LATERAL (
            SELECT count(*) FILTER (WHERE d.status IN ('pending', 'delivering'))::int AS waiting,
@@ -217,13 +226,17 @@ export class DeliveryQueryRepository {
          ) n
          LEFT JOIN LATERAL (
            SELECT t.started_at, t.outcome, t.status_code FROM delivery_attempts t
-            WHERE t.delivery_id = (SELECT d.id FROM deliveries d WHERE d.subscriber_id = s.id AND d.attempt_count > 0
-                                    ORDER BY d.updated_at DESC LIMIT 1)
+            WHERE t.delivery_id = (
+                    SELECT l.id FROM unnest($3::text[]) AS st(status)
+                     CROSS JOIN LATERAL (SELECT d.id, d.updated_at FROM deliveries d
+                                          WHERE d.subscriber_id = s.id AND d.status = st.status AND d.attempt_count > 0
+                                          ORDER BY d.updated_at DESC LIMIT 1) l
+                     ORDER BY l.updated_at DESC LIMIT 1)
             ORDER BY t.id DESC LIMIT 1
          ) la ON true
         WHERE s.clinic_id = $1 AND s.deleted_at IS NULL AND ($2::uuid IS NULL OR s.id = $2)
         ORDER BY s.created_at`,
-      [clinicId, subscriberId ?? null],
+      [clinicId, subscriberId ?? null, DELIVERY_STATUSES],
     );
     return rows.map((r: any) => ({
       webhook_id: r.webhook_id,
