@@ -47,6 +47,25 @@ describe('createLogger', () => {
     expect(JSON.parse(lines[3]!).req.method).toBe('POST');
   });
 
+  it('writes a logged error as its type, message, code and stack: not the values a database error carries', () => {
+    const { lines, stream } = capture();
+    const log = createLogger('test', 'info', stream);
+    // What pg and TypeORM put on a failed statement's error: the row (detail) and the statement's values.
+    const failed = Object.assign(new Error('duplicate key value violates unique constraint "deliveries_pkey"'), {
+      code: '23505',
+      detail: 'Key (id)=(4bd5c0e4) already exists. Failing row contains (patient-Jane-Doe, whsec_SECRETsigningVALUE3).',
+      parameters: ['patient-Jane-Doe', 'whsec_SECRETsigningVALUE3'],
+      query: 'INSERT INTO deliveries …',
+    });
+    log.error({ err: failed, delivery_id: 'd1' }, 'recording an attempt failed');
+    log.flush();
+    const line = JSON.parse(lines[0]!);
+    expect(lines[0]).not.toContain('patient-Jane-Doe');
+    expect(lines[0]).not.toContain('whsec_SECRETsigningVALUE3');
+    expect(line.err).toEqual({ type: 'Error', message: failed.message, code: '23505', stack: expect.stringContaining('logger.spec') });
+    expect(line.delivery_id).toBe('d1');
+  });
+
   it('adds the trace and span ids of the active span, and the app name', () => {
     const { lines, stream } = capture();
     const log = createLogger('ingress', 'info', stream);

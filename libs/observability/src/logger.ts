@@ -19,13 +19,25 @@ const SECRET_KEYS = new Set([
 const MAX_DEPTH = 4;
 
 /**
- * Replaces the value of every secret-named key, at any depth up to MAX_DEPTH, with '[redacted]'. Copy on
+ * A logged error as its type, message, code (a SQLSTATE, an errno name) and stack, and nothing else: what pg and
+ * TypeORM add to a failed statement's error is data — `detail` ("Failing row contains (…)"), `parameters` (the
+ * statement's values) — and pino's serializer wrote every such field.
+ */
+function errorFields(err: Error): Record<string, unknown> {
+  const code = (err as { code?: unknown }).code;
+  return { type: err.constructor?.name || err.name, message: err.message, ...(code === undefined ? {} : { code }), stack: err.stack };
+}
+
+/**
+ * Replaces the value of every secret-named key, at any depth up to MAX_DEPTH, with '[redacted]', and every
+ * error with its errorFields. Copy on
  * write: the caller's objects are never changed, and an object with nothing to hide is returned as is.
  * (A walk like this costs a few microseconds a line; pino's wildcard path redaction cost ~6 % of the
  * ingress CPU at saturation.)
  */
 export function redactSecrets<T>(value: T, depth = 0): T {
-  if (depth > MAX_DEPTH || value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (value instanceof Error) return errorFields(value) as T;
+  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     value.forEach((item, i) => {
@@ -58,6 +70,9 @@ export function createLogger(app: string, level = 'info', destination?: pino.Des
       base: { app },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object) },
+      // The formatter above has made `err` errorFields already; pino's own serializer would name its type after
+      // the plain object's class and copy every field of an error it still finds.
+      serializers: { err: (err: unknown) => (err instanceof Error ? errorFields(err) : err) },
       mixin() {
         const span = trace.getActiveSpan();
         if (!span) return {};
