@@ -23,6 +23,8 @@ export class RequestIdempotencyRepository {
   /**
    * Claims `key` for a request whose method, path and body hash to `hash`. A claim whose TTL ran out is
    * taken afresh, and so is a running one whose lock ran out (its process died) when the body is the same.
+   * A running claim is not taken while its lock lasts, even past its TTL: with a TTL shorter than the lock, a
+   * request still running was taken by a retry (run twice) or by another body (RetentionRepository spares it too).
    */
   async claim(scope: string, key: string, hash: string, ttlMs: number, lockMs: number): Promise<IdempotencyClaim> {
     const rows: Array<{ kind: string; request_hash: string | null; state: string | null; response_status: number | null; response_body: string | null }> =
@@ -33,7 +35,8 @@ export class RequestIdempotencyRepository {
            VALUES ($1, $2, $3, 'running', now() + make_interval(secs => $5::double precision / 1000), now() + make_interval(secs => $4::double precision / 1000))
            ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, state = 'running', locked_until = EXCLUDED.locked_until,
                   expires_at = EXCLUDED.expires_at, created_at = now(), response_status = NULL, response_body = NULL
-            WHERE r.expires_at <= now() OR (r.state = 'running' AND r.locked_until <= now() AND r.request_hash = EXCLUDED.request_hash)
+            WHERE (r.expires_at <= now() AND NOT (r.state = 'running' AND r.locked_until > now()))
+               OR (r.state = 'running' AND r.locked_until <= now() AND r.request_hash = EXCLUDED.request_hash)
            RETURNING 1
          )
          SELECT 'new' AS kind, NULL AS request_hash, NULL AS state, NULL::int AS response_status, NULL AS response_body FROM claimed

@@ -130,12 +130,13 @@ export class RetentionRepository {
     return affected;
   }
 
-  /** Deletes remembered `Idempotency-Key` answers whose TTL ran out. */
+  /** Deletes remembered `Idempotency-Key` answers whose TTL ran out (a claim whose request still runs only once its lock ran out too). */
   async deleteExpiredIdempotencyKeys(limit: number): Promise<number> {
     const [, affected] = await rawQuery(
       this.ds,
       `DELETE FROM request_idempotency WHERE (scope, key) IN (
-         SELECT scope, key FROM request_idempotency WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+         SELECT scope, key FROM request_idempotency WHERE expires_at <= now() AND NOT (state = 'running' AND locked_until > now())
+          LIMIT $1 FOR UPDATE SKIP LOCKED)`,
       [limit],
     );
     return affected;
