@@ -283,7 +283,7 @@ describe('console API: clinic-scoped routes and portal sessions', () => {
       expect((await stack.admin('GET', '/api/external/webhook', undefined, { authorization: '', cookie: 'switchyard_portal=sws_' + 'x'.repeat(43) })).status).toBe(401);
     });
 
-    it('ends a session when the operator revokes it, when it expires, when its clinic is disabled, and on sign-out', async () => {
+    it('ends a session when the operator revokes it, when it expires, when its clinic is disabled (for good: enabling it again revives neither sessions nor links), and on sign-out', async () => {
       const probe = (cookie: string) => stack.admin('GET', '/api/external/event-types', undefined, { authorization: '', cookie }).then((r) => r.status);
 
       const revoked = await openLink(clinic.id);
@@ -303,9 +303,17 @@ describe('console API: clinic-scoped routes and portal sessions', () => {
 
       const c = await stack.createClinic('Disabled later');
       const disabled = await openLink(c.id);
+      const unused = await stack.admin('POST', `/admin/clinics/${c.id}/portal-sessions`, { ttl_seconds: 600 });
       expect(await probe(cookieOf(disabled.exchanged))).toBe(200);
       expect((await stack.admin('PATCH', `/admin/clinics/${c.id}`, { enabled: false })).status).toBe(200);
       expect(await probe(cookieOf(disabled.exchanged))).toBe(401);
+      // Enabled again (the reason to disable it dealt with): what it had issued before stays ended; a new link works.
+      expect((await stack.admin('PATCH', `/admin/clinics/${c.id}`, { enabled: true })).status).toBe(200);
+      expect(await probe(cookieOf(disabled.exchanged))).toBe(401);
+      const reopened = await fetch(`${stack.adminUrl}/api/portal/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: tokenOf(unused.body.url) }) });
+      expect(reopened.status).toBe(401);
+      expect((await stack.admin('GET', `/admin/clinics/${c.id}/portal-sessions`)).body.items.every((p: { revoked_at: string | null }) => p.revoked_at !== null)).toBe(true);
+      expect(await probe(cookieOf((await openLink(c.id)).exchanged))).toBe(200);
 
       const out = await openLink(clinic.id);
       const cookie = cookieOf(out.exchanged);

@@ -39,8 +39,18 @@ export class ClinicRepository {
     return c ? toView(c) : null;
   }
 
+  /**
+   * Disabling a clinic also ends its console sessions and unused console links (`revoked_at`): they stopped
+   * working with it, and enabling it again (once whatever made an operator disable it is dealt with) revived
+   * every one not yet expired. Its API keys are kept: they are its to rotate.
+   */
   async setEnabled(clinicId: string, enabled: boolean): Promise<ClinicView | null> {
-    await this.ds.getRepository(ClinicEntity).update({ id: clinicId }, { enabled });
+    await this.ds.transaction(async (em) => {
+      await em.getRepository(ClinicEntity).update({ id: clinicId }, { enabled });
+      if (!enabled) {
+        await em.query(`UPDATE portal_sessions SET revoked_at = now() WHERE clinic_id = $1 AND revoked_at IS NULL AND expires_at > now()`, [clinicId]);
+      }
+    });
     return this.get(clinicId);
   }
 }
