@@ -205,9 +205,13 @@ export class DeliveryScheduler {
       // The clinic's own share, not the process's room: while a backlog drained straight from the stream
       // takes every place, the room is 0 and due work must still be owed the next free places.
       const clinicShare = this.dispatcher.share(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);
-      const want = Math.min(d.due, clinicShare, room);
+      // A rate-limited subscriber is granted at most its bucket's capacity per take (one second's worth, at
+      // least one): asked for more, it took places of its clinic's share only to put the leases back, and
+      // with a deep backlog (always the clinic's oldest due work) it took the whole share every poll.
+      const asks = d.rateLimitPerSecond ? Math.min(d.due, Math.max(1, Math.floor(d.rateLimitPerSecond))) : d.due;
+      const want = Math.min(asks, clinicShare, room);
       if (want < d.due) short = true;
-      if (room < Math.min(d.due, clinicShare)) roomShort = true;
+      if (room < Math.min(asks, clinicShare)) roomShort = true;
       if (want <= 0) continue;
       quotas.push({ d, want });
       room -= want;
