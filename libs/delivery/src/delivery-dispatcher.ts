@@ -108,7 +108,12 @@ export class DeliveryDispatcher {
     const out: Admission[] = jobs.map(() => ({ kind: 'queued', delayMs: 0 }));
     if (!this.admitting) return out;
     const wanted = new Map<string, number>();
-    for (const job of jobs) if (!this.waiting.has(job.subscriber.id)) wanted.set(job.subscriber.id, (wanted.get(job.subscriber.id) ?? 0) + 1);
+    for (const job of jobs) {
+      if (this.waiting.has(job.subscriber.id)) continue;
+      // Slots past a lowered limit take no new request (no statement: the cached subscriber's limit).
+      this.flow.applyLimit(job.subscriber.id, job.subscriber.maxInFlight);
+      wanted.set(job.subscriber.id, (wanted.get(job.subscriber.id) ?? 0) + 1);
+    }
     await Promise.all([...wanted].map(([sid, n]) => this.flow.acquire(sid, n - this.flow.idle(sid))));
     await Promise.all(
       jobs.map(async (job, i) => {

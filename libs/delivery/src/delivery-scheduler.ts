@@ -202,6 +202,7 @@ export class DeliveryScheduler {
     let short = false;
     let roomShort = false;
     for (const d of due) {
+      this.flow.applyLimit(d.subscriberId, d.maxInFlight);
       // The clinic's own share, not the process's room: while a backlog drained straight from the stream
       // takes every place, the room is 0 and due work must still be owed the next free places.
       const clinicShare = this.dispatcher.share(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);

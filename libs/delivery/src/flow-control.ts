@@ -85,6 +85,27 @@ export class FlowControl {
     return this.held.get(subscriberId)?.filter((s) => !s.retired).length ?? 0;
   }
 
+  /**
+   * The subscriber's in-flight limit as the caller just read it (null: the default): the slots held at or
+   * past it carry no new request from now on — retired at once (an idle one given back), not at their next
+   * renewal, up to DELIVERY_LEASE ÷ 3 later, while they kept taking requests beyond a lowered limit. The
+   * renewal still has the last word: a slot the subscriber has again (its limit raised) goes on.
+   */
+  applyLimit(subscriberId: string, maxInFlight: number | null): void {
+    const slots = this.held.get(subscriberId);
+    if (!slots) return;
+    const limit = maxInFlight ?? this.options.defaultMaxInFlight;
+    let back: SlotKey[] | undefined;
+    for (const s of slots) {
+      if (s.slot < limit || s.retired) continue;
+      s.retired = true;
+      if (s.busy) continue;
+      this.drop(subscriberId, s);
+      (back ??= []).push({ subscriberId, slot: s.slot });
+    }
+    if (back) this.giveBack(back);
+  }
+
   /** Takes an idle slot of the subscriber for one request, or null. */
   take(subscriberId: string): SlotTicket | null {
     const now = this.now();

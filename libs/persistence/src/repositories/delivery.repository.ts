@@ -94,6 +94,8 @@ export interface DueSubscriber {
   more: boolean;
   firstDue: Date;
   rateLimitPerSecond: number | null;
+  /** Its `max_in_flight` (or the default), as this poll read it. */
+  maxInFlight: number;
 }
 
 /** The `last_error` of a delivery dead-lettered because its subscriber's secret cannot be read (`error` says why). */
@@ -333,6 +335,7 @@ export class DeliveryRepository {
           more: r.n > r.max_in_flight,
           firstDue: r.next_attempt_at,
           rateLimitPerSecond: r.rate_limit_per_second,
+          maxInFlight: r.max_in_flight,
         })),
       nextDueAt: next?.next_attempt_at ?? null,
     };
