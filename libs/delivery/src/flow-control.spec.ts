@@ -78,6 +78,32 @@ describe('FlowControl', () => {
     await flow.stop();
   });
 
+  it('aborts the request on a slot whose renewals hang by the time its lease runs out, before another holder can take it', async () => {
+    const repo = new GatedRenewals(ds);
+    const leaseMs = 600;
+    const flow = new FlowControl(repo, { holder: 'r7', leaseMs, defaultMaxInFlight: 10, lingerMs: 60_000 }, () => undefined);
+    flow.start();
+    const s = await subscriber(1);
+    const acquired = performance.now();
+    await flow.acquire(s, 1);
+    const ticket = flow.take(s)!;
+    // Postgres unreachable for this holder from now on (its renewals hang, no error); another replica keeps asking for the slot.
+    repo.where = 'before';
+    repo.gate = new Promise(() => undefined);
+    const other = new DeliveryFlowRepository(ds);
+    let taken: SlotKey[] = [];
+    while (taken.length === 0 && performance.now() - acquired < 3 * leaseMs) {
+      taken = await other.acquire('r8', [{ subscriberId: s, want: 1 }], 10, 60_000);
+      if (taken.length === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    const cancelledWhenTaken = ticket.lost.cancelled;
+    // eslint-disable-next-line no-console
+    console.log(`slot taken by another holder ${Math.round(performance.now() - acquired)} ms after it was acquired (lease ${leaseMs} ms); request aborted by then: ${cancelledWhenTaken}`);
+    expect(taken).toHaveLength(1);
+    expect(cancelledWhenTaken).toBe(true);
+    await flow.stop();
+  });
+
   it('lets the request on a slot of a subscriber disabled meanwhile finish, takes no new one on it, then gives it back', async () => {
     const errors: unknown[] = [];
     // Renewals every 300 ms, each allowed 300 ms: a slow one on a busy machine is not a lost slot.

@@ -15,6 +15,15 @@ export interface FlowControlOptions {
   now?: () => number;
 }
 
+/**
+ * How long before its lease runs out (on our clock) a slot whose renewals do not answer is given up: our clock
+ * starts the lease when the granting statement is sent, Postgres's a little later, and a timer may fire late.
+ */
+const EXPIRY_MARGIN_MS = 50;
+
+/** The shortest wait before a renewal. */
+const MIN_RENEWAL_GAP_MS = 50;
+
 /** How long a stop waits for the renewals under way, and then for the hand-back of every slot. */
 const STOP_WAIT_MS = 1_000;
 
@@ -252,7 +261,7 @@ export class FlowControl {
     this.renewTimer = setTimeout(() => {
       this.renewTimer = undefined;
       void this.writes.track(this.renew());
-    }, Math.max(50, Math.floor(delayMs)));
+    }, Math.max(MIN_RENEWAL_GAP_MS, Math.floor(delayMs)));
     this.renewTimer.unref();
   }
 
@@ -262,17 +271,24 @@ export class FlowControl {
     // object with the same key, and has a fresh lease of its own (by key, the renewal's answer from before
     // the hand-back would call off the request on it).
     const asked = new Set<HeldSlot>();
+    let expiring = Infinity;
     for (const [subscriberId, slots] of this.held) {
       for (const s of slots) {
         keys.push({ subscriberId, slot: s.slot });
         asked.add(s);
+        expiring = Math.min(expiring, s.validUntil);
       }
     }
     if (keys.length === 0) return;
     const sent = this.now();
     try {
-      // A renewal that hangs (Postgres unreachable without an error) counts as failed after a third of the lease.
-      const renewed = await withTimeout(this.repo.renew(this.options.holder, keys, this.options.defaultMaxInFlight, this.options.leaseMs), Math.max(50, this.options.leaseMs / 3));
+      // A renewal that hangs (Postgres unreachable without an error) counts as failed after a third of the lease,
+      // or when the earliest lease it asks about runs out, if sooner: the request on that slot is called off
+      // then, not a third of a lease after another replica may have taken the slot.
+      const renewed = await withTimeout(
+        this.repo.renew(this.options.holder, keys, this.options.defaultMaxInFlight, this.options.leaseMs),
+        Math.max(1, Math.min(Math.max(50, this.options.leaseMs / 3), expiring - this.margin - sent)),
+      );
       const kept = new Map(renewed.map((k) => [`${k.subscriberId}/${k.slot}`, k.retired]));
       const retired: SlotKey[] = [];
       for (const [subscriberId, slots] of this.held) {
@@ -303,14 +319,21 @@ export class FlowControl {
       let earliest = Infinity;
       for (const [subscriberId, slots] of this.held) {
         for (const s of [...slots]) {
-          if (s.validUntil <= now) this.lose(subscriberId, s);
-          else earliest = Math.min(earliest, s.validUntil);
+          // Lost too when no renewal could start in time (they are at least 50 ms apart; the timeout that
+          // brought us here may also have fired a little before the lease's end).
+          if (s.validUntil - this.margin - now < MIN_RENEWAL_GAP_MS) this.lose(subscriberId, s);
+          else earliest = Math.min(earliest, s.validUntil - this.margin);
         }
       }
-      if (this.held.size > 0) this.scheduleRenewal(Math.min(this.options.leaseMs / 3, earliest - now));
+      // Halfway to the earliest lease's end, so that the renewal has the other half before it is given up on.
+      if (this.held.size > 0) this.scheduleRenewal(Math.min(this.options.leaseMs / 3, (earliest - now) / 2));
       return;
     }
     if (this.held.size > 0) this.scheduleRenewal();
+  }
+
+  private get margin(): number {
+    return Math.min(EXPIRY_MARGIN_MS, this.options.leaseMs / 20);
   }
 
   private lose(subscriberId: string, slot: HeldSlot): void {
