@@ -53,6 +53,13 @@ export class DeliveryScheduler {
    * slots, not a clinic's share): new messages then wait (see `owedRoom`), so queued work is not starved.
    */
   private roomShort = false;
+  /**
+   * Rate-limited subscribers whose bucket had no token for a delivery this process leased, and when the next
+   * one will be there (performance.now()): their due work is not leased before then (other replicas' takes only
+   * push that time later). Leased anyway, each poll put it back at once and looked again straight after: a
+   * deep backlog was leased and put back, row by row, hundreds of times a second.
+   */
+  private readonly noTokenUntil = new Map<string, number>();
   /** The highest stream sequence of an ordered delivery this process queued (see ORDERING_RECHECK_MS). */
   private orderedThrough = 0;
   /** How many times `noteOrdered` was called: a poll that began before the last call may not see its delivery. */
@@ -201,8 +208,14 @@ export class DeliveryScheduler {
     const clinicPlanned = new Map<string, number>();
     let short = false;
     let roomShort = false;
+    const now = performance.now();
     for (const d of due) {
       this.flow.applyLimit(d.subscriberId, d.maxInFlight);
+      if (d.rateLimitPerSecond && this.noTokenUntil.has(d.subscriberId)) {
+        // Its deferral's noteDue looks again when the token is there.
+        if (this.noTokenUntil.get(d.subscriberId)! > now) continue;
+        this.noTokenUntil.delete(d.subscriberId);
+      }
       // The clinic's own share, not the process's room: while a backlog drained straight from the stream
       // takes every place, the room is 0 and due work must still be owed the next free places.
       const clinicShare = this.dispatcher.share(d.clinicId) - (clinicPlanned.get(d.clinicId) ?? 0);
@@ -299,6 +312,7 @@ export class DeliveryScheduler {
     const deferred = jobs.slice(granted);
     if (deferred.length === 0) return;
     const deferrals = deferred.map((job, j) => ({ deliveryId: job.deliveryId, delayMs: retryInMs[j]! }));
+    this.noTokenUntil.set(deferred[0]!.subscriber.id, performance.now() + deferrals[0]!.delayMs);
     await this.repo.defer(deferred[0]!.event.clinicId, deferrals).catch((err) => this.log.error({ err }, 'putting throttled deliveries back failed; their leases will run out'));
     this.noteDue(deferrals[0]!.delayMs);
   }
