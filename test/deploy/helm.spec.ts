@@ -354,6 +354,46 @@ describe('configuration values', () => {
   });
 });
 
+describe('a rolling deploy lets every fan-out pod drain', () => {
+  const values = parse(readFileSync(repoPath('deploy/helm/switchyard/values.yaml'), 'utf8')) as Obj;
+  /** What fan-out needs between SIGKILL's countdown and its exit: preStop sleep, fanoutDrainMs and 2 s to close. */
+  const neededMs = (preStop: number, config: Record<string, string>) => {
+    const env = Object.fromEntries(Object.entries(values.config as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    return preStop * 1000 + fanoutDrainMs(loadConfig({ ...env, ...config, NODE_ENV: 'development' })) + 2_000;
+  };
+  const cases: [string, number, Record<string, string>][] = [
+    ['a longer preStop sleep', 10, {}],
+    ['a longer DELIVERY_FAST_PATH_WAIT', 5, { DELIVERY_FAST_PATH_WAIT: '8s' }],
+    ['a DELIVERY_TIMEOUT above 30 s', 5, { DELIVERY_TIMEOUT: '45s', CLINIC_MAX_TIMEOUT: '45s', DELIVERY_LEASE: '2m' }],
+    ['a shorter DELIVERY_LEASE (shorter attempts)', 5, { CLINIC_MAX_TIMEOUT: '10s', DELIVERY_TIMEOUT: '5s', DELIVERY_LEASE: '20s' }],
+  ];
+  const args = (preStop: number, config: Record<string, string>, grace?: number) => [
+    '--set', `preStopSleepSeconds=${preStop}`,
+    ...Object.entries(config).flatMap(([k, v]) => ['--set', `config.${k}=${v}`]),
+    ...(grace === undefined ? [] : ['--set', `terminationGracePeriodSeconds=${grace}`]),
+  ];
+
+  it.each(cases)('with %s, refuses a grace period that would kill fan-out mid-drain', (_label, preStop, config) => {
+    const needed = neededMs(preStop, config);
+    if (values.terminationGracePeriodSeconds * 1000 < needed) {
+      expect(() => render(args(preStop, config))).toThrow(/terminationGracePeriodSeconds/);
+    } else {
+      const d = named(render(args(preStop, config)), 'Deployment', 'switchyard-fanout');
+      expect(d.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(needed);
+    }
+    expect(() => render(args(preStop, config, Math.ceil(needed / 1000) - 1))).toThrow(/terminationGracePeriodSeconds/);
+  });
+
+  it.each(cases)('with %s, renders a grace period that covers the drain', (_label, preStop, config) => {
+    const needed = neededMs(preStop, config);
+    const objs = render(args(preStop, config, Math.ceil(needed / 1000)));
+    const d = named(objs, 'Deployment', 'switchyard-fanout');
+    const env = containerEnv(objs, containerOf(d), secretValuesOf(objs));
+    const drain = fanoutDrainMs(loadConfig(env));
+    expect(d.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(preStop * 1000 + drain + 2_000);
+  });
+});
+
 describe('alert rules and dashboards from deploy/', () => {
   const enableAll = [
     '--set', 'metrics.prometheusRule.enabled=true',

@@ -163,3 +163,38 @@ ADMIN_TOKEN: {{ $admin | b64enc | quote }}
 KEY_PEPPER: {{ $pepper | b64enc | quote }}
 SECRETS_KEYS: {{ $dataKeys | b64enc | quote }}
 {{- end }}
+
+{{/* A duration of libs/config (parseDuration: a number with ms, s, m, h or d; ms without a unit) in milliseconds, as a float. */}}
+{{- define "switchyard.durationMs" -}}
+{{- $text := include "switchyard.envString" . | trim }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$" $text) }}
+{{- fail (printf "%q is not a duration (use a number with ms, s, m, h or d, e.g. 1m)" $text) }}
+{{- end }}
+{{- $unit := regexReplaceAll "^[0-9.]+" $text "" | default "ms" }}
+{{- $factor := get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000) $unit }}
+{{- mulf (regexFind "^[0-9.]+" $text | float64) $factor }}
+{{- end }}
+
+{{/*
+fanoutDrainMs of libs/config/src/config.ts for .Values.config: how long a stopping fan-out waits for the
+attempts under way (the longest attempt, DELIVERY_FAST_PATH_WAIT, 2 s to record them). A key missing from
+config falls back to libs/config's default.
+*/}}
+{{- define "switchyard.fanoutDrainMs" -}}
+{{- $c := .Values.config }}
+{{- $timeout := include "switchyard.durationMs" (hasKey $c "DELIVERY_TIMEOUT" | ternary $c.DELIVERY_TIMEOUT "10s") | float64 }}
+{{- $clinicMax := include "switchyard.durationMs" (hasKey $c "CLINIC_MAX_TIMEOUT" | ternary $c.CLINIC_MAX_TIMEOUT "15s") | float64 }}
+{{- $lease := include "switchyard.durationMs" (hasKey $c "DELIVERY_LEASE" | ternary $c.DELIVERY_LEASE "60s") | float64 }}
+{{- $fastPath := include "switchyard.durationMs" (hasKey $c "DELIVERY_FAST_PATH_WAIT" | ternary $c.DELIVERY_FAST_PATH_WAIT "500ms") | float64 }}
+{{- $ceiling := maxf $clinicMax (minf 30000 (floor (divf $lease 2))) }}
+{{- $longest := maxf $timeout (minf 30000 $ceiling) }}
+{{- addf $longest $fastPath 2000 }}
+{{- end }}
+
+{{/* Refuses a terminationGracePeriodSeconds that would kill a stopping fan-out before its drain ends. */}}
+{{- define "switchyard.checkGracePeriod" -}}
+{{- $needMs := addf (mulf .Values.preStopSleepSeconds 1000) (include "switchyard.fanoutDrainMs" . | float64) 2000 }}
+{{- if lt (mulf .Values.terminationGracePeriodSeconds 1000) $needMs }}
+{{- fail (printf "terminationGracePeriodSeconds %v is too short: a stopping fan-out needs preStopSleepSeconds (%v s) + its drain (%.1f s with this config: the longest attempt, DELIVERY_FAST_PATH_WAIT and 2 s to record) + 2 s to close, so at least %.0f (docs/OPERATIONS.md#stopping-and-rolling-deploys)" .Values.terminationGracePeriodSeconds .Values.preStopSleepSeconds (divf (include "switchyard.fanoutDrainMs" . | float64) 1000) (ceil (divf $needMs 1000))) }}
+{{- end }}
+{{- end }}
