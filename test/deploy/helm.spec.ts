@@ -394,6 +394,42 @@ describe('a rolling deploy lets every fan-out pod drain', () => {
   });
 });
 
+describe('PodDisruptionBudgets that let a node drain', () => {
+  /** The pods an app runs at least: the HPA's floor when it autoscales, else replicaCount. */
+  const floorOf = (objs: Obj[], app: AppName): number => {
+    const hpa = ofKind(objs, 'HorizontalPodAutoscaler').find((h) => h.metadata.name === `switchyard-${app}`);
+    return hpa ? hpa.spec.minReplicas : deploymentOf(objs, app).spec.replicas;
+  };
+  /** Pods the PDB lets an eviction take when the app runs `pods` (the disruption controller rounds percentages up). */
+  const evictable = (pdb: Obj, pods: number): number => {
+    const scaled = (v: number | string) => (typeof v === 'number' ? v : Math.ceil((parseInt(v, 10) * pods) / 100));
+    return pdb.spec.minAvailable !== undefined ? pods - scaled(pdb.spec.minAvailable) : scaled(pdb.spec.maxUnavailable);
+  };
+
+  it.each([
+    ['minAvailable equal to replicaCount', ['--set', 'admin.podDisruptionBudget.minAvailable=2']],
+    ['minAvailable equal to the HPA floor', ['--set', 'fanout.podDisruptionBudget.minAvailable=2']],
+    ['minAvailable 100%', ['--set', 'dedupe.podDisruptionBudget.minAvailable=100%']],
+    ['maxUnavailable 0', ['--set', 'ingress.podDisruptionBudget.maxUnavailable=0']],
+  ])('refuses %s: no pod could ever be evicted', (_label, args) => {
+    expect(() => render(args)).toThrow(/podDisruptionBudget/);
+  });
+
+  it.each([
+    ['the defaults', []],
+    ['minAvailable 1 of 2', ['--set', 'admin.podDisruptionBudget.minAvailable=1']],
+    ['minAvailable 2 of an HPA floor of 3', ['--set', 'fanout.podDisruptionBudget.minAvailable=2', '--set', 'fanout.autoscaling.minReplicas=3']],
+    ['maxUnavailable 50%', ['--set', 'dedupe.podDisruptionBudget.maxUnavailable=50%']],
+    ['production values', ['-f', productionValues]],
+  ])('renders %s, each PDB letting at least one pod go', (_label, args) => {
+    const objs = render(args as string[]);
+    for (const app of apps) {
+      const pdb = named(objs, 'PodDisruptionBudget', `switchyard-${app}`);
+      expect({ app, evictable: evictable(pdb, floorOf(objs, app)) >= 1 }).toEqual({ app, evictable: true });
+    }
+  });
+});
+
 describe('alert rules and dashboards from deploy/', () => {
   const enableAll = [
     '--set', 'metrics.prometheusRule.enabled=true',
