@@ -24,6 +24,7 @@ import {
   render,
   repoPath,
 } from './deploy-support';
+import { apiServerRules } from './k8s-rules';
 
 const ofKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
 const named = (objs: Obj[], kind: string, name: string): Obj => {
@@ -427,6 +428,16 @@ describe('PodDisruptionBudgets that let a node drain', () => {
       const pdb = named(objs, 'PodDisruptionBudget', `switchyard-${app}`);
       expect({ app, evictable: evictable(pdb, floorOf(objs, app)) >= 1 }).toEqual({ app, evictable: true });
     }
+  });
+});
+
+describe('HorizontalPodAutoscalers the API server accepts', () => {
+  it.each(apps)('refuses %s.autoscaling.minReplicas above maxReplicas before anything is applied', (app) => {
+    const args = ['--set', `${app}.autoscaling.enabled=true`, '--set', `${app}.autoscaling.minReplicas=5`, '--set', `${app}.autoscaling.maxReplicas=4`];
+    expect(() => render(args)).toThrow(new RegExp(`${app}\\.autoscaling`));
+    const ok = render(['--set', `${app}.autoscaling.enabled=true`, '--set', `${app}.autoscaling.minReplicas=4`, '--set', `${app}.autoscaling.maxReplicas=4`]);
+    expect(apiServerRules(ok)).toEqual([]);
+    expect(named(ok, 'HorizontalPodAutoscaler', `switchyard-${app}`).spec).toEqual(expect.objectContaining({ minReplicas: 4, maxReplicas: 4 }));
   });
 });
 
