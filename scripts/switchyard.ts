@@ -118,7 +118,19 @@ async function runApp(app: App, config: AppConfig): Promise<void> {
     fanout: () => require('../apps/fanout/src/main').startFanout,
     admin: () => require('../apps/admin/src/main').startAdmin,
   };
-  await starters[app]()(config);
+  try {
+    await starters[app]()(config);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (e.code !== 'EADDRINUSE') throw err;
+    // Not a crash a restart cures: another Switchyard, or another server, holds the port.
+    const vars = Object.entries(config).filter(([k, v]) => k.endsWith('_PORT') && v === e.port).map(([k]) => k);
+    fail(
+      `${app} cannot listen on ${e.address ?? config.HTTP_HOST}:${e.port}: the port is in use (another Switchyard, or another server). ` +
+        `Stop what holds it (\`ss -ltnp 'sport = :${e.port}'\`) or set ${vars.join(' / ') || 'its port variable'} to a free port.`,
+      EXIT_CONFIG,
+    );
+  }
 }
 
 /**
@@ -129,6 +141,7 @@ async function runApp(app: App, config: AppConfig): Promise<void> {
 function supervise(config: AppConfig): void {
   const children = new Map<App, ChildProcess>();
   let stopping = false;
+  let exitCode = 0;
   const start = (app: App, restarts: number) => {
     const child = fork(process.argv[1]!, [app], { stdio: 'inherit', execArgv: [...APP_NODE_FLAGS, ...process.execArgv] });
     children.set(app, child);
@@ -137,10 +150,15 @@ function supervise(config: AppConfig): void {
     child.on('exit', (code, signal) => {
       children.delete(app);
       if (stopping) {
-        if (children.size === 0) process.exit(0);
+        if (children.size === 0) process.exit(exitCode);
         return;
       }
-      if (code === EXIT_CONFIG) fail(`${app} refused its configuration; fix it and start again`, EXIT_CONFIG);
+      if (code === EXIT_CONFIG) {
+        // Restarting cannot help; the other apps are stopped too, not left running without this process.
+        process.stderr.write(`switchyard: ${app} refused its configuration or its port; fix it and start again\n`);
+        stop('configuration', EXIT_CONFIG);
+        return;
+      }
       // A process that ran for a while starts over with a short delay; one that keeps crashing backs off.
       const attempt = Date.now() - startedAt > 30_000 ? 0 : restarts + 1;
       const delay = Math.min(30_000, 500 * 2 ** attempt);
@@ -148,14 +166,16 @@ function supervise(config: AppConfig): void {
       setTimeout(() => !stopping && start(app, attempt), delay);
     });
   };
-  for (const app of APPS) start(app, 0);
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (reason: string, code = 0) => {
     if (stopping) return;
     stopping = true;
-    say(`${signal}: stopping all apps`);
+    exitCode = code;
+    say(`${reason}: stopping all apps`);
+    if (children.size === 0) process.exit(exitCode);
     for (const child of children.values()) child.kill('SIGTERM');
-    setTimeout(() => process.exit(0), fanoutDrainMs(config) + 5_000).unref();
+    setTimeout(() => process.exit(exitCode), fanoutDrainMs(config) + 5_000).unref();
   };
+  for (const app of APPS) start(app, 0);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

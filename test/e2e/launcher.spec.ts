@@ -1,7 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Server, createServer } from 'node:net';
 import { join } from 'node:path';
+import { EXIT_CONFIG } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, deleteStreams } from '@switchyard/messaging';
 import { createDataSource } from '@switchyard/persistence';
@@ -11,35 +13,70 @@ import { eventually } from '../support/stack';
 
 const ROOT = join(__dirname, '../..');
 
+type LauncherPorts = Record<'ingress' | 'ingressOps' | 'admin' | 'grpc' | 'dedupe' | 'fanout', number>;
+
+const launcherPorts = async (): Promise<LauncherPorts> => ({
+  ingress: await freePort(), ingressOps: await freePort(), admin: await freePort(), grpc: await freePort(), dedupe: await freePort(), fanout: await freePort(),
+});
+
+/** `switchyard all`'s environment: its own schema and stream prefix, every port its own. */
+function launcherEnv(schema: string, ports: LauncherPorts): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_SCHEMA: schema,
+    NATS_PREFIX: schema,
+    HTTP_HOST: '127.0.0.1',
+    INGRESS_PORT: String(ports.ingress),
+    INGRESS_OPS_PORT: String(ports.ingressOps),
+    ADMIN_PORT: String(ports.admin),
+    DEDUPE_GRPC_PORT: String(ports.grpc),
+    DEDUPE_GRPC_URL: `127.0.0.1:${ports.grpc}`,
+    DEDUPE_HTTP_PORT: String(ports.dedupe),
+    FANOUT_HTTP_PORT: String(ports.fanout),
+    LOG_LEVEL: 'warn',
+  };
+}
+
+/** `switchyard all` from source, its stdout and stderr handed to `append`. */
+function spawnLauncher(schema: string, ports: LauncherPorts, append: (d: string) => void): ChildProcess {
+  const proc = spawn(process.execPath, ['-r', '@swc-node/register', 'scripts/switchyard.ts', 'all'], {
+    cwd: ROOT,
+    env: launcherEnv(schema, ports),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', append);
+  proc.stderr!.on('data', append);
+  return proc;
+}
+
+async function dropSchemaAndStreams(schema: string): Promise<void> {
+  const nc = await connectNats('nats://127.0.0.1:4222', 'test-cleanup');
+  await deleteStreams(nc, subjectsFor(schema));
+  await nc.close();
+  const db = await createDataSource({ url: 'postgres://postgres@127.0.0.1:5432/test', schema: 'public', poolSize: 1, applicationName: 'test' }).initialize();
+  await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await db.destroy();
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** The launcher behind `npm start`, run from source: set-up, four apps, and a restart after a crash. */
 describe('switchyard all (npm start)', () => {
   let proc: ChildProcess;
   let output = '';
-  let ports: Record<string, number>;
+  let ports: LauncherPorts;
   const schema = `t_launcher_${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    ports = { ingress: await freePort(), ingressOps: await freePort(), admin: await freePort(), grpc: await freePort(), dedupe: await freePort(), fanout: await freePort() };
-    proc = spawn(process.execPath, ['-r', '@swc-node/register', 'scripts/switchyard.ts', 'all'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_SCHEMA: schema,
-        NATS_PREFIX: schema,
-        HTTP_HOST: '127.0.0.1',
-        INGRESS_PORT: String(ports.ingress),
-        INGRESS_OPS_PORT: String(ports.ingressOps),
-        ADMIN_PORT: String(ports.admin),
-        DEDUPE_GRPC_PORT: String(ports.grpc),
-        DEDUPE_GRPC_URL: `127.0.0.1:${ports.grpc}`,
-        DEDUPE_HTTP_PORT: String(ports.dedupe),
-        FANOUT_HTTP_PORT: String(ports.fanout),
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    proc.stdout!.on('data', (d) => (output += d));
-    proc.stderr!.on('data', (d) => (output += d));
+    ports = await launcherPorts();
+    proc = spawnLauncher(schema, ports, (d) => (output += d));
   });
 
   afterAll(async () => {
@@ -48,12 +85,7 @@ describe('switchyard all (npm start)', () => {
       proc.kill('SIGTERM');
       await exited;
     }
-    const nc = await connectNats('nats://127.0.0.1:4222', 'test-cleanup');
-    await deleteStreams(nc, subjectsFor(schema));
-    await nc.close();
-    const db = await createDataSource({ url: 'postgres://postgres@127.0.0.1:5432/test', schema: 'public', poolSize: 1, applicationName: 'test' }).initialize();
-    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await db.destroy();
+    await dropSchemaAndStreams(schema);
   });
 
   const ready = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200;
@@ -84,4 +116,39 @@ describe('switchyard all (npm start)', () => {
     expect(pids).toHaveLength(2);
     expect(pids[1]).not.toBe(pid);
   });
+});
+
+/** A port one app needs is taken (another Switchyard, a dev server on 8080): say which and stop, not restart forever. */
+describe('switchyard all with a port in use', () => {
+  const schema = `t_launcher_busy_${randomBytes(3).toString('hex')}`;
+  let squatter: Server;
+  let proc: ChildProcess;
+  let output = '';
+
+  afterAll(async () => {
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    for (const pid of startedPids(output)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    await new Promise((r) => squatter?.close(r));
+    await dropSchemaAndStreams(schema);
+  });
+
+  const startedPids = (text: string) => [...text.matchAll(/"\w+ started \(pid (\d+)\)"/g)].map((m) => Number(m[1]));
+
+  it('names the app and the variable, stops the other apps and exits with the configuration exit code', async () => {
+    const ports = await launcherPorts();
+    squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(ports.admin, '127.0.0.1', r));
+    proc = spawnLauncher(schema, ports, (d) => (output += d));
+    const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    const code = await Promise.race([exit, new Promise<string>((r) => setTimeout(() => r('still running after 60 s'), 60_000))]);
+    expect({ code, output }).toEqual({ code: EXIT_CONFIG, output: expect.stringMatching(new RegExp(`admin cannot listen on 127\\.0\\.0\\.1:${ports.admin}.*in use.*ADMIN_PORT`)) });
+    const pids = startedPids(output);
+    expect(pids).toHaveLength(4);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(output.match(/admin exited/g) ?? []).toHaveLength(0);
+  }, 90_000);
 });
