@@ -278,6 +278,52 @@ describe('secrets', () => {
   });
 });
 
+describe('NATS credentials in nats.url', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'switchyard-nats-values-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** Renders with nats.url (and more values) from a file: --set would split the comma-separated URLs. */
+  const renderWith = (values: Obj): Obj[] => {
+    const file = join(dir, `v${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, JSON.stringify(values));
+    return render(['-f', file]);
+  };
+  const workloads = (objs: Obj[]) => [...ofKind(objs, 'Deployment'), ...ofKind(objs, 'Job')];
+
+  it.each([
+    ['a user and password', 'nats://switchyard:n4ts-s3cret@nats-0.nats:4222,nats://switchyard:n4ts-s3cret@nats-1.nats:4222', 'n4ts-s3cret'],
+    ['a token', 'nats://n4ts-t0ken@nats:4222', 'n4ts-t0ken'],
+  ])('keeps %s out of the ConfigMap and the pod specs, and gives every pod NATS_URL from the Secret', (_label, url, secret) => {
+    const objs = renderWith({ nats: { url } });
+    for (const o of objs.filter((x) => x.kind !== 'Secret')) expect({ object: `${o.kind}/${o.metadata.name}`, leaks: JSON.stringify(o).includes(secret) }).toEqual({ object: `${o.kind}/${o.metadata.name}`, leaks: false });
+    const secrets = secretValuesOf(objs);
+    expect(secrets.NATS_URL).toBe(url);
+    for (const w of workloads(objs)) {
+      const c = w.spec.template.spec.containers[0];
+      expect(c.env.find((e: Obj) => e.name === 'NATS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'switchyard-secrets', key: 'NATS_URL' });
+      expect(loadConfig(containerEnv(objs, c, secrets)).NATS_URL).toBe(url);
+    }
+  });
+
+  it('keeps a URL without credentials in the ConfigMap', () => {
+    const objs = renderWith({ nats: { url: 'nats://nats-0.nats:4222,nats://nats-1.nats:4222' } });
+    expect(named(objs, 'ConfigMap', 'switchyard-config').data.NATS_URL).toBe('nats://nats-0.nats:4222,nats://nats-1.nats:4222');
+    expect(Object.keys(ofKind(objs, 'Secret')[0].data)).not.toContain('NATS_URL');
+  });
+
+  it('with existingSecret, reads NATS_URL from it (existingSecretKeys.NATS_URL) and refuses credentials in nats.url', () => {
+    const objs = renderWith({ existingSecret: 'mine', existingSecretKeys: { NATS_URL: 'nats-url' } });
+    expect(named(objs, 'ConfigMap', 'switchyard-config').data.NATS_URL).toBeUndefined();
+    for (const w of workloads(objs)) {
+      const env = w.spec.template.spec.containers[0].env as Obj[];
+      expect(env.find((e) => e.name === 'NATS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mine', key: 'nats-url' });
+    }
+    expect(() => renderWith({ existingSecret: 'mine', nats: { url: 'nats://app:pw@nats:4222' } })).toThrow(/existingSecretKeys\.NATS_URL/);
+  });
+});
+
 describe('values-production.example.yaml', () => {
   let objs: Obj[];
   beforeAll(() => {

@@ -80,7 +80,9 @@ app.kubernetes.io/part-of: switchyard
 {{- range $k, $v := .Values.config }}
 {{- $_ := set $env $k (include "switchyard.envString" $v) }}
 {{- end }}
+{{- if not (include "switchyard.natsUrlInSecret" .) }}
 {{- $_ := set $env "NATS_URL" .Values.nats.url }}
+{{- end }}
 {{- $_ := set $env "INGRESS_PORT" (include "switchyard.envString" .Values.ingress.webhookPort) }}
 {{- $_ := set $env "INGRESS_OPS_PORT" (include "switchyard.envString" .Values.ingress.opsPort) }}
 {{- $_ := set $env "ADMIN_PORT" (include "switchyard.envString" .Values.admin.httpPort) }}
@@ -100,10 +102,30 @@ app.kubernetes.io/part-of: switchyard
 {{- end }}
 {{- end }}
 
-{{/* DATABASE_URL, ADMIN_TOKEN, KEY_PEPPER, SECRETS_KEYS from the chart's Secret or existingSecret. */}}
+{{/*
+"true" when NATS_URL is read from a Secret rather than the ConfigMap: when nats.url holds a user and password
+or a token (nats://user:pass@host, nats://token@host), which must not be rendered into a ConfigMap or a pod
+spec, or when existingSecretKeys.NATS_URL names the key of existingSecret that holds it.
+*/}}
+{{- define "switchyard.natsUrlInSecret" -}}
+{{- $credentials := regexMatch "//[^@/,]*@" .Values.nats.url }}
+{{- if .Values.existingSecret }}
+{{- if .Values.existingSecretKeys.NATS_URL }}true
+{{- else if $credentials }}
+{{- fail "nats.url holds credentials, which would be rendered in plain text into the ConfigMap: with existingSecret, put NATS_URL into that Secret and set existingSecretKeys.NATS_URL to its key" }}
+{{- end }}
+{{- else if $credentials }}true
+{{- end }}
+{{- end }}
+
+{{/* DATABASE_URL, ADMIN_TOKEN, KEY_PEPPER, SECRETS_KEYS (and NATS_URL, see natsUrlInSecret) from the chart's Secret or existingSecret. */}}
 {{- define "switchyard.secretEnv" -}}
 {{- $name := include "switchyard.secretName" . }}
-{{- range $var := list "DATABASE_URL" "ADMIN_TOKEN" "KEY_PEPPER" "SECRETS_KEYS" }}
+{{- $vars := list "DATABASE_URL" "ADMIN_TOKEN" "KEY_PEPPER" "SECRETS_KEYS" }}
+{{- if include "switchyard.natsUrlInSecret" . }}
+{{- $vars = append $vars "NATS_URL" }}
+{{- end }}
+{{- range $var := $vars }}
 - name: {{ $var }}
   valueFrom:
     secretKeyRef:
@@ -145,7 +167,7 @@ affinity:
 {{- define "switchyard.checksums" -}}
 checksum/config: {{ include "switchyard.configData" . | sha256sum }}
 {{- if not .Values.existingSecret }}
-checksum/secret: {{ list .Values.database.url .Values.secrets | toJson | sha256sum }}
+checksum/secret: {{ list .Values.database.url .Values.secrets .Values.nats.url | toJson | sha256sum }}
 {{- end }}
 {{- end }}
 
@@ -162,6 +184,9 @@ DATABASE_URL: {{ .Values.database.url | b64enc | quote }}
 ADMIN_TOKEN: {{ $admin | b64enc | quote }}
 KEY_PEPPER: {{ $pepper | b64enc | quote }}
 SECRETS_KEYS: {{ $dataKeys | b64enc | quote }}
+{{- if include "switchyard.natsUrlInSecret" . }}
+NATS_URL: {{ .Values.nats.url | b64enc | quote }}
+{{- end }}
 {{- end }}
 
 {{/* A duration of libs/config (parseDuration: a number with ms, s, m, h or d; ms without a unit) in milliseconds, as a float. */}}
