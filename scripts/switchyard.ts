@@ -52,7 +52,10 @@ export async function setup(config: AppConfig): Promise<void> {
   } catch (err) {
     fail(
       `cannot prepare Postgres at ${redactUrl(config.DATABASE_URL)}: ${(err as Error).message}\n` +
-        '  Start Postgres (e.g. `pg_ctlcluster --skip-systemctl-redirect 15 main start`, or `docker compose up postgres`) or set DATABASE_URL.',
+        '  Start Postgres (e.g. `pg_ctlcluster --skip-systemctl-redirect 15 main start`) or set DATABASE_URL. docker compose publishes its\n' +
+        '  Postgres and NATS on other host ports, with their own user and database:\n' +
+        '    docker compose up -d postgres nats\n' +
+        '    DATABASE_URL=postgres://switchyard:switchyard@127.0.0.1:15432/switchyard NATS_URL=nats://127.0.0.1:14222 npm start',
     );
   }
   say(ran.length ? `migrations applied: ${ran.join(', ')}` : 'database schema up to date');

@@ -1,8 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Server, createServer } from 'node:net';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { EXIT_CONFIG } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, deleteStreams } from '@switchyard/messaging';
@@ -150,5 +151,27 @@ describe('switchyard all with a port in use', () => {
     expect(pids).toHaveLength(4);
     expect(pids.filter(alive)).toEqual([]);
     expect(output.match(/admin exited/g) ?? []).toHaveLength(0);
+  }, 90_000);
+});
+
+/** `npm start` with Postgres down: the hint it prints must work as printed, docker compose's Postgres included. */
+describe('switchyard setup with Postgres down', () => {
+  it('exits 1, says where it looked, and gives the DATABASE_URL of the docker compose Postgres it suggests', async () => {
+    const port = await freePort(); // nothing listens there
+    const run = spawnSync(process.execPath, ['-r', '@swc-node/register', 'scripts/switchyard.ts', 'setup'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test`, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`cannot prepare Postgres at postgres://postgres@127.0.0.1:${port}/test`);
+    // docker-compose.yml publishes Postgres on a host port of its own, with its own user and database.
+    const { services } = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { ports: string[]; environment: Record<string, string> }> };
+    const published = (service: string, port: number) => services[service]!.ports.find((p) => p.endsWith(`:${port}`))!.split(':').slice(0, 2).join(':');
+    const e = services.postgres!.environment;
+    expect(run.stderr).toContain('docker compose up -d postgres nats');
+    expect(run.stderr).toContain(`DATABASE_URL=postgres://${e.POSTGRES_USER}:${e.POSTGRES_PASSWORD}@${published('postgres', 5432)}/${e.POSTGRES_DB}`);
+    expect(run.stderr).toContain(`NATS_URL=nats://${published('nats', 4222)}`);
   }, 90_000);
 });
