@@ -224,16 +224,13 @@ describe.each([
     }
   });
 
-  it('admits only ingress and fanout pods to the dedupe gRPC port', () => {
+  it('admits only ingress pods, its one client, to the dedupe gRPC port', () => {
     const np = named(objs, 'NetworkPolicy', 'switchyard-dedupe');
     expect(np.spec.podSelector.matchLabels).toEqual(deploymentOf(objs, 'dedupe').spec.selector.matchLabels);
     const grpcRules = np.spec.ingress.filter((r: Obj) => r.ports.some((p: Obj) => p.port === 'grpc'));
     expect(grpcRules).toHaveLength(1);
     const allowed = grpcRules[0].from.map((f: Obj) => f.podSelector.matchLabels);
-    expect(allowed).toEqual([
-      deploymentOf(objs, 'ingress').spec.selector.matchLabels,
-      deploymentOf(objs, 'fanout').spec.selector.matchLabels,
-    ]);
+    expect(allowed).toEqual([deploymentOf(objs, 'ingress').spec.selector.matchLabels]);
     expect(grpcRules[0].from.every((f: Obj) => !f.namespaceSelector && !f.ipBlock)).toBe(true);
   });
 
