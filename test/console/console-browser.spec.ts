@@ -568,6 +568,15 @@ describe('console in a browser', () => {
     await op.unroute(/\/admin\/dead-letters/);
   });
 
+  it('says a pasted admin token with characters no HTTP header carries is not a token, not that the server is down', async () => {
+    const op = await newPage();
+    await op.goto('/console');
+    await op.getByLabel('Admin token').fill(`${stack.config.ADMIN_TOKEN}—`); // an em dash a word processor put in
+    await op.getByRole('button', { name: 'Sign in' }).click();
+    await op.getByText(/not an admin token/).waitFor();
+    expect(await op.getByText(/cannot be reached/).count()).toBe(0);
+  });
+
   it('renders the operator and clinic overviews at 1280 and 390 px', async () => {
     await operator.getByRole('link', { name: 'Riverside Family Clinic' }).click();
     await operator.getByRole('heading', { name: 'API keys' }).waitFor();

@@ -85,8 +85,16 @@ export const currentPortalSession = () =>
     throw err;
   });
 
-/** Checks an admin token by listing one clinic with it. */
-export async function operatorSession(token: string): Promise<Session> {
+/**
+ * Checks an admin token by listing one clinic with it. A token is visible ASCII: one with other characters (a
+ * dash or quote a word processor put in) cannot be sent in a header at all, and fetch's refusal read as
+ * "the server cannot be reached".
+ */
+export async function operatorSession(pasted: string): Promise<Session> {
+  const token = pasted.trim(); // white space around it, as a header value's, is no part of it
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ApiFailure(0, 'That is not an admin token: an admin token holds only letters, digits and ASCII punctuation. Paste it again as it was given.');
+  }
   const session: Session = { kind: 'operator', token };
   await request(session, 'GET', '/admin/clinics?limit=1');
   return session;
