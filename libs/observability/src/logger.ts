@@ -70,8 +70,9 @@ export function createLogger(app: string, level = 'info', destination?: pino.Des
       base: { app },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object) },
-      // The formatter above has made `err` errorFields already; pino's own serializer would name its type after
-      // the plain object's class and copy every field of an error it still finds.
+      // pino runs this after the formatter above, which has made a logged `err` errorFields already: its default
+      // serializer would name that plain object's type "Object". An error still here came in a child logger's
+      // bindings, which the formatter does not see.
       serializers: { err: (err: unknown) => (err instanceof Error ? errorFields(err) : err) },
       mixin() {
         const span = trace.getActiveSpan();

@@ -218,8 +218,9 @@ config falls back to libs/config's default.
 
 {{/* Refuses a terminationGracePeriodSeconds that would kill a stopping fan-out before its drain ends. */}}
 {{- define "switchyard.checkGracePeriod" -}}
-{{- $needMs := addf (mulf .Values.preStopSleepSeconds 1000) (include "switchyard.fanoutDrainMs" . | float64) 2000 }}
+{{- $drainMs := include "switchyard.fanoutDrainMs" . | float64 }}
+{{- $needMs := addf (mulf .Values.preStopSleepSeconds 1000) $drainMs 2000 }}
 {{- if lt (mulf .Values.terminationGracePeriodSeconds 1000) $needMs }}
-{{- fail (printf "terminationGracePeriodSeconds %v is too short: a stopping fan-out needs preStopSleepSeconds (%v s) + its drain (%.1f s with this config: the longest attempt, DELIVERY_FAST_PATH_WAIT and 2 s to record) + 2 s to close, so at least %.0f (docs/OPERATIONS.md#stopping-and-rolling-deploys)" .Values.terminationGracePeriodSeconds .Values.preStopSleepSeconds (divf (include "switchyard.fanoutDrainMs" . | float64) 1000) (ceil (divf $needMs 1000))) }}
+{{- fail (printf "terminationGracePeriodSeconds %v is too short: a stopping fan-out needs preStopSleepSeconds (%v s) + its drain (%.1f s with this config: the longest attempt, DELIVERY_FAST_PATH_WAIT and 2 s to record) + 2 s to close, so at least %.0f (docs/OPERATIONS.md#stopping-and-rolling-deploys)" .Values.terminationGracePeriodSeconds .Values.preStopSleepSeconds (divf $drainMs 1000) (ceil (divf $needMs 1000))) }}
 {{- end }}
 {{- end }}

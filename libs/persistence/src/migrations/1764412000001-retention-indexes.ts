@@ -1,8 +1,7 @@
-import { MigrationInterface, QueryRunner } from 'typeorm';
-import { createIndexConcurrently } from './concurrent-index';
+import { ConcurrentIndexesMigration, IndexDefinition } from './concurrent-index';
 
 /** The retention sweeper's questions, each answered from an index (RetentionRepository). */
-const INDEXES: Array<[name: string, definition: string]> = [
+const INDEXES: IndexDefinition[] = [
   ['deliveries_succeeded_at_idx', `deliveries (delivered_at) WHERE status = 'succeeded'`],
   ['deliveries_dead_at_idx', `deliveries (dead_at) WHERE status = 'dead'`],
   ['events_received_at_idx', `events (received_at, id)`],
@@ -13,15 +12,7 @@ const INDEXES: Array<[name: string, definition: string]> = [
  * Built CONCURRENTLY, so an upgrade does not block fan-out's inserts while a large table is indexed: outside
  * a transaction, and an index left invalid by an interrupted build is dropped and built again.
  */
-export class RetentionIndexes1764412000001 implements MigrationInterface {
+export class RetentionIndexes1764412000001 extends ConcurrentIndexesMigration {
   name = 'RetentionIndexes1764412000001';
-  transaction = false;
-
-  async up(q: QueryRunner): Promise<void> {
-    for (const [name, definition] of INDEXES) await createIndexConcurrently(q, name, definition);
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    for (const [name] of INDEXES) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-  }
+  protected readonly indexes = INDEXES;
 }

@@ -1,5 +1,4 @@
-import { MigrationInterface, QueryRunner } from 'typeorm';
-import { createIndexConcurrently } from './concurrent-index';
+import { ConcurrentIndexesMigration, IndexDefinition } from './concurrent-index';
 
 /**
  * The dead letters pages, newest first (DeliveryQueryRepository.list with `status = 'dead'`): every clinic's
@@ -10,21 +9,13 @@ import { createIndexConcurrently } from './concurrent-index';
  * so fan-out's inserts and the moves between other statuses do not write them. Built CONCURRENTLY, outside a
  * transaction, like the retention indexes.
  */
-const INDEXES: Array<[name: string, definition: string]> = [
+const INDEXES: IndexDefinition[] = [
   ['deliveries_dead_created_idx', `deliveries (created_at DESC, id DESC) WHERE status = 'dead'`],
   ['deliveries_clinic_dead_created_idx', `deliveries (clinic_id, created_at DESC, id DESC) WHERE status = 'dead'`],
   ['deliveries_subscriber_dead_created_idx', `deliveries (subscriber_id, created_at DESC, id DESC) WHERE status = 'dead'`],
 ];
 
-export class DeadLetterListIndexes1764490000000 implements MigrationInterface {
+export class DeadLetterListIndexes1764490000000 extends ConcurrentIndexesMigration {
   name = 'DeadLetterListIndexes1764490000000';
-  transaction = false;
-
-  async up(q: QueryRunner): Promise<void> {
-    for (const [name, definition] of INDEXES) await createIndexConcurrently(q, name, definition);
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    for (const [name] of INDEXES) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-  }
+  protected readonly indexes = INDEXES;
 }

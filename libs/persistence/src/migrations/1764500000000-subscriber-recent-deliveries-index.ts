@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { createIndexConcurrently } from './concurrent-index';
+import { createIndexConcurrently, dropIndexConcurrently } from './concurrent-index';
 
 /**
  * A webhook's health (the console's Webhooks page, `GET /api/external/webhook-health`) counts its attempts of the
@@ -15,11 +15,11 @@ export class SubscriberRecentDeliveriesIndex1764500000000 implements MigrationIn
 
   async up(q: QueryRunner): Promise<void> {
     await createIndexConcurrently(q, 'deliveries_subscriber_status_updated_idx', 'deliveries (subscriber_id, status, updated_at)');
-    await q.query(`DROP INDEX CONCURRENTLY IF EXISTS deliveries_subscriber_idx`);
+    await dropIndexConcurrently(q, 'deliveries_subscriber_idx');
   }
 
   async down(q: QueryRunner): Promise<void> {
     await createIndexConcurrently(q, 'deliveries_subscriber_idx', 'deliveries (subscriber_id, status)');
-    await q.query(`DROP INDEX CONCURRENTLY IF EXISTS deliveries_subscriber_status_updated_idx`);
+    await dropIndexConcurrently(q, 'deliveries_subscriber_status_updated_idx');
   }
 }

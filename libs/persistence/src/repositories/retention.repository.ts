@@ -124,7 +124,7 @@ export class RetentionRepository {
     const [, affected] = await rawQuery(
       this.ds,
       `DELETE FROM portal_sessions WHERE id IN (
-         SELECT id FROM portal_sessions WHERE LEAST(expires_at, COALESCE(revoked_at, expires_at)) < now() - ${ms('$1')} LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+         SELECT id FROM portal_sessions WHERE LEAST(expires_at, revoked_at) < now() - ${ms('$1')} LIMIT $2 FOR UPDATE SKIP LOCKED)`,
       [olderThanMs, limit],
     );
     return affected;

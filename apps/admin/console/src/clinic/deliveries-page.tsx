@@ -3,7 +3,7 @@ import { Api, Attempt, Delivery, EventType, Page, Stats, Webhook, query } from '
 import { TEST_EVENT_NAME, isoToLocal, localToIso, when } from '../format';
 import { Route, href, navigate } from '../router';
 import { DeliveryChart } from '../ui/chart';
-import { useAction, useLatestLoad, useLoad } from '../ui/use-load';
+import { useAction, useLoad, usePages } from '../ui/use-load';
 import { Badge, ErrorNotice, Field, Form, Loading, Notice, PageTitle, value } from '../ui/widgets';
 
 const STATUSES = ['pending', 'delivering', 'succeeded', 'dead', 'parked', 'cancelled'];
@@ -19,30 +19,7 @@ export function DeliveriesPage({ api, route }: { api: Api; route: Route }) {
   const hooks = useLoad(() => api.get<{ data: Webhook[] }>('/api/external/webhook'), []);
   const catalog = useLoad(() => api.get<{ items: EventType[] }>('/api/external/event-types'), []);
   const stats = useLoad(() => api.get<Stats>(`/api/external/delivery-stats${query({ webhook_id: filters.webhook_id })}`), [filters.webhook_id]);
-  const [items, setItems] = useState<Delivery[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const loads = useLatestLoad();
-  const more = useAction(async (from: string | null) => {
-    const mine = loads.begin();
-    try {
-      const page = await api.get<Page<Delivery>>(`/api/external/deliveries${query({ ...filters, limit: 25, cursor: from })}`);
-      if (loads.isLatest(mine)) {
-        setItems((prev) => (from ? [...prev, ...page.items] : page.items));
-        setCursor(page.next_cursor);
-      }
-      return page;
-    } catch (err) {
-      if (loads.isLatest(mine)) throw err;
-      return undefined;
-    }
-  });
-  useEffect(() => {
-    // other filters: the rows of the previous ones go at once (they do not match these, even if this load fails)
-    setItems([]);
-    setCursor(null);
-    void more.go(null);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key]);
+  const { items, cursor, load: more } = usePages((from) => api.get<Page<Delivery>>(`/api/external/deliveries${query({ ...filters, limit: 25, cursor: from })}`), key);
   const urlOf = (id: string) => hooks.data?.data.find((w) => w.webhook_id === id)?.webhook_url ?? id;
   return (
     <>

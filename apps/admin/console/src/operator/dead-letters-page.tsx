@@ -1,46 +1,26 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { Api, Clinic, Delivery, Page, query } from '../api';
 import { when } from '../format';
-import { useAction, useLatestLoad, useLoad } from '../ui/use-load';
+import { useAction, useLoad, usePages } from '../ui/use-load';
 import { ErrorNotice, Field, Form, Notice, PageTitle, checked, value } from '../ui/widgets';
 
 /** Operators: dead letters across clinics (or of one), replayed by selection. */
 export function DeadLettersPage({ api }: { api: Api }) {
   const clinics = useLoad(() => api.get<Page<Clinic>>('/admin/clinics?limit=500'), []);
   const [clinicId, setClinicId] = useState('');
-  const [items, setItems] = useState<Delivery[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  // Only the latest load shows (an earlier list answering late is dropped), and another clinic's rows go at once:
-  // else the operator could pick and replay dead letters of clinics other than the one chosen.
-  const loads = useLatestLoad();
-  const load = useAction(async (from: string | null) => {
-    const mine = loads.begin();
-    try {
-      const page = await api.get<Page<Delivery>>(`/admin/dead-letters${query({ clinic_id: clinicId, limit: 50, cursor: from })}`);
-      if (loads.isLatest(mine)) {
-        setItems((prev) => (from ? [...prev, ...page.items] : page.items));
-        setCursor(page.next_cursor);
-        if (!from) setSelected(new Set());
-      }
-      return page;
-    } catch (err) {
-      if (loads.isLatest(mine)) throw err;
-      return undefined;
-    }
-  });
+  // Another clinic's rows go at once, and an earlier list answering late is dropped (usePages): else the operator
+  // could pick and replay dead letters of clinics other than the one chosen.
+  const { items, cursor, load } = usePages(
+    (from) => api.get<Page<Delivery>>(`/admin/dead-letters${query({ clinic_id: clinicId, limit: 50, cursor: from })}`),
+    clinicId,
+    () => setSelected(new Set()),
+  );
   const replay = useAction(async () => {
     const r = await api.post<{ queued: number }>('/admin/dead-letters/replay', { ids: [...selected] });
     await load.go(null);
     return r;
   });
-  useEffect(() => {
-    setItems([]);
-    setCursor(null);
-    setSelected(new Set());
-    void load.go(null);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [clinicId]);
   const nameOf = (id: string) => clinics.data?.items.find((c) => c.id === id)?.name ?? id;
   const pick = (id: string, on: boolean) => {
     const next = new Set(selected);

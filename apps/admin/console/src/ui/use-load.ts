@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import type { Page } from '../api';
 
 /** Loads data for a view: `data` (last good answer), `error` (a message), `reload()`; re-runs when `deps` change. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
@@ -47,11 +48,37 @@ export function useAction<A extends unknown[], T>(run: (...args: A) => Promise<T
 }
 
 /**
- * For loads that can overlap (a refresh, then other filters): `begin()` marks a load, `isLatest(mark)` says
- * whether no load began since. Only the latest may show its answer or its error; an earlier one that
- * answers late is dropped (it showed what the filters in force do not match).
+ * A list read a page at a time (`load.go(null)` the first page, `load.go(cursor)` the next), read again whenever
+ * `key` changes (the filters, the clinic). Loads can overlap (a refresh, then other filters): only the latest
+ * shows its answer or its error, an earlier one answering late is dropped, and a new key's list starts empty,
+ * so rows the filters in force do not match never show. `onReplaced` runs whenever the rows are replaced rather
+ * than added to (a selection of them is then void).
  */
-export function useLatestLoad() {
+export function usePages<T>(fetchPage: (cursor: string | null) => Promise<Page<T>>, key: unknown, onReplaced: () => void = () => undefined) {
+  const [items, setItems] = useState<T[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
   const latest = useRef(0);
-  return { begin: () => ++latest.current, isLatest: (mark: number) => mark === latest.current };
+  const load = useAction(async (from: string | null) => {
+    const mine = ++latest.current;
+    try {
+      const page = await fetchPage(from);
+      if (mine === latest.current) {
+        setItems((prev) => (from ? [...prev, ...page.items] : page.items));
+        setCursor(page.next_cursor);
+        if (!from) onReplaced();
+      }
+      return page;
+    } catch (err) {
+      if (mine === latest.current) throw err;
+      return undefined;
+    }
+  });
+  useEffect(() => {
+    setItems([]);
+    setCursor(null);
+    onReplaced();
+    void load.go(null);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  return { items, cursor, load };
 }
