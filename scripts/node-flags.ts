@@ -1,13 +1,29 @@
 /**
- * Node flags every Switchyard app process runs with: the Docker image's entrypoint, the `all` supervisor's
- * children, the scale tier's processes and the bench's (a test holds the Dockerfile to this list).
+ * Node flags the Switchyard apps run with: the Docker image's entrypoint (APP_NODE_FLAGS), the chart's and
+ * compose's fan-out command (FANOUT_NODE_FLAGS), the `all` supervisor's children, the scale tier's processes and
+ * the bench's. Specs hold the Dockerfile, the chart and compose to these lists.
  *
  * `--max-semi-space-size=32`: V8's young generation may grow to 2 × 32 MB instead of 2 × 16 MB. Every
  * delivery and every request allocates short-lived objects (the rendered body, headers, promises, undici's
  * request); with the default size a busy fan-out spent 23 % of its CPU collecting garbage, and the scavenger promoted
  * objects still in flight to the old space, to be collected by full GCs. With 32 MB a backlog drained ~15 %
- * faster at ~14 % less fan-out CPU per delivery (bench/RESULTS.md, seventh round); 64 MB gained only a few
- * per cent more for twice the memory. The space grows only under load: an idle process keeps its small one.
+ * faster at ~14 % less fan-out CPU per delivery (bench/RESULTS.md, seventh round). The space grows only under
+ * load: an idle process keeps its small one.
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 
+/**
+ * Fan-out holds each event from its message to its ack (its attempts, then the batched store): a few hundred
+ * ms under load, two or three scavenges of a 32 MB young generation, so most of what it allocates for an event is
+ * copied twice and then promoted, and full GCs collect it. With 2 × 128 MB the scavenges are a quarter as many
+ * for about the same live set each: fan-out spent 12 % less CPU per delivery in a backlog drain (bench/RESULTS.md,
+ * twenty-third round), for up to 192 MB more resident memory under load (within the chart's 768 Mi limit).
+ * Ingress and dedupe keep 32: their objects live a few ms, and a larger young generation only lengthened each
+ * scavenge's pause, which their answer times see.
+ */
+export const FANOUT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=128'];
+
+/** The flags app `app` runs with. */
+export function nodeFlagsFor(app: string): readonly string[] {
+  return app === 'fanout' ? FANOUT_NODE_FLAGS : APP_NODE_FLAGS;
+}

@@ -15,7 +15,7 @@ import { MessagingLog, connectNats, ensureStreams, redactNatsUrl, streamSettings
 import { createDataSource, highestStoredSequence, redactUrl, reencryptSecrets, runMigrations } from '@switchyard/persistence';
 import type { DataSource } from 'typeorm';
 import { KeyRing } from '@switchyard/secrets';
-import { APP_NODE_FLAGS } from './node-flags';
+import { nodeFlagsFor } from './node-flags';
 
 const APPS = ['dedupe', 'ingress', 'fanout', 'admin'] as const;
 type App = (typeof APPS)[number];
@@ -146,7 +146,9 @@ function supervise(config: AppConfig): void {
   let stopping = false;
   let exitCode = 0;
   const start = (app: App, restarts: number) => {
-    const child = fork(process.argv[1]!, [app], { stdio: 'inherit', execArgv: [...APP_NODE_FLAGS, ...process.execArgv] });
+    // The app's own flags last: the supervisor may run with the image's (`docker run … all`), which V8 would
+    // otherwise read after fan-out's and keep.
+    const child = fork(process.argv[1]!, [app], { stdio: 'inherit', execArgv: [...process.execArgv, ...nodeFlagsFor(app)] });
     children.set(app, child);
     say(`${app} started (pid ${child.pid})`);
     const startedAt = Date.now();

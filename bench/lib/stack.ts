@@ -6,7 +6,7 @@ import type { AppConfig } from '@switchyard/config';
 import { Subjects, subjectsFor } from '@switchyard/contracts';
 import { InboundPublisher, StreamSettings, connectNats, deleteStreams, ensureStreams, streamSettingsFrom } from '@switchyard/messaging';
 import { runMigrations } from '@switchyard/persistence';
-import { APP_NODE_FLAGS } from '../../scripts/node-flags';
+import { nodeFlagsFor } from '../../scripts/node-flags';
 import { CpuGroups, pidsListeningOn, postgresPidsFor } from './cpu';
 import { BenchDatabase } from './database';
 import { log } from './log';
@@ -134,7 +134,7 @@ export class BenchStack {
     // --trace-gc: the steady phase reads the live heap after each full GC from the apps' logs. The apps' own
     // flags first (what the image runs them with); BENCH_NODE_ARGS last, so it can override them.
     // --expose-gc only lets the steady phase ask for a full GC (collectGarbage); it changes no GC behaviour.
-    const execArgv = [...APP_NODE_FLAGS, '--trace-gc', '--expose-gc', ...this.profiling(app), ...this.S.nodeArgs];
+    const execArgv = [...nodeFlagsFor(app), '--trace-gc', '--expose-gc', ...this.profiling(app), ...this.S.nodeArgs];
     const child = await startChild(name, join(this.buildDir, 'bench/launch-app.js'), [app], this.envFor(app, port, opsPort), this.logDir, execArgv);
     this.children.push(child);
     return child;

@@ -14,6 +14,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { fanoutDrainMs, loadConfig, parseDuration } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, ensureStreams } from '@switchyard/messaging';
+import { APP_NODE_FLAGS, nodeFlagsFor } from '../../scripts/node-flags';
 import { freePort } from '../support/free-port';
 import { Obj, appPorts, apps, defaults, isKnownEnvName, repoPath } from './deploy-support';
 
@@ -82,7 +83,9 @@ describe('docker-compose.yml', () => {
       const s = services[name];
       expect(s.build).toEqual({ context: '.', dockerfile: 'deploy/docker/Dockerfile' });
       expect(s.command).toEqual([name]);
-      expect(s.entrypoint).toBeUndefined();
+      // The image's entrypoint, or the same with the app's own Node flags where they differ from the image's.
+      const flags = nodeFlagsFor(name);
+      expect(s.entrypoint).toEqual(flags === APP_NODE_FLAGS ? undefined : ['node', ...flags, 'dist/scripts/switchyard.js']);
     }
     expect(existsSync(repoPath('deploy/docker/Dockerfile'))).toBe(true);
   });

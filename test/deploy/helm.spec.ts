@@ -24,6 +24,7 @@ import {
   render,
   repoPath,
 } from './deploy-support';
+import { APP_NODE_FLAGS, nodeFlagsFor } from '../../scripts/node-flags';
 import { apiServerRules } from './k8s-rules';
 
 const ofKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
@@ -100,11 +101,12 @@ describe.each([
     named(objs, 'ConfigMap', 'switchyard-config');
   });
 
-  it('runs each app with its name as the argument of the image entrypoint', () => {
+  it('runs each app with its name as the argument of the image entrypoint, or of the same with its own Node flags', () => {
     for (const app of apps) {
       const c = containerOf(deploymentOf(objs, app));
       expect(c.args).toEqual([app]);
-      expect(c.command).toBeUndefined();
+      const flags = nodeFlagsFor(app);
+      expect({ app, command: c.command }).toEqual({ app, command: flags === APP_NODE_FLAGS ? undefined : ['node', ...flags, 'dist/scripts/switchyard.js'] });
     }
   });
 
@@ -389,6 +391,13 @@ describe('configuration values', () => {
       expect({ key, value: parsed[key] }).toEqual({ key, value: (defaults as Record<string, unknown>)[key] });
     }
     expect(values.config.NODE_ENV).toBe('production');
+  });
+
+  it('runs an app with the Node flags its nodeFlags value gives, in place of the image entrypoint\'s', () => {
+    const objs = render(['--set-json', 'ingress.nodeFlags=["--max-old-space-size=300"]', '--set-json', 'fanout.nodeFlags=[]']);
+    expect(containerOf(deploymentOf(objs, 'ingress')).command).toEqual(['node', '--max-old-space-size=300', 'dist/scripts/switchyard.js']);
+    expect(containerOf(deploymentOf(objs, 'fanout')).command).toBeUndefined(); // none: the image's own
+    expect(() => render(['--set-json', 'fanout.nodeFlags=["fanout"]'])).toThrow(/nodeFlags/);
   });
 
   it('lets a stopping fan-out drain: terminationGracePeriodSeconds covers the preStop sleep, fanoutDrainMs and 2 s to close', () => {

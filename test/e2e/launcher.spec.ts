@@ -8,7 +8,7 @@ import { EXIT_CONFIG } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, deleteStreams } from '@switchyard/messaging';
 import { createDataSource } from '@switchyard/persistence';
-import { APP_NODE_FLAGS } from '../../scripts/node-flags';
+import { APP_NODE_FLAGS, nodeFlagsFor } from '../../scripts/node-flags';
 import { freePort } from '../support/free-port';
 import { eventually } from '../support/stack';
 
@@ -40,7 +40,8 @@ function launcherEnv(schema: string, ports: LauncherPorts): NodeJS.ProcessEnv {
 
 /** `switchyard all` from source, its stdout and stderr handed to `append`. */
 function spawnLauncher(schema: string, ports: LauncherPorts, append: (d: string) => void): ChildProcess {
-  const proc = spawn(process.execPath, ['-r', '@swc-node/register', 'scripts/switchyard.ts', 'all'], {
+  // With the image's flags, as `docker run <image> all` starts it.
+  const proc = spawn(process.execPath, [...APP_NODE_FLAGS, '-r', '@swc-node/register', 'scripts/switchyard.ts', 'all'], {
     cwd: ROOT,
     env: launcherEnv(schema, ports),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -97,11 +98,13 @@ describe('switchyard all (npm start)', () => {
     expect(output).toMatch(/JetStream stream T_LAUNCHER_\w+_IN ready/);
   });
 
-  it('runs every app with the app Node flags', () => {
+  it('runs every app with its Node flags, after any the supervisor runs with (V8 keeps the last)', () => {
     for (const app of ['ingress', 'dedupe', 'fanout', 'admin']) {
       const pid = Number(new RegExp(`"${app} started \\(pid (\\d+)\\)"`).exec(output)?.[1]);
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      expect({ app, flags: argv.filter((a) => APP_NODE_FLAGS.includes(a)) }).toEqual({ app, flags: [...APP_NODE_FLAGS] });
+      const script = argv.findIndex((a) => /switchyard\.[jt]s$/.test(a));
+      const flags = nodeFlagsFor(app);
+      expect({ app, last: argv.slice(script - flags.length, script) }).toEqual({ app, last: [...flags] });
     }
   });
 

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { APP_NODE_FLAGS } from '../../../scripts/node-flags';
+import { nodeFlagsFor } from '../../../scripts/node-flags';
 
 export type AppName = 'ingress' | 'dedupe' | 'fanout' | 'admin';
 
@@ -76,7 +76,7 @@ export class AppProcesses {
     const r: Running = known ?? { app: app!, env: { ...this.baseEnv, ...env }, readyUrl };
     this.running.set(name, r);
     const log = openSync(this.logFile(name), 'a');
-    const proc = spawn(process.execPath, [...APP_NODE_FLAGS, join(this.buildDir, 'scripts/switchyard.js'), r.app], {
+    const proc = spawn(process.execPath, [...nodeFlagsFor(r.app), join(this.buildDir, 'scripts/switchyard.js'), r.app], {
       env: { ...process.env, ...r.env },
       stdio: ['ignore', log, log],
     });
