@@ -18,6 +18,7 @@ import { subjectsFor } from '@switchyard/contracts';
 import { verifySignature } from '@switchyard/delivery';
 import { connectNats, deleteStreams } from '@switchyard/messaging';
 import { nimbusFixtures } from '../../test/fixtures/nimbus';
+import { APP_NODE_FLAGS, nodeFlagsFor } from '../node-flags';
 import { freePort } from '../../test/support/free-port';
 import { TestReceiver } from '../../test/support/receiver';
 
@@ -130,7 +131,10 @@ async function main() {
 
   for (const app of APPS) {
     const name = `${id}_${app}`;
-    await podman(['run', '-d', '--name', name, ...hardened, ...envArgs, '-e', `OTEL_SERVICE_NAME=switchyard-${app}`, image, app]);
+    // As the chart and compose run it: an app with Node flags of its own (fan-out) gets them as its entrypoint.
+    const flags = nodeFlagsFor(app);
+    const entrypoint = flags === APP_NODE_FLAGS ? [] : ['--entrypoint', JSON.stringify(['node', ...flags, 'dist/scripts/switchyard.js'])];
+    await podman(['run', '-d', '--name', name, ...hardened, ...entrypoint, ...envArgs, '-e', `OTEL_SERVICE_NAME=switchyard-${app}`, image, app]);
     started.push(name);
   }
   const readyz: Record<App, string> = {
@@ -148,6 +152,12 @@ async function main() {
     say(`${app} ready: ${JSON.stringify(ready)}`);
   }
   say(`all four apps ready ${((Date.now() - t0) / 1000).toFixed(1)} s after start`);
+  for (const app of APPS) {
+    const argv = (await podman(['exec', `${id}_${app}`, 'cat', '/proc/1/cmdline'])).split('\0').filter(Boolean);
+    const flags = nodeFlagsFor(app);
+    if (argv.slice(1, 1 + flags.length).join(' ') !== flags.join(' ')) throw new Error(`${app} runs as "${argv.join(' ')}", without its Node flags ${flags.join(' ')}`);
+  }
+  say(`each app runs with its Node flags (${APPS.map((a) => `${a} ${nodeFlagsFor(a).join(' ')}`).join(', ')})`);
 
   const publicMetrics = await fetch(`http://127.0.0.1:${ports.ingress}/metrics`);
   if (publicMetrics.status !== 404) throw new Error(`ingress's public port answers /metrics with ${publicMetrics.status}, not 404`);
