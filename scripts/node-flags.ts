@@ -15,9 +15,11 @@ export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 /**
  * Fan-out holds each event from its message to its ack (its attempts, then the batched store): a few hundred
  * ms under load, two or three scavenges of a 32 MB young generation, so most of what it allocates for an event is
- * copied twice and then promoted, and full GCs collect it. With 2 × 128 MB the scavenges are a quarter as many
- * for about the same live set each: fan-out spent 12 % less CPU per delivery in a backlog drain (bench/RESULTS.md,
- * twenty-third round), for up to 192 MB more resident memory under load (within the chart's 768 Mi limit).
+ * copied twice and then promoted, and full GCs collect it. With 2 × 128 MB the scavenges are a quarter to a half as
+ * many for about the same live set each: their pauses took half the time in every backlog drain and knee step
+ * measured, and fan-out's CPU per delivery over the bare sender's had a median of 1.60 against 1.80 over seven pairs
+ * of drains, each pair within the machine's noise (bench/RESULTS.md, twenty-third round), for up to ~190 MB more
+ * resident memory under load (within the chart's 768 Mi limit).
  * Ingress and dedupe keep 32: their objects live a few ms, and a larger young generation only lengthened each
  * scavenge's pause, which their answer times see.
  */
