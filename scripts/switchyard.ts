@@ -181,8 +181,8 @@ function supervise(config: AppConfig): void {
     setTimeout(() => process.exit(exitCode), fanoutDrainMs(config) + 5_000).unref();
   };
   for (const app of APPS) start(app, 0);
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // Not `process.on(signal, stop)`: Node passes the signal's number after its name, which became the exit code.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal));
 }
 
 async function main() {

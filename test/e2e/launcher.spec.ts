@@ -60,6 +60,9 @@ async function dropSchemaAndStreams(schema: string): Promise<void> {
   await db.destroy();
 }
 
+/** The pids of the apps the launcher's output says it started. */
+const startedPids = (text: string) => [...text.matchAll(/"\w+ started \(pid (\d+)\)"/g)].map((m) => Number(m[1]));
+
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
@@ -120,6 +123,15 @@ describe('switchyard all (npm start)', () => {
     expect(pids).toHaveLength(2);
     expect(pids[1]).not.toBe(pid);
   });
+
+  it('on SIGTERM stops every app and exits 0 (a stop asked for, not a failure)', async () => {
+    const pids = startedPids(output);
+    const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    proc.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(output).toMatch(/SIGTERM: stopping all apps/);
+    await eventually(() => pids.every((pid) => !alive(pid)), 10_000, 'every app stopped');
+  });
 });
 
 /** A port one app needs is taken (another Switchyard, a dev server on 8080): say which and stop, not restart forever. */
@@ -139,8 +151,6 @@ describe('switchyard all with a port in use', () => {
     await new Promise((r) => squatter?.close(r));
     await dropSchemaAndStreams(schema);
   });
-
-  const startedPids = (text: string) => [...text.matchAll(/"\w+ started \(pid (\d+)\)"/g)].map((m) => Number(m[1]));
 
   it('names the app and the variable, stops the other apps and exits with the configuration exit code', async () => {
     const ports = await launcherPorts();
