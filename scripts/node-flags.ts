@@ -29,3 +29,12 @@ export const FANOUT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=128'
 export function nodeFlagsFor(app: string): readonly string[] {
   return app === 'fanout' ? FANOUT_NODE_FLAGS : APP_NODE_FLAGS;
 }
+
+/**
+ * The container entrypoint app `app` runs with where its flags are not the image's (the chart's `command`,
+ * compose's `entrypoint`); undefined: the image's own.
+ */
+export function entrypointFor(app: string): string[] | undefined {
+  const flags = nodeFlagsFor(app);
+  return flags === APP_NODE_FLAGS ? undefined : ['node', ...flags, 'dist/scripts/switchyard.js'];
+}

@@ -18,7 +18,7 @@ import { subjectsFor } from '@switchyard/contracts';
 import { verifySignature } from '@switchyard/delivery';
 import { connectNats, deleteStreams } from '@switchyard/messaging';
 import { nimbusFixtures } from '../../test/fixtures/nimbus';
-import { APP_NODE_FLAGS, nodeFlagsFor } from '../node-flags';
+import { entrypointFor, nodeFlagsFor } from '../node-flags';
 import { freePort } from '../../test/support/free-port';
 import { TestReceiver } from '../../test/support/receiver';
 
@@ -132,8 +132,8 @@ async function main() {
   for (const app of APPS) {
     const name = `${id}_${app}`;
     // As the chart and compose run it: an app with Node flags of its own (fan-out) gets them as its entrypoint.
-    const flags = nodeFlagsFor(app);
-    const entrypoint = flags === APP_NODE_FLAGS ? [] : ['--entrypoint', JSON.stringify(['node', ...flags, 'dist/scripts/switchyard.js'])];
+    const own = entrypointFor(app);
+    const entrypoint = own ? ['--entrypoint', JSON.stringify(own)] : [];
     await podman(['run', '-d', '--name', name, ...hardened, ...entrypoint, ...envArgs, '-e', `OTEL_SERVICE_NAME=switchyard-${app}`, image, app]);
     started.push(name);
   }

@@ -14,7 +14,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { fanoutDrainMs, loadConfig, parseDuration } from '@switchyard/config';
 import { subjectsFor } from '@switchyard/contracts';
 import { connectNats, ensureStreams } from '@switchyard/messaging';
-import { APP_NODE_FLAGS, nodeFlagsFor } from '../../scripts/node-flags';
+import { entrypointFor } from '../../scripts/node-flags';
 import { freePort } from '../support/free-port';
 import { Obj, appPorts, apps, defaults, isKnownEnvName, repoPath } from './deploy-support';
 
@@ -84,8 +84,7 @@ describe('docker-compose.yml', () => {
       expect(s.build).toEqual({ context: '.', dockerfile: 'deploy/docker/Dockerfile' });
       expect(s.command).toEqual([name]);
       // The image's entrypoint, or the same with the app's own Node flags where they differ from the image's.
-      const flags = nodeFlagsFor(name);
-      expect(s.entrypoint).toEqual(flags === APP_NODE_FLAGS ? undefined : ['node', ...flags, 'dist/scripts/switchyard.js']);
+      expect(s.entrypoint).toEqual(entrypointFor(name));
     }
     expect(existsSync(repoPath('deploy/docker/Dockerfile'))).toBe(true);
   });

@@ -24,7 +24,7 @@ import {
   render,
   repoPath,
 } from './deploy-support';
-import { APP_NODE_FLAGS, nodeFlagsFor } from '../../scripts/node-flags';
+import { entrypointFor } from '../../scripts/node-flags';
 import { apiServerRules } from './k8s-rules';
 
 const ofKind = (objs: Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
@@ -105,8 +105,7 @@ describe.each([
     for (const app of apps) {
       const c = containerOf(deploymentOf(objs, app));
       expect(c.args).toEqual([app]);
-      const flags = nodeFlagsFor(app);
-      expect({ app, command: c.command }).toEqual({ app, command: flags === APP_NODE_FLAGS ? undefined : ['node', ...flags, 'dist/scripts/switchyard.js'] });
+      expect({ app, command: c.command }).toEqual({ app, command: entrypointFor(app) });
     }
   });
 

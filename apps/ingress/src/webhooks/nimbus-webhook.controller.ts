@@ -6,7 +6,7 @@ import { findDuplicateKey } from '@switchyard/contracts';
 import { Metrics } from '@switchyard/observability';
 import { ClinicAuthenticator } from '@switchyard/tenancy';
 import { ApiError } from '@switchyard/web';
-import { ReceiveNimbusEventUseCase, ReceiveResult } from './receive-nimbus-event.usecase';
+import { RETRY_AFTER_SECONDS, ReceiveNimbusEventUseCase, ReceiveResult } from './receive-nimbus-event.usecase';
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
 
@@ -30,7 +30,7 @@ export class NimbusWebhookController {
       // The key store (Postgres) is unreachable: not the sender's fault, and it must retry (not a 401 or a 500).
       // Counted with the other 503s (dedupe, jetstream), where the runbook looks for their cause.
       this.metrics.eventsReceived.inc({ event_type: 'other', result: 'unavailable', reason: 'postgres' });
-      throw ApiError.unavailable('cannot verify the API key right now; retry later', 5);
+      throw ApiError.unavailable('cannot verify the API key right now; retry later', RETRY_AFTER_SECONDS);
     }
     if (!clinic) throw this.rejected('unauthorized', ApiError.unauthorized('missing or invalid X-API-Key'));
     if (!req.rawBody || req.rawBody.length === 0) {

@@ -24,8 +24,8 @@ function claimedEventName(body: unknown): string {
   return typeof name === 'string' ? name : '';
 }
 
-/** Seconds a sender is asked to wait before retrying when we could not store its event. */
-const RETRY_AFTER_SECONDS = 5;
+/** Seconds a sender is asked to wait before retrying when a dependency (the key store, dedupe, JetStream) kept its event out. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Per-clinic rate limit → validate → claim the idempotency key → publish and await the PubAck → complete
