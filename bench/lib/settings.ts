@@ -56,11 +56,21 @@ export function loadSettings(env: NodeJS.ProcessEnv) {
     e2eRates: list('BENCH_E2E_RATES', '50,200'),
     e2eSeconds: num('BENCH_E2E_SECONDS', 10),
     /**
-     * A backlog of a minute at ~300 events/s. 4,000 (12,000 deliveries) drained in ~2 s on a fast machine, so
-     * the figure was mostly start-up (JIT, 500 connections opened, the young generation growing) on both sides
-     * of the ratio: 5,600 vs 10,500 deliveries/s for fan-out, 15,500 vs 23,600 for the bare delivery.
+     * The backlog of the `fanout` drain and of the bare delivery beside it: long enough that what a freshly
+     * started process spends getting up to speed is a small part of the figure. 4,000 events (12,000
+     * deliveries) drained in ~2 s on a fast machine, so the figure was mostly start-up (JIT, 500 connections
+     * opened, the young generation growing) on both sides of the ratio: 5,600 vs 10,500 deliveries/s for
+     * fan-out, 15,500 vs 23,600 for the bare delivery. At 20,000 a fresh fan-out still spent the first ~3 s of
+     * a ~9 s drain getting there (0.59, 0.21, 0.16 ms of CPU per delivery in its first three seconds, 0.12 from
+     * the fifth on), the bare delivery ~1 s: 20,000 read 4,930 vs 12,785, 60,000 6,686 vs 13,921 minutes apart
+     * (bench/RESULTS.md, twenty-fourth round).
      */
-    fanoutEvents: num('BENCH_FANOUT_EVENTS', 20_000),
+    fanoutEvents: num('BENCH_FANOUT_EVENTS', 60_000),
+    /**
+     * The backlog of each `replicas` drain: there the replicas run before it is published, so their start-up is
+     * not in the figure, and the phase drains it three times over.
+     */
+    replicaEvents: num('BENCH_REPLICA_EVENTS', 20_000),
     /** Pairs of a fan-out drain and the bare delivery, in turns, when both phases run; the drain goal takes their median ratio. */
     drainRounds: Math.max(1, num('BENCH_DRAIN_ROUNDS', 3)),
     steadyRate: num('BENCH_STEADY_RATE', 200),

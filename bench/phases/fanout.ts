@@ -31,9 +31,8 @@ export interface DrainResult {
  * with the deliveries that arrive after that. Deliveries of events received before `since` (late retries of
  * an earlier phase) are left out.
  */
-export async function measureDrain(ctx: PhaseContext, begin: () => Promise<void>, meterFrom: 'before' | 'after', since: number): Promise<DrainResult> {
+export async function measureDrain(ctx: PhaseContext, events: number, begin: () => Promise<void>, meterFrom: 'before' | 'after', since: number): Promise<DrainResult> {
   const { S, stack, statements } = ctx;
-  const events = S.fanoutEvents;
   const expected = events * S.subscribersPerClinic;
   await stack.receiver.reset(false, since);
   await statements.reset();
@@ -79,6 +78,7 @@ export async function drainFromStart(ctx: PhaseContext): Promise<DrainResult & {
   let ready = 0;
   const drain = await measureDrain(
     ctx,
+    S.fanoutEvents,
     async () => {
       await stack.start('fanout');
       ready = Date.now();

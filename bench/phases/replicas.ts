@@ -31,8 +31,8 @@ export async function replicasPhase(ctx: PhaseContext): Promise<void> {
     await stack.freshStream();
     await stack.scale('fanout', n);
     await sleep(1000);
-    log(`replicas: ${S.fanoutEvents} events published into ${n} running fan-out process(es)`);
-    const drain = await measureDrain(ctx, () => stack.publishBacklog(S.fanoutEvents), 'before', Date.now());
+    log(`replicas: ${S.replicaEvents} events published into ${n} running fan-out process(es)`);
+    const drain = await measureDrain(ctx, S.replicaEvents, () => stack.publishBacklog(S.replicaEvents), 'before', Date.now());
     results.replicas.fanout.push({ processes: n, ...drain });
     log(`replicas: ${n} fan-out: ${drain.deliveriesPerSecond} deliveries/s`);
   }
