@@ -26,7 +26,7 @@ describe('hostile receivers', () => {
 
   afterAll(() => servers.forEach((s) => (s.closeAllConnections(), s.close())));
 
-  it('reads at most 2 KB of a 20 MB answer and finishes the attempt quickly', async () => {
+  it('reads at most 2 KB of a 20 MB answer and ends the attempt on it, not at its timeout', async () => {
     const { stack } = ctx;
     let sent = 0;
     const { server, url } = await rawReceiver((req, res) => {
@@ -46,8 +46,14 @@ describe('hostile receivers', () => {
     servers.push(server);
     const attempts = await attemptsUntilDead(stack, url, 'flood');
     // eslint-disable-next-line no-console
-    console.log(`flood: attempt durations ${attempts.map((a) => a.duration_ms).join(',')} ms, excerpt ${attempts[0].response_excerpt.length} B, server wrote ${sent} B`);
-    expect(attempts.every((a) => a.response_excerpt.length <= 2_048 && a.duration_ms < 400)).toBe(true);
+    console.log(`flood: attempt durations ${attempts.map((a) => a.duration_ms).join(',')} ms, excerpt ${attempts[0].response_excerpt?.length ?? 0} B, server wrote ${sent} B`);
+    // Ended by the answer (its status recorded), not cut by the 500 ms timeout: no bound on the duration, which a
+    // busy machine stretches (an attempt of 472 ms failed a `< 400` bound in CI while other suites ran).
+    expect(attempts.map((a) => [a.outcome, a.status_code])).toEqual([
+      ['http_error', 500],
+      ['http_error', 500],
+    ]);
+    expect(attempts.map((a) => a.response_excerpt?.length)).toEqual([2_048, 2_048]);
     expect(sent).toBeLessThan(20 * 1024 * 1024);
   });
 
