@@ -7,7 +7,11 @@ import { sendShipment, waitForDeliveries } from './delivery-support';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Messages sent: the first is under way at the stop, the second waits in the loop for room, the rest are buffered. */
+/**
+ * Messages sent: the first is under way at the stop, the second waits in the loop for room (or, taken before the
+ * first held the one place, waits inside admission for it: the stop queues it at once too, see
+ * delivery-dispatcher.spec.ts), the rest are buffered.
+ */
 const EVENTS = 6;
 /** How long the receiver holds the stopping fan-out's only attempt. */
 const HOLD_MS = 10_000;

@@ -143,11 +143,13 @@ export class DeliveryDispatcher {
   /** A slot of the job's subscriber and a place in this process, waited for until `deadline`; null if either is not there by then. */
   private async admitOne(job: DeliveryJob, deadline: number): Promise<RunPermit | null> {
     const sid = job.subscriber.id;
+    // Once the stop has begun no wait starts (stopAdmitting ended those under way).
+    if (!this.admitting) return null;
     const ticket = await this.flow.waitFor(sid, deadline);
     if (!ticket) {
       // No slot of it here: another replica holds them all (the stored delivery is announced to it), or this
       // process's are busy past the deadline (the subscriber is behind: queue behind it from now on).
-      if (this.flow.holds(sid) > 0) this.waiting.add(sid);
+      if (this.admitting && this.flow.holds(sid) > 0) this.waiting.add(sid);
       return null;
     }
     if (!(await this.place(job.event.clinicId, deadline))) {
@@ -163,6 +165,7 @@ export class DeliveryDispatcher {
       this.occupyPlace(clinicId);
       return true;
     }
+    if (!this.admitting) return false;
     return (await this.places.wait(clinicId, deadline)) === true;
   }
 
@@ -250,11 +253,15 @@ export class DeliveryDispatcher {
   }
 
   /**
-   * Shutdown, as it begins: new deliveries start no attempt from now on (`admitNew` queues them, also one
-   * that was waiting for a slot or a place), so the next replica attempts them. Leased work still runs.
+   * Shutdown, as it begins: new deliveries start no attempt from now on (`admitNew` queues them), so the next
+   * replica attempts them. Those waiting for a slot or a place stop waiting now and are queued too: they
+   * waited for an attempt here to end (up to its timeout) or for DELIVERY_FAST_PATH_WAIT to pass, and their
+   * events' messages with them. Leased work still runs.
    */
   stopAdmitting(): void {
     this.admitting = false;
+    this.places.clear();
+    this.flow.endWaits();
   }
 
   /** Attempts and records under way. */

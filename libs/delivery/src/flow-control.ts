@@ -136,6 +136,11 @@ export class FlowControl {
     return got;
   }
 
+  /** Answers every request waiting for a slot null now (the process starts no more attempts). */
+  endWaits(): void {
+    for (const queue of this.waiting.values()) queue.clear();
+  }
+
   /** Gives a slot back after its request: to the next request waiting for it, else it stays held, idle. */
   give(ticket: SlotTicket): void {
     const slot = this.held.get(ticket.subscriberId)?.find((s) => s.slot === ticket.slot);
@@ -206,7 +211,7 @@ export class FlowControl {
     this.renewTimer = this.lingerTimer = undefined;
     for (const slots of this.held.values()) for (const s of slots) s.lost.cancel();
     this.held.clear();
-    for (const queue of this.waiting.values()) queue.clear();
+    this.endWaits();
     await this.writes.settled(performance.now() + STOP_WAIT_MS);
     await withTimeout(this.repo.release(this.options.holder, null), STOP_WAIT_MS).catch((err) => this.onError(err, 'giving back in-flight slots'));
   }
