@@ -89,14 +89,16 @@ describe('retry schedule, dead letters and replay', () => {
 
   it.each([429, 503])('honours Retry-After of a %i within the schedule bounds', async (status) => {
     const busy = await receiver();
-    busy.respond = (_req, i) => (i === 0 ? { status, headers: { 'retry-after': '1' } } : i === 1 ? { status, headers: { 'retry-after': '0' } } : { status: 200 });
+    // 30 s asked: far past the longest step, so the cap shows whatever a busy machine adds to the wait.
+    busy.respond = (_req, i) => (i === 0 ? { status, headers: { 'retry-after': '30' } } : i === 1 ? { status, headers: { 'retry-after': '0' } } : { status: 200 });
     const sub = await stack.createSubscriber(clinic.id, busy.url);
     await sendShipment(stack, clinic.apiKey, `busy-${status}`);
     await waitForDeliveries(stack, sub.id, 'succeeded');
     const at = offsets(busy.requests.map((r) => r.at));
-    // 1 s asked, capped at the longest step (400 ms), never sooner than the step itself (100 ms, then 200 ms).
+    // 30 s asked, capped at the longest step (400 ms), never sooner than the step itself (100 ms, then 200 ms).
+    // (With 1 s asked and a bound of 900 ms, a CI run under load read 1,136 ms.)
     expect(at[1]).toBeGreaterThanOrEqual(395);
-    expect(at[1]).toBeLessThan(900);
+    expect(at[1]).toBeLessThan(5_000);
     expect(at[2] - at[1]).toBeGreaterThanOrEqual(195);
   });
 
