@@ -53,14 +53,23 @@ export async function deliveriesOf(stack: TestStack, subscriberId: string): Prom
 
 /** Waits until the subscriber has `n` deliveries, all in `status`; returns them. */
 export async function waitForDeliveries(stack: TestStack, subscriberId: string, status: string, n = 1, timeoutMs = 10_000): Promise<any[]> {
-  return eventually<any[] | null>(
-    async () => {
-      const items = await deliveriesOf(stack, subscriberId);
-      return items.length === n && items.every((d) => d.status === status) ? items : null;
-    },
-    timeoutMs,
-    `${n} ${status} deliveries`,
-  ) as Promise<any[]>;
+  let seen: any[] = [];
+  try {
+    return (await eventually<any[] | null>(
+      async () => {
+        const items = (seen = await deliveriesOf(stack, subscriberId));
+        return items.length === n && items.every((d) => d.status === status) ? items : null;
+      },
+      timeoutMs,
+      `${n} ${status} deliveries`,
+    )) as any[];
+  } catch (err) {
+    // Say what was there instead (a delivery dead-lettered, or still pending after its attempts), and its attempts.
+    const found = await Promise.all(
+      seen.map(async (d) => ({ status: d.status, attempts: (await attemptsOf(stack, d.id).catch(() => [])).map((a) => `${a.outcome}${a.status_code ? ` ${a.status_code}` : ''} ${a.duration_ms} ms`) })),
+    );
+    throw new Error(`${(err as Error).message}; found ${JSON.stringify(found)}`);
+  }
 }
 
 /** The attempts recorded for one delivery. */
