@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Agent } from 'undici';
 import { loadConfig } from '@switchyard/config';
@@ -8,6 +6,7 @@ import { Metrics } from '@switchyard/observability';
 import { DeliveryFlowRepository, DeliveryJob, DeliveryRepository } from '@switchyard/persistence';
 import { KeyRing } from '@switchyard/secrets';
 import { testDatabase } from '../../../test/support/database';
+import { TestReceiver } from '../../../test/support/receiver';
 import { AttemptRunner } from './attempt-runner';
 import { Admission, DeliveryDispatcher } from './delivery-dispatcher';
 import { FlowControl } from './flow-control';
@@ -21,10 +20,7 @@ import { WebhookSender } from './webhook-sender';
  */
 describe('DeliveryDispatcher.stopAdmitting', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
-  let server: Server;
-  let url: string;
-  /** Requests the receiver holds unanswered until the test ends them. */
-  const held: ServerResponse[] = [];
+  let receiver: TestReceiver;
   const log = pino({ level: 'silent' });
   const clinicId = randomUUID();
   const stopping: Array<() => Promise<void>> = [];
@@ -32,26 +28,22 @@ describe('DeliveryDispatcher.stopAdmitting', () => {
   beforeAll(async () => {
     db = await testDatabase(__filename);
     await db.ds.query(`INSERT INTO clinics (id, name) VALUES ($1, 'c')`, [clinicId]);
-    server = createServer((req, res) => {
-      req.resume();
-      held.push(res);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  });
+  beforeEach(async () => {
+    receiver = await new TestReceiver().start();
+    // The first attempt is answered 2.1 s after it arrives, ~2 s after the stop: before this change a delivery
+    // waiting behind it waited that long (then found the stop and was queued), or for its 30 s deadline.
+    receiver.respond = () => ({ status: 200, delayMs: 2_100 });
   });
   afterEach(async () => {
-    held.splice(0).forEach((res) => res.end());
     await Promise.all(stopping.splice(0).map((stop) => stop()));
+    await receiver.stop();
   });
-  afterAll(async () => {
-    server?.closeAllConnections();
-    server?.close();
-    await db?.drop();
-  });
+  afterAll(() => db?.drop());
 
   async function subscriber(maxInFlight: number | null): Promise<DeliveryJob['subscriber']> {
     const id = randomUUID();
-    const own = `${url}/${id}`; // one live subscriber per URL and clinic
+    const own = `${receiver.url}/${id}`; // one live subscriber per URL and clinic
     await db.ds.query(`INSERT INTO subscribers (id, clinic_id, url, secret, max_in_flight) VALUES ($1, $2, $3, 'whsec_x', $4)`, [id, clinicId, own, maxInFlight]);
     return { id, clinicId, url: own, format: 'cloudevents', enabled: true, secrets: [generateSigningSecret()], apiKey: null, timeoutMs: 30_000, maxInFlight, rateLimitPerSecond: null, ordered: false };
   }
@@ -75,19 +67,14 @@ describe('DeliveryDispatcher.stopAdmitting', () => {
     const farDeadline = performance.now() + 30_000; // DELIVERY_FAST_PATH_WAIT far past the test
     const [a] = await d.admitNew([first], farDeadline);
     expect(a!.kind).toBe('started');
-    while (held.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await receiver.waitFor(1);
     let answered = false;
     void (a as Extract<Admission, { kind: 'started' }>).finished.then(() => (answered = true));
     const waiting = d.admitNew([second], farDeadline);
     await new Promise((r) => setTimeout(r, 100)); // `second` is waiting now
     d.stopAdmitting();
-    // The held attempt ends 2 s after the stop: before this change `second` waited for it (then found the stop
-    // and was queued), or for its 30 s deadline.
-    const release = setTimeout(() => held[0]!.end(), 2_000);
     const [b] = await waiting;
-    const firstStillHeld = !answered;
-    clearTimeout(release);
-    return { second: b, firstStillHeld };
+    return { second: b, firstStillHeld: !answered };
   }
 
   it('queues a new delivery that waits for a place at once, while the attempt holding the place goes on', async () => {
@@ -111,6 +98,6 @@ describe('DeliveryDispatcher.stopAdmitting', () => {
     const d = dispatcher(1);
     d.stopAdmitting();
     await expect(d.admitNew([job(await subscriber(null))], performance.now() + 30_000)).resolves.toEqual([{ kind: 'queued', delayMs: 0 }]);
-    expect(held).toHaveLength(0);
+    expect(receiver.requests).toHaveLength(0);
   });
 });
