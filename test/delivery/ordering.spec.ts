@@ -4,7 +4,7 @@ import { sendStatusChange, useStack, waitForDeliveries } from './delivery-suppor
 /** An ordered subscriber gets each entity's events in the order received; one entity in backoff waits alone. */
 describe('ordered delivery per entity', () => {
   const receiver = new TestReceiver();
-  const ctx = useStack(__filename, { RETRY_SCHEDULE: '1500ms,1500ms', RETRY_JITTER: '0' }, [receiver]);
+  const ctx = useStack(__filename, { RETRY_SCHEDULE: '4s,4s', RETRY_JITTER: '0' }, [receiver]);
 
   it("holds an entity's later events behind its failing one, and lets other entities pass", async () => {
     const stack = ctx.stack;
@@ -36,7 +36,7 @@ describe('ordered delivery per entity', () => {
     const y = seen.filter((s) => s.entity === 'y');
     expect(x.map((s) => s.status)).toEqual(['validated', 'validated', ...steps]);
     expect(y.map((s) => s.status)).toEqual(steps);
-    // y went through while x waited out its 1.5 s backoff.
+    // y went through while x waited out its 4 s backoff.
     expect(y[y.length - 1].at).toBeLessThan(x[1].at);
   });
 });
