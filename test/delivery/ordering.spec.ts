@@ -4,7 +4,10 @@ import { sendStatusChange, useStack, waitForDeliveries } from './delivery-suppor
 /** An ordered subscriber gets each entity's events in the order received; one entity in backoff waits alone. */
 describe('ordered delivery per entity', () => {
   const receiver = new TestReceiver();
-  const ctx = useStack(__filename, { RETRY_SCHEDULE: '4s,4s', RETRY_JITTER: '0' }, [receiver]);
+  // Long enough for y's three events to be sent and delivered while x waits: on a loaded CI machine the six
+  // sequential sends have taken ~2 s (with a 1.5 s backoff, y's last delivery came 19 ms after x's retry).
+  const BACKOFF_S = 4;
+  const ctx = useStack(__filename, { RETRY_SCHEDULE: `${BACKOFF_S}s,${BACKOFF_S}s`, RETRY_JITTER: '0' }, [receiver]);
 
   it("holds an entity's later events behind its failing one, and lets other entities pass", async () => {
     const stack = ctx.stack;
@@ -36,7 +39,7 @@ describe('ordered delivery per entity', () => {
     const y = seen.filter((s) => s.entity === 'y');
     expect(x.map((s) => s.status)).toEqual(['validated', 'validated', ...steps]);
     expect(y.map((s) => s.status)).toEqual(steps);
-    // y went through while x waited out its 4 s backoff.
+    // y went through while x waited out its backoff.
     expect(y[y.length - 1].at).toBeLessThan(x[1].at);
   });
 });
