@@ -1,8 +1,14 @@
 import { loadConfig } from '@switchyard/config';
 import type { DeliveryDispatcher, DeliveryScheduler } from '@switchyard/delivery';
 import type { DeliveryRepository, SubscriberCache, SubscriberTarget } from '@switchyard/persistence';
-import type { Logger, Metrics } from '@switchyard/observability';
+import { Metrics } from '@switchyard/observability';
+import type { Logger } from '@switchyard/observability';
 import { FanOutEventUseCase, FanOutStepFailed, InboundEvent } from './fan-out-event.usecase';
+
+/** A subscriber as the cache hands it out: enabled, unordered, no limits, nothing to sign with. */
+function target(id: string, clinicId: string, url: string): SubscriberTarget {
+  return { id, clinicId, url, format: 'nimbus', enabled: true, secrets: [], apiKey: null, timeoutMs: null, maxInFlight: null, rateLimitPerSecond: null, ordered: false };
+}
 
 /**
  * How intake waits for room (inbound.consumer.ts): room frees, room frees and goes to others (queued work
@@ -69,19 +75,7 @@ describe('FanOutEventUseCase.waitForRoom', () => {
  * in turn while the others work.
  */
 describe('FanOutEventUseCase.execute names the step that failed', () => {
-  const subscriber: SubscriberTarget = {
-    id: '00000000-0000-4000-8000-000000000002',
-    clinicId: '00000000-0000-4000-8000-000000000001',
-    url: 'http://127.0.0.1:9/hook',
-    format: 'nimbus',
-    enabled: true,
-    secrets: [],
-    apiKey: null,
-    timeoutMs: null,
-    maxInFlight: null,
-    rateLimitPerSecond: null,
-    ordered: false,
-  };
+  const subscriber = target('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001', 'http://127.0.0.1:9/hook');
   const event: InboundEvent = {
     id: '00000000-0000-4000-8000-000000000003',
     clinicId: subscriber.clinicId,
@@ -96,6 +90,7 @@ describe('FanOutEventUseCase.execute names the step that failed', () => {
   function useCase(fail: 'subscriber lookup' | 'flow control' | 'store') {
     const subscribers = { findSubscribersFor: () => (fail === 'subscriber lookup' ? down() : Promise.resolve({ targets: [subscriber], unreadable: [] })) };
     const dispatcher = {
+      capacity: 256,
       whenCapacityFrees: () => undefined,
       admitNew: () => (fail === 'flow control' ? down() : Promise.resolve([{ kind: 'queued', delayMs: 0 }])),
     };
@@ -121,5 +116,69 @@ describe('FanOutEventUseCase.execute names the step that failed', () => {
     expect(failure).toBeInstanceOf(FanOutStepFailed);
     expect(failure).toMatchObject({ step, message: 'connection terminated' });
     expect(admitted).toBeGreaterThan(0); // intake takes the next message whatever failed
+  });
+});
+
+/**
+ * Intake takes the next message once this process has room for as many deliveries as the last event sent straight
+ * out, not for one: with one free place, an event's other deliveries each waited for a place of their own.
+ */
+describe('FanOutEventUseCase.hasRoom', () => {
+  const clinicId = '00000000-0000-4000-8000-000000000001';
+  function useCase(subscribers: number, capacity: number) {
+    const targets = Array.from({ length: subscribers }, (_, n) => target(`00000000-0000-4000-8000-00000000001${n}`, clinicId, `http://127.0.0.1:9/hook/${n}`));
+    const dispatcher = {
+      free: capacity,
+      capacity,
+      whenCapacityFrees: () => undefined,
+      // Every delivery queued: what counts here is how many were offered straight from the message.
+      admitNew: (jobs: unknown[]) => Promise.resolve(jobs.map(() => ({ kind: 'queued', delayMs: 0 }))),
+    };
+    const fanOut = new FanOutEventUseCase(
+      { findSubscribersFor: () => Promise.resolve({ targets, unreadable: [] }) } as unknown as SubscriberCache,
+      { storeInbound: (records: unknown[]) => Promise.resolve(records.map(() => true)) } as unknown as DeliveryRepository,
+      dispatcher as unknown as DeliveryDispatcher,
+      { owedRoom: false, wake: () => undefined, noteDue: () => undefined } as unknown as DeliveryScheduler,
+      new Metrics('fanout'),
+      loadConfig({ DELIVERY_RECORD_WINDOW: '0ms', DELIVERY_STORE_WINDOW: '0ms' }),
+      'test-holder',
+      { info: () => undefined, warn: () => undefined } as unknown as Logger,
+    );
+    const event = (n: number): InboundEvent => ({
+      id: `00000000-0000-4000-8000-00000000002${n}`,
+      clinicId,
+      eventName: 'shipment:created',
+      payload: '{"event_type":"shipment:created","event_data":{"shipment_id":"s1"}}',
+      receivedAt: new Date(),
+      traceParent: null,
+      streamSeq: n,
+    });
+    return { fanOut, dispatcher, event };
+  }
+
+  it('asks for room for every delivery the last event sent straight out', async () => {
+    const { fanOut, dispatcher, event } = useCase(3, 256);
+    dispatcher.free = 1;
+    expect(fanOut.hasRoom()).toBe(true); // no event yet: room for one
+    await fanOut.execute(event(1), true);
+    expect(fanOut.hasRoom()).toBe(false);
+    dispatcher.free = 2;
+    expect(fanOut.hasRoom()).toBe(false);
+    dispatcher.free = 3;
+    expect(fanOut.hasRoom()).toBe(true);
+  });
+
+  it('never asks for more room than the process has', async () => {
+    const { fanOut, dispatcher, event } = useCase(3, 2);
+    await fanOut.execute(event(1), true);
+    dispatcher.free = 2;
+    expect(fanOut.hasRoom()).toBe(true);
+  });
+
+  it('leaves what a redelivered message stores first out of it', async () => {
+    const { fanOut, dispatcher, event } = useCase(3, 256);
+    await fanOut.execute(event(1), false); // not fresh: its deliveries are queued, none offered straight out
+    dispatcher.free = 1;
+    expect(fanOut.hasRoom()).toBe(true);
   });
 });

@@ -87,6 +87,8 @@ export class FanOutEventUseCase {
   private arrivalGap = Infinity;
   private lastArrival = -Infinity;
   private readonly roomWaiters = new Set<() => void>();
+  /** Deliveries the last event with any sent straight out, at most this process's capacity: the room a message waits for (see hasRoom). */
+  private width = 1;
   /** Set by a failed store, cleared by one that succeeds (see the class comment). */
   private storeFailing = false;
   /** Stores under way, oldest first, with when each was asked for (performance.now() clock). */
@@ -127,13 +129,16 @@ export class FanOutEventUseCase {
   }
 
   /**
-   * Whether a new message can start its attempts now: this process has a free place and owes none to
-   * queued work. Overloaded, fan-out then takes messages at the pace attempts end (the backlog waits in
-   * JetStream, where it costs nothing) instead of taking them, waiting `DELIVERY_FAST_PATH_WAIT` for
-   * places and queueing their deliveries in Postgres, which costs statements and starves the queue.
+   * Whether a new message can start its attempts now: this process has free places for as many deliveries
+   * as the last event sent straight out (`width`) and owes none to queued work. Overloaded, fan-out then
+   * takes messages at the pace attempts end (the backlog waits in JetStream, where it costs nothing) instead
+   * of taking them, waiting `DELIVERY_FAST_PATH_WAIT` for places and queueing their deliveries in Postgres,
+   * which costs statements and starves the queue. Room for a whole event, not for one delivery: with one
+   * free place, an event's other deliveries waited for places one by one, each a wait with its own steps
+   * (bench/RESULTS.md, twenty-seventh round).
    */
   hasRoom(): boolean {
-    return this.dispatcher.free > 0 && !this.scheduler.owedRoom;
+    return this.dispatcher.free >= this.width && !this.scheduler.owedRoom;
   }
 
   /**
@@ -202,6 +207,7 @@ export class FanOutEventUseCase {
 
     const fastPath = fresh && this.postgresStores();
     const direct = jobs.filter((j) => fastPath && j.subscriber.enabled && !j.subscriber.ordered);
+    if (direct.length > 0) this.width = Math.min(direct.length, this.dispatcher.capacity);
     const admissions = new Map<DeliveryJob, Admission>();
     try {
       (await this.dispatcher.admitNew(direct, deadline)).forEach((a, i) => admissions.set(direct[i]!, a));
