@@ -110,29 +110,28 @@ export class DeliveryDispatcher {
    * freed one, and all of them waited out the fast-path wait.) One that needs no wait starts before this
    * returns its promise (see permitNow).
    */
-  async admitNew(all: DeliveryJob[], deadline: number): Promise<Admission[]> {
-    const out: Admission[] = all.map(() => ({ kind: 'queued', delayMs: 0 }));
+  async admitNew(jobs: DeliveryJob[], deadline: number): Promise<Admission[]> {
+    const out: Admission[] = jobs.map(() => ({ kind: 'queued', delayMs: 0 }));
     if (!this.admitting) return out;
     // Most of a backlog's deliveries find an idle slot of their subscriber and a place here: they start now, in
     // this turn, without the steps below (a promise for each; those steps were ~8 % of a draining fan-out's CPU
-    // per delivery, bench/RESULTS.md, twenty-seventh round). The others take the steps.
+    // per delivery, bench/RESULTS.md, twenty-seventh round). The others (their indexes) take the steps.
     const rest: number[] = [];
-    for (let i = 0; i < all.length; i++) {
-      const permit = this.permitNow(all[i]!);
-      if (permit) out[i] = { kind: 'started', finished: this.start(all[i]!, permit) };
+    jobs.forEach((job, i) => {
+      const permit = this.permitNow(job);
+      if (permit) out[i] = { kind: 'started', finished: this.start(job, permit) };
       else rest.push(i);
-    }
+    });
     if (rest.length === 0) return out;
-    const jobs = rest.map((i) => all[i]!);
     const wanted = new Map<string, number>();
-    for (const job of jobs) {
-      if (this.waiting.has(job.subscriber.id)) continue;
-      wanted.set(job.subscriber.id, (wanted.get(job.subscriber.id) ?? 0) + 1);
+    for (const i of rest) {
+      const sid = jobs[i]!.subscriber.id;
+      if (!this.waiting.has(sid)) wanted.set(sid, (wanted.get(sid) ?? 0) + 1);
     }
     await Promise.all([...wanted].map(([sid, n]) => this.flow.acquire(sid, n - this.flow.idle(sid))));
     await Promise.all(
-      jobs.map(async (job, k) => {
-        const i = rest[k]!;
+      rest.map(async (i) => {
+        const job = jobs[i]!;
         if (this.waiting.has(job.subscriber.id)) return;
         const permit = await this.admitOne(job, deadline);
         if (!permit) return;
@@ -158,18 +157,15 @@ export class DeliveryDispatcher {
 
   /**
    * A permit for a new delivery that can start without waiting for anything: its subscriber has no queued work
-   * and no rate limit (a token is a statement), an idle slot held here, and its clinic a place. Slots past a
-   * lowered limit are retired first (no statement: the cached subscriber's limit), for every new delivery.
+   * and no rate limit (a token is a statement), an idle slot held here, and its clinic a place (reserveOne).
+   * First, for every new delivery to a subscriber without queued work, the slots past a lowered limit are
+   * retired (no statement: the cached subscriber's limit).
    */
   private permitNow(job: DeliveryJob): RunPermit | null {
     const sid = job.subscriber.id;
     if (this.waiting.has(sid)) return null;
     this.flow.applyLimit(sid, job.subscriber.maxInFlight);
-    if (job.subscriber.rateLimitPerSecond || this.room(job.event.clinicId) <= 0) return null;
-    const ticket = this.flow.take(sid);
-    if (!ticket) return null;
-    this.occupyPlace(job.event.clinicId);
-    return { ticket, clinicId: job.event.clinicId, released: false };
+    return job.subscriber.rateLimitPerSecond ? null : this.reserveOne(sid, job.event.clinicId);
   }
 
   /** A slot of the job's subscriber and a place in this process, waited for until `deadline`; null if either is not there by then. */
